@@ -1,0 +1,13 @@
+//! forewarn: a proactive monitor for Kubernetes.
+//!
+//! One data path serves every entry point: a *source* (ClickHouse or a Parquet directory) yields
+//! *window frames* (one Polars schema per signal), *detectors* judge them into *findings*, and
+//! later stages (state, actions) act on those. The tree mirrors that path.
+
+pub mod demo;
+pub mod detect;
+pub mod schema;
+pub mod source;
+pub mod window;
+pub mod output;
+pub mod logging;

@@ -1,0 +1,462 @@
+//! The ClickHouse source: the official `clickhouse` crate over HTTP.
+//!
+//! Each window is one SQL file with typed server-side parameters (`{since:DateTime64(9)}`, table
+//! names as `Identifier`s) — values are never spliced into SQL. The aggregation runs inside
+//! ClickHouse; the aggregated window comes back as `ArrowStream` and goes straight into Polars.
+//! The read path is `readonly=2` (no writes, no DDL; settings still allowed) with
+//! `max_execution_time` and `max_result_rows`, so forewarn cannot write to or overload the
+//! telemetry store.
+
+use std::fmt;
+use std::io::Cursor;
+use std::time::{Duration, Instant};
+
+use clickhouse::Client;
+use polars::io::SerReader;
+use polars::prelude::{DataFrame, IpcStreamReader};
+
+use crate::source::introspect::{Generation, SchemaProblem, TableColumns, TableRole};
+use crate::source::names::TelemetryNames;
+use crate::source::queries::QuerySet;
+use crate::source::SourceError;
+use crate::window::{self, timefmt, QueryKind, WindowSpec};
+
+/// How to reach ClickHouse. `Debug` never prints the password.
+#[derive(Clone)]
+pub struct ClickHouseConfig {
+    pub url: String,
+    pub user: String,
+    pub password: Option<String>,
+    pub database: Option<String>,
+    pub query_timeout: Duration,
+    pub max_result_rows: u64,
+}
+
+impl fmt::Debug for ClickHouseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClickHouseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("database", &self.database)
+            .field("query_timeout", &self.query_timeout)
+            .field("max_result_rows", &self.max_result_rows)
+            .finish()
+    }
+}
+
+impl ClickHouseConfig {
+    pub fn new(url: impl Into<String>) -> ClickHouseConfig {
+        ClickHouseConfig {
+            url: url.into(),
+            user: "default".into(),
+            password: None,
+            database: None,
+            query_timeout: Duration::from_secs(60),
+            max_result_rows: 5_000_000,
+        }
+    }
+
+    /// A client for writes (schema, demo load): same connection, no read-only guard.
+    pub fn writable_client(&self) -> Client {
+        let mut client = Client::default()
+            .with_url(self.url.clone())
+            .with_user(self.user.clone());
+        if let Some(password) = &self.password {
+            client = client.with_password(password.clone());
+        }
+        if let Some(database) = &self.database {
+            client = client.with_database(database.clone());
+        }
+        client
+    }
+
+    fn read_client(&self) -> Client {
+        self.writable_client()
+            .with_setting("readonly", "2")
+            .with_setting(
+                "max_execution_time",
+                self.query_timeout.as_secs().max(1).to_string(),
+            )
+            .with_setting("max_result_rows", self.max_result_rows.to_string())
+            .with_setting("result_overflow_mode", "throw")
+    }
+
+    /// Turns a crate error into one that names what failed, with every secret removed.
+    pub fn describe_error(&self, error: clickhouse::error::Error, context: &str) -> SourceError {
+        classify_error(self, error, context)
+    }
+}
+
+/// Table generations found by introspection, or why a table cannot be read.
+#[derive(Debug, Clone)]
+struct TableStatus {
+    table: String,
+    state: Result<Generation, TableIssue>,
+}
+
+#[derive(Debug, Clone)]
+enum TableIssue {
+    Missing,
+    Schema(SchemaProblem),
+}
+
+pub struct ClickHouseSource {
+    config: ClickHouseConfig,
+    client: Client,
+    names: TelemetryNames,
+    queries: QuerySet,
+    database: String,
+    logs: TableStatus,
+    metrics: TableStatus,
+}
+
+/// What ClickHouse reported about one query (from `X-ClickHouse-Summary`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueryStats {
+    pub server_elapsed: Option<Duration>,
+    pub read_rows: Option<u64>,
+    pub read_bytes: Option<u64>,
+    pub result_rows: usize,
+    pub received_bytes: u64,
+    pub wall: Duration,
+}
+
+impl ClickHouseSource {
+    /// Connects and introspects the exporter's tables once.
+    pub async fn connect(
+        config: ClickHouseConfig,
+        names: TelemetryNames,
+        queries: QuerySet,
+    ) -> Result<ClickHouseSource, SourceError> {
+        let client = config.read_client();
+        let tables = vec![names.logs_table.clone(), names.gauge_table.clone()];
+        let sql = "SELECT currentDatabase() AS database, table, name, type FROM system.columns \
+                   WHERE database = currentDatabase() AND table IN {tables:Array(String)} \
+                   ORDER BY table, name";
+        let bytes = run_arrow(&config, &client, sql, |q| q.param("tables", &tables)).await?;
+        let frame = decode_arrow(&bytes).map_err(|message| SourceError::Decode {
+            query: "system.columns".into(),
+            message,
+        })?;
+        let mut logs = TableColumns {
+            table: names.logs_table.clone(),
+            ..Default::default()
+        };
+        let mut metrics = TableColumns {
+            table: names.gauge_table.clone(),
+            ..Default::default()
+        };
+        let database = match (&config.database, frame.height()) {
+            (Some(db), _) => db.clone(),
+            (None, 0) => "default".into(),
+            (None, _) => string_at(&frame, "database", 0),
+        };
+        for row in 0..frame.height() {
+            let table = string_at(&frame, "table", row);
+            let name = string_at(&frame, "name", row);
+            let ty = string_at(&frame, "type", row);
+            if table == names.logs_table {
+                logs.columns.insert(name.clone(), ty.clone());
+            }
+            if table == names.gauge_table {
+                metrics.columns.insert(name, ty);
+            }
+        }
+        let status = |t: &TableColumns, role| TableStatus {
+            table: t.table.clone(),
+            state: if t.columns.is_empty() {
+                Err(TableIssue::Missing)
+            } else {
+                t.classify(role).map_err(TableIssue::Schema)
+            },
+        };
+        let logs = status(&logs, TableRole::Logs);
+        let metrics = status(&metrics, TableRole::Metrics);
+        tracing::debug!(?logs, ?metrics, "introspected exporter tables");
+        Ok(ClickHouseSource {
+            config,
+            client,
+            names,
+            queries,
+            database,
+            logs,
+            metrics,
+        })
+    }
+
+    /// The generations found: (logs, metrics); `None` where the table is missing or unusable.
+    pub fn generations(&self) -> (Option<Generation>, Option<Generation>) {
+        (
+            self.logs.state.as_ref().ok().copied(),
+            self.metrics.state.as_ref().ok().copied(),
+        )
+    }
+
+    /// Problems with the tables, as errors a user can act on (for `forewarn check --connect`).
+    pub fn table_problems(&self) -> Vec<SourceError> {
+        [&self.logs, &self.metrics]
+            .into_iter()
+            .filter_map(|status| self.table_error(status, "forewarn check").err())
+            .collect()
+    }
+
+    fn table_error(&self, status: &TableStatus, query: &str) -> Result<Generation, SourceError> {
+        match &status.state {
+            Ok(generation) => Ok(*generation),
+            Err(TableIssue::Missing) => Err(SourceError::MissingTable {
+                query: query.into(),
+                table: format!("{}.{}", self.database, status.table),
+            }),
+            Err(TableIssue::Schema(SchemaProblem::MissingColumn { column })) => {
+                Err(SourceError::MissingColumn {
+                    query: query.into(),
+                    table: format!("{}.{}", self.database, status.table),
+                    column: column.clone(),
+                })
+            }
+            Err(TableIssue::Schema(SchemaProblem::ColumnType {
+                column,
+                found,
+                expected,
+            })) => Err(SourceError::ColumnType {
+                query: query.into(),
+                table: format!("{}.{}", self.database, status.table),
+                column: column.clone(),
+                found: found.clone(),
+                expected: expected.clone(),
+            }),
+            Err(TableIssue::Schema(SchemaProblem::JsonMode { column })) => {
+                Err(SourceError::JsonMode {
+                    table: format!("{}.{}", self.database, status.table),
+                    column: column.clone(),
+                })
+            }
+        }
+    }
+
+    /// Fetches one window, normalised to its frame schema.
+    pub async fn fetch(&self, kind: QueryKind, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        self.fetch_with_stats(kind, window).await.map(|(f, _)| f)
+    }
+
+    pub async fn fetch_with_stats(
+        &self,
+        kind: QueryKind,
+        window: &WindowSpec,
+    ) -> Result<(DataFrame, QueryStats), SourceError> {
+        let origin = self.queries.get(kind).origin.clone();
+        let uses_logs = matches!(
+            kind,
+            QueryKind::Errors | QueryKind::PodEvents | QueryKind::Heartbeats
+        );
+        let status = if uses_logs { &self.logs } else { &self.metrics };
+        let generation = self.table_error(status, &origin)?;
+        let logs_generation = if uses_logs { generation } else { Generation::G2 };
+        let sql = self.queries.render(kind, logs_generation);
+        let names = &self.names;
+        let since = timefmt::clickhouse_datetime64(window.since);
+        let until = timefmt::clickhouse_datetime64(window.until);
+        let bucket_s = window.bucket_seconds();
+        let started = Instant::now();
+        let timeout = self.config.query_timeout;
+        let run = async {
+            let mut query = self
+                .client
+                .query_raw(&sql)
+                .param("since", &since)
+                .param("until", &until)
+                .param("bucket_s", bucket_s)
+                .param("cluster_attribute", &names.cluster_attribute);
+            query = match kind {
+                QueryKind::Memory => query
+                    .param("gauge_table", &names.gauge_table)
+                    .param("working_set_metric", &names.working_set_metric)
+                    .param("limit_metric", &names.limit_metric)
+                    .param("request_metric", &names.request_metric),
+                QueryKind::Restarts => query
+                    .param("gauge_table", &names.gauge_table)
+                    .param("restarts_metric", &names.restarts_metric),
+                QueryKind::Errors => query
+                    .param("logs_table", &names.logs_table)
+                    .param("canary_attribute", &names.canary_attribute)
+                    .param("error_severity_min", names.error_severity_min)
+                    .param("error_severity_texts", &names.error_severity_texts),
+                QueryKind::PodEvents => query.param("logs_table", &names.logs_table),
+                QueryKind::Heartbeats => query
+                    .param("logs_table", &names.logs_table)
+                    .param("canary_attribute", &names.canary_attribute),
+            };
+            let mut cursor = query.fetch_bytes("ArrowStream")?;
+            let bytes = cursor.collect().await?;
+            let summary = cursor.summary().cloned();
+            Ok::<_, clickhouse::error::Error>((bytes, summary, cursor.received_bytes()))
+        };
+        let (bytes, summary, received_bytes) = match tokio::time::timeout(timeout, run).await {
+            Err(_) => {
+                return Err(SourceError::Timeout {
+                    query: origin,
+                    seconds: timeout.as_secs_f64(),
+                })
+            }
+            Ok(Err(e)) => return Err(classify_error(&self.config, e, &origin)),
+            Ok(Ok(v)) => v,
+        };
+        let frame = if bytes.is_empty() {
+            window::empty_frame(kind)
+        } else {
+            decode_arrow(&bytes).map_err(|message| SourceError::Decode {
+                query: origin.clone(),
+                message,
+            })?
+        };
+        let frame = window::normalize(kind, frame).map_err(|e| SourceError::Frame {
+            query: origin.clone(),
+            source: e,
+        })?;
+        let stats = QueryStats {
+            server_elapsed: summary
+                .as_ref()
+                .and_then(|s| s.elapsed_ns())
+                .map(Duration::from_nanos),
+            read_rows: summary.as_ref().and_then(|s| s.read_rows()),
+            read_bytes: summary.as_ref().and_then(|s| s.read_bytes()),
+            result_rows: frame.height(),
+            received_bytes,
+            wall: started.elapsed(),
+        };
+        Ok((frame, stats))
+    }
+}
+
+async fn run_arrow(
+    config: &ClickHouseConfig,
+    client: &Client,
+    sql: &str,
+    bind: impl FnOnce(clickhouse::query::Query) -> clickhouse::query::Query,
+) -> Result<bytes::Bytes, SourceError> {
+    let run = async {
+        let mut cursor = bind(client.query_raw(sql)).fetch_bytes("ArrowStream")?;
+        cursor.collect().await
+    };
+    match tokio::time::timeout(config.query_timeout, run).await {
+        Err(_) => Err(SourceError::Timeout {
+            query: "system.columns".into(),
+            seconds: config.query_timeout.as_secs_f64(),
+        }),
+        Ok(Err(e)) => Err(classify_error(config, e, "system.columns")),
+        Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// Reads an Arrow IPC stream into a frame.
+pub fn decode_arrow(bytes: &[u8]) -> Result<DataFrame, String> {
+    IpcStreamReader::new(Cursor::new(bytes))
+        .finish()
+        .map_err(|e| e.to_string())
+}
+
+fn string_at(frame: &DataFrame, column: &str, row: usize) -> String {
+    frame
+        .column(column)
+        .ok()
+        .and_then(|c| c.get(row).ok())
+        .and_then(|v| v.get_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Removes `user:password@` from a URL so it can be shown.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***@{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The `Code: N.` of a ClickHouse exception text.
+fn exception_code(text: &str) -> Option<u32> {
+    let rest = text.split("Code: ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The first line of a ClickHouse exception, without the stack trace and version noise.
+fn exception_summary(text: &str) -> String {
+    let line = text.lines().next().unwrap_or(text).trim();
+    let line = line.split(" (version ").next().unwrap_or(line);
+    line.to_string()
+}
+
+fn classify_error(config: &ClickHouseConfig, error: clickhouse::error::Error, query: &str) -> SourceError {
+    use clickhouse::error::Error as E;
+    let scrub = |text: String| -> String {
+        match &config.password {
+            Some(p) if !p.is_empty() => text.replace(p.as_str(), "***"),
+            _ => text,
+        }
+    };
+    let url = redact_url(&config.url);
+    match error {
+        E::Network(e) => SourceError::Unreachable {
+            url,
+            message: scrub(error_chain(&*e)),
+        },
+        E::TimedOut => SourceError::Timeout {
+            query: query.into(),
+            seconds: config.query_timeout.as_secs_f64(),
+        },
+        E::BadResponse(text) => {
+            let text = scrub(text);
+            match exception_code(&text) {
+                Some(516) | Some(192) | Some(193) | Some(194) => SourceError::Authentication {
+                    url,
+                    user: config.user.clone(),
+                },
+                Some(81) => SourceError::UnknownDatabase {
+                    url,
+                    database: config.database.clone().unwrap_or_default(),
+                },
+                Some(60) => SourceError::MissingTable {
+                    query: query.into(),
+                    table: exception_summary(&text),
+                },
+                Some(159) => SourceError::Timeout {
+                    query: query.into(),
+                    seconds: config.query_timeout.as_secs_f64(),
+                },
+                Some(code) => SourceError::Server {
+                    query: query.into(),
+                    code,
+                    message: exception_summary(&text),
+                },
+                None => SourceError::Server {
+                    query: query.into(),
+                    code: 0,
+                    message: exception_summary(&text),
+                },
+            }
+        }
+        other => SourceError::Server {
+            query: query.into(),
+            code: 0,
+            message: scrub(other.to_string()),
+        },
+    }
+}
+
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut current = error.source();
+    while let Some(e) = current {
+        let text = e.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,45 @@
+//! Table, metric and attribute names forewarn reads. Defaults are the OpenTelemetry exporter's
+//! and receivers'; a pipeline with other names is mapped here without code changes.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryNames {
+    pub logs_table: String,
+    pub gauge_table: String,
+    pub sum_table: String,
+    /// kubeletstats: what the OOM killer compares with the limit.
+    pub working_set_metric: String,
+    /// k8s_cluster: a container's memory limit (absent or 0 = no limit).
+    pub limit_metric: String,
+    pub request_metric: String,
+    /// k8s_cluster: a gauge of restarts per pod UID + container (it resets).
+    pub restarts_metric: String,
+    /// Resource attribute naming the cluster (set by a processor; empty when absent).
+    pub cluster_attribute: String,
+    /// Log attribute that marks a canary heartbeat and names the canary.
+    pub canary_attribute: String,
+    /// Log records at or above this severity number count as errors (17 = ERROR).
+    pub error_severity_min: u8,
+    /// Severity texts that count as errors when a record has no severity number.
+    pub error_severity_texts: Vec<String>,
+}
+
+impl Default for TelemetryNames {
+    fn default() -> Self {
+        TelemetryNames {
+            logs_table: "otel_logs".into(),
+            gauge_table: "otel_metrics_gauge".into(),
+            sum_table: "otel_metrics_sum".into(),
+            working_set_metric: "container.memory.working_set".into(),
+            limit_metric: "k8s.container.memory_limit".into(),
+            request_metric: "k8s.container.memory_request".into(),
+            restarts_metric: "k8s.container.restarts".into(),
+            cluster_attribute: "k8s.cluster.name".into(),
+            canary_attribute: "canary.name".into(),
+            error_severity_min: 17,
+            error_severity_texts: vec!["ERROR".into(), "FATAL".into(), "CRITICAL".into()],
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! The Parquet source: a directory with the exporter's tables as Parquet (`otel_logs.parquet`,
+//! `otel_metrics_gauge.parquet`, or folders of those names holding many files), read lazily by
+//! Polars into the *same* window frames the ClickHouse queries return.
+//!
+//! Each function here mirrors one file in `queries/`; the integration test that loads one
+//! dataset into ClickHouse and into Parquet holds them to identical frames.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::source::names::TelemetryNames;
+use crate::source::SourceError;
+use crate::window::{self, timefmt, utc_nanos, ColumnType, QueryKind, WindowSpec};
+
+pub struct ParquetSource {
+    dir: PathBuf,
+    names: TelemetryNames,
+}
+
+/// The event reasons the pod_events window counts, and the column each lands in.
+const EVENT_REASONS: [(&str, &str); 6] = [
+    ("BackOff", "backoff_events"),
+    ("OOMKilled", "oom_events"),
+    ("OOMKilling", "oom_events"),
+    ("Unhealthy", "unhealthy_events"),
+    ("Killing", "killing_events"),
+    ("Failed", "failed_events"),
+];
+
+impl ParquetSource {
+    pub fn open(dir: &Path, names: TelemetryNames) -> Result<ParquetSource, SourceError> {
+        if !dir.is_dir() {
+            return Err(SourceError::Parquet {
+                path: dir.display().to_string(),
+                message: "not a directory (expected a folder holding otel_logs.parquet, \
+                          otel_metrics_gauge.parquet …)"
+                    .into(),
+            });
+        }
+        Ok(ParquetSource {
+            dir: dir.to_path_buf(),
+            names,
+        })
+    }
+
+    /// `otel_logs.parquet` (a file, or a folder of files), else a folder `otel_logs/`.
+    fn table_path(&self, table: &str) -> Option<(PathBuf, bool)> {
+        let file = self.dir.join(format!("{table}.parquet"));
+        if file.is_file() {
+            return Some((file, false));
+        }
+        if file.is_dir() {
+            return Some((file, true));
+        }
+        let folder = self.dir.join(table);
+        folder.is_dir().then_some((folder, true))
+    }
+
+    fn scan(&self, table: &str, query: QueryKind) -> Result<LazyFrame, SourceError> {
+        let (path, is_dir) = self
+            .table_path(table)
+            .ok_or_else(|| SourceError::MissingTable {
+                query: format!("{} (parquet)", query.file_name()),
+                table: format!(
+                    "{table} (no {table}.parquet in {})",
+                    self.dir.display()
+                ),
+            })?;
+        let pattern = if is_dir {
+            path.join("**").join("*.parquet")
+        } else {
+            path.clone()
+        };
+        let args = ScanArgsParquet {
+            glob: is_dir,
+            allow_missing_columns: true,
+            ..Default::default()
+        };
+        LazyFrame::scan_parquet(PlRefPath::new(pattern.display().to_string()), args).map_err(|e| {
+            SourceError::Parquet {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        })
+    }
+
+    fn parquet_error(&self, query: QueryKind) -> impl Fn(PolarsError) -> SourceError + '_ {
+        move |e| SourceError::Parquet {
+            path: self.dir.display().to_string(),
+            message: format!("{}: {e}", query.file_name()),
+        }
+    }
+
+    /// Fetches one window, normalised to its frame schema.
+    pub fn fetch(&self, kind: QueryKind, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        let raw = match kind {
+            QueryKind::Memory => self.memory(window),
+            QueryKind::Restarts => self.restarts(window),
+            QueryKind::Errors => self.errors(window),
+            QueryKind::PodEvents => self.pod_events(window),
+            QueryKind::Heartbeats => self.heartbeats(window),
+        }?;
+        window::normalize(kind, raw).map_err(|e| SourceError::Frame {
+            query: format!("{} (parquet)", kind.file_name()),
+            source: e,
+        })
+    }
+
+    /// The table's time column as naive UTC nanoseconds. G2 metrics exported from ClickHouse
+    /// carry `DateTime` as integer seconds.
+    fn time_column(&self, lf: &mut LazyFrame, name: &str, query: QueryKind) -> Result<Expr, SourceError> {
+        let schema = lf.collect_schema().map_err(self.parquet_error(query))?;
+        let dtype = schema.get(name).cloned().ok_or_else(|| SourceError::MissingColumn {
+            query: format!("{} (parquet)", query.file_name()),
+            table: self.dir.display().to_string(),
+            column: name.to_string(),
+        })?;
+        Ok(match dtype {
+            DataType::Datetime(_, _) => utc_nanos(col(name)),
+            d if d.is_integer() => (col(name).cast(DataType::Int64) * lit(1_000_000_000i64))
+                .cast(ColumnType::Time.dtype()),
+            other => {
+                return Err(SourceError::ColumnType {
+                    query: format!("{} (parquet)", query.file_name()),
+                    table: self.dir.display().to_string(),
+                    column: name.to_string(),
+                    found: other.to_string(),
+                    expected: "a timestamp".into(),
+                })
+            }
+        })
+    }
+
+    /// Rows of `table` in the window, with `time` (naive UTC ns) and `bucket` columns added.
+    fn windowed(
+        &self,
+        table: &str,
+        time_name: &str,
+        query: QueryKind,
+        window: &WindowSpec,
+    ) -> Result<LazyFrame, SourceError> {
+        let mut lf = self.scan(table, query)?;
+        let time = self.time_column(&mut lf, time_name, query)?;
+        let since = lit(timefmt::to_nanos(window.since)).cast(ColumnType::Time.dtype());
+        let until = lit(timefmt::to_nanos(window.until)).cast(ColumnType::Time.dtype());
+        Ok(lf
+            .with_column(time.alias("time"))
+            .filter(col("time").gt_eq(since).and(col("time").lt(until)))
+            .with_column(
+                col("time")
+                    .dt()
+                    .truncate(lit(format!("{}s", window.bucket_seconds())))
+                    .alias("bucket"),
+            ))
+    }
+
+    fn memory(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        let n = &self.names;
+        let q = QueryKind::Memory;
+        let gauge = self.windowed(&n.gauge_table, "TimeUnix", q, window)?;
+        let usage = gauge
+            .clone()
+            .filter(col("MetricName").eq(lit(n.working_set_metric.as_str())))
+            .with_columns([
+                map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"),
+                map_get("ResourceAttributes", "k8s.namespace.name").alias("namespace"),
+                map_get("ResourceAttributes", "k8s.pod.name").alias("pod"),
+                map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
+                map_get("ResourceAttributes", "k8s.container.name").alias("container"),
+                map_get("ResourceAttributes", "k8s.node.name").alias("node"),
+            ])
+            .group_by([
+                col("bucket"),
+                col("cluster"),
+                col("namespace"),
+                col("pod"),
+                col("pod_uid"),
+                col("container"),
+                col("node"),
+            ])
+            .agg([
+                col("Value").max().alias("working_set_max_bytes"),
+                col("Value").min().alias("working_set_min_bytes"),
+                col("Value").mean().alias("working_set_avg_bytes"),
+                len().alias("samples"),
+            ]);
+        let latest = |metric: &str| {
+            col("Value")
+                .filter(col("MetricName").eq(lit(metric)))
+                .sort_by([col("time")], SortMultipleOptions::default())
+                .last()
+        };
+        let spec = gauge
+            .filter(
+                col("MetricName")
+                    .eq(lit(n.limit_metric.as_str()))
+                    .or(col("MetricName").eq(lit(n.request_metric.as_str()))),
+            )
+            .with_columns([
+                map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
+                map_get("ResourceAttributes", "k8s.container.name").alias("container"),
+                workload_expr().alias("workload"),
+            ])
+            .group_by([col("pod_uid"), col("container"), col("bucket")])
+            .agg([
+                null_if_zero(latest(&n.limit_metric)).alias("limit_bytes"),
+                null_if_zero(latest(&n.request_metric)).alias("request_bytes"),
+                col("workload").first().alias("workload"),
+            ]);
+        let keys = [col("pod_uid"), col("container"), col("bucket")];
+        usage
+            .join(spec, keys.clone(), keys, JoinArgs::new(JoinType::Left))
+            .with_column(col("workload").fill_null(lit("")))
+            .collect()
+            .map_err(self.parquet_error(q))
+    }
+
+    fn restarts(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        let n = &self.names;
+        let q = QueryKind::Restarts;
+        let gauge = self.windowed(&n.gauge_table, "TimeUnix", q, window)?;
+        let partition = [col("pod_uid"), col("container")];
+        let previous = col("Value")
+            .shift(lit(1))
+            .over(partition)
+            .map_err(self.parquet_error(q))?;
+        let jump = col("Value") - previous;
+        gauge
+            .filter(col("MetricName").eq(lit(n.restarts_metric.as_str())))
+            .with_columns([
+                map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"),
+                map_get("ResourceAttributes", "k8s.namespace.name").alias("namespace"),
+                map_get("ResourceAttributes", "k8s.pod.name").alias("pod"),
+                map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
+                map_get("ResourceAttributes", "k8s.container.name").alias("container"),
+                workload_expr().alias("workload"),
+            ])
+            .sort(
+                ["pod_uid", "container", "time"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
+            .with_column(
+                when(jump.clone().gt(lit(0.0)))
+                    .then(jump)
+                    .otherwise(lit(0.0))
+                    .alias("jump"),
+            )
+            .group_by([col("pod_uid"), col("container"), col("bucket")])
+            .agg([
+                col("cluster").first(),
+                col("namespace").first(),
+                col("pod").first(),
+                col("workload").first(),
+                col("jump").sum().cast(DataType::UInt64).alias("restarts"),
+                col("Value").max().alias("restart_count"),
+            ])
+            .collect()
+            .map_err(self.parquet_error(q))
+    }
+
+    fn errors(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        let n = &self.names;
+        let q = QueryKind::Errors;
+        let texts = Series::new(
+            "texts".into(),
+            n.error_severity_texts
+                .iter()
+                .map(|t| t.to_uppercase())
+                .collect::<Vec<_>>(),
+        );
+        let severity = col("SeverityNumber").cast(DataType::Int32);
+        let is_error = severity
+            .clone()
+            .gt_eq(lit(n.error_severity_min as i32))
+            .or(severity.eq(lit(0)).and(
+                col("SeverityText")
+                    .str()
+                    .to_uppercase()
+                    .is_in(lit(texts).implode(false), false),
+            ));
+        self.windowed(&n.logs_table, "Timestamp", q, window)?
+            .filter(
+                col("ServiceName")
+                    .neq(lit(""))
+                    .and(map_get("LogAttributes", &n.canary_attribute).eq(lit(""))),
+            )
+            .with_columns([
+                map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"),
+                map_get("ResourceAttributes", "k8s.namespace.name").alias("namespace"),
+                col("ServiceName").cast(DataType::String).alias("service"),
+                is_error.alias("is_error"),
+            ])
+            .group_by([col("bucket"), col("cluster"), col("namespace"), col("service")])
+            .agg([
+                len().alias("total"),
+                col("is_error").cast(DataType::UInt64).sum().alias("errors"),
+            ])
+            .collect()
+            .map_err(self.parquet_error(q))
+    }
+
+    fn heartbeats(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        let n = &self.names;
+        let q = QueryKind::Heartbeats;
+        self.windowed(&n.logs_table, "Timestamp", q, window)?
+            .with_column(map_get("LogAttributes", &n.canary_attribute).alias("canary"))
+            .filter(col("canary").neq(lit("")))
+            .with_column(map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"))
+            .group_by([col("bucket"), col("cluster"), col("canary")])
+            .agg([
+                len().alias("beats"),
+                col("time").min().alias("first_seen_at"),
+                col("time").max().alias("last_seen_at"),
+            ])
+            .collect()
+            .map_err(self.parquet_error(q))
+    }
+
+    /// Kubernetes events are few, and two of their three shapes carry JSON, so the candidate
+    /// rows are filtered lazily and their JSON parsed with serde (as ClickHouse's JSONExtract
+    /// does in the SQL twin).
+    fn pod_events(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        let n = &self.names;
+        let q = QueryKind::PodEvents;
+        let candidates = self
+            .windowed(&n.logs_table, "Timestamp", q, window)?
+            .with_columns([
+                map_get("LogAttributes", "k8s.event.reason").alias("receiver_reason"),
+                map_get("LogAttributes", "k8s.resource.name").alias("resource_name"),
+                map_get("LogAttributes", "object").alias("object_attribute"),
+            ])
+            .filter(
+                col("receiver_reason")
+                    .neq(lit(""))
+                    .or(col("resource_name").eq(lit("events")))
+                    .or(col("object_attribute").neq(lit(""))),
+            )
+            .select([
+                col("bucket"),
+                map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"),
+                col("receiver_reason"),
+                map_get("LogAttributes", "k8s.namespace.name").alias("receiver_namespace"),
+                map_get("ResourceAttributes", "k8s.object.kind").alias("receiver_kind"),
+                map_get("ResourceAttributes", "k8s.object.name").alias("receiver_name"),
+                col("object_attribute"),
+                col("Body"),
+            ])
+            .collect()
+            .map_err(self.parquet_error(q))?;
+
+        let text = |name: &str| -> Result<Vec<String>, SourceError> {
+            let c = candidates.column(name).map_err(self.parquet_error(q))?;
+            let c = c.str().map_err(self.parquet_error(q))?;
+            Ok(c.iter().map(|v| v.unwrap_or("").to_string()).collect())
+        };
+        let (clusters, reasons, namespaces, kinds, names, objects, bodies) = (
+            text("cluster")?,
+            text("receiver_reason")?,
+            text("receiver_namespace")?,
+            text("receiver_kind")?,
+            text("receiver_name")?,
+            text("object_attribute")?,
+            text("Body")?,
+        );
+        let buckets = candidates
+            .column("bucket")
+            .map_err(self.parquet_error(q))?
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
+        let buckets = buckets.i64().map_err(self.parquet_error(q))?;
+
+        let mut out_bucket = Vec::new();
+        let mut out_cluster = Vec::new();
+        let mut out_namespace = Vec::new();
+        let mut out_pod = Vec::new();
+        let mut out_column = Vec::new();
+        for i in 0..candidates.height() {
+            let event = if !reasons[i].is_empty() {
+                Some((
+                    reasons[i].clone(),
+                    namespaces[i].clone(),
+                    kinds[i].clone(),
+                    names[i].clone(),
+                ))
+            } else {
+                let object = if !objects[i].is_empty() {
+                    serde_json::from_str::<serde_json::Value>(&objects[i]).ok()
+                } else {
+                    serde_json::from_str::<serde_json::Value>(&bodies[i])
+                        .ok()
+                        .and_then(|b| b.get("object").cloned())
+                };
+                object.map(|o| event_of_object(&o))
+            };
+            let Some((reason, namespace, kind, name)) = event else {
+                continue;
+            };
+            let Some(column) = EVENT_REASONS
+                .iter()
+                .find(|(r, _)| *r == reason)
+                .map(|(_, c)| *c)
+            else {
+                continue;
+            };
+            if kind != "Pod" {
+                continue;
+            }
+            out_bucket.push(buckets.get(i).unwrap_or_default());
+            out_cluster.push(clusters[i].clone());
+            out_namespace.push(namespace);
+            out_pod.push(name);
+            out_column.push(column);
+        }
+        let events = DataFrame::new_infer_height(vec![
+            Column::new("bucket".into(), out_bucket),
+            Column::new("cluster".into(), out_cluster),
+            Column::new("namespace".into(), out_namespace),
+            Column::new("pod".into(), out_pod),
+            Column::new("column".into(), out_column),
+        ])
+        .map_err(self.parquet_error(q))?;
+        let counts: Vec<Expr> = ["backoff_events", "oom_events", "unhealthy_events", "killing_events", "failed_events"]
+            .iter()
+            .map(|c| {
+                col("column")
+                    .eq(lit(*c))
+                    .cast(DataType::UInt64)
+                    .sum()
+                    .alias(*c)
+            })
+            .collect();
+        events
+            .lazy()
+            .with_column(col("bucket").cast(ColumnType::Time.dtype()))
+            .group_by([col("bucket"), col("cluster"), col("namespace"), col("pod")])
+            .agg(counts)
+            .collect()
+            .map_err(self.parquet_error(q))
+    }
+}
+
+/// (reason, namespace, kind, name) of a core/v1 (`involvedObject`) or events.k8s.io/v1
+/// (`regarding`) Event object.
+fn event_of_object(object: &serde_json::Value) -> (String, String, String, String) {
+    let s = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let target = object
+        .get("involvedObject")
+        .or_else(|| object.get("regarding"));
+    (
+        s(object.get("reason")),
+        s(target.and_then(|t| t.get("namespace"))),
+        s(target.and_then(|t| t.get("kind"))),
+        s(target.and_then(|t| t.get("name"))),
+    )
+}
+
+/// `map[key]` for a Parquet map column (a list of `{key, value}` structs); "" when absent, as
+/// ClickHouse returns for a missing map key.
+pub fn map_get(map: &str, key: &str) -> Expr {
+    col(map)
+        .list()
+        .eval(
+            element()
+                .filter(element().struct_().field_by_name("key").eq(lit(key)))
+                .struct_()
+                .field_by_name("value"),
+        )
+        .list()
+        .first()
+        .fill_null(lit(""))
+}
+
+fn null_if_zero(value: Expr) -> Expr {
+    when(value.clone().eq(lit(0.0)))
+        .then(lit(NULL).cast(DataType::Float64))
+        .otherwise(value)
+}
+
+/// `Kind/name` of the owning workload, from the k8s_cluster resource attributes.
+fn workload_expr() -> Expr {
+    let kinds = [
+        ("k8s.deployment.name", "Deployment/"),
+        ("k8s.statefulset.name", "StatefulSet/"),
+        ("k8s.daemonset.name", "DaemonSet/"),
+        ("k8s.cronjob.name", "CronJob/"),
+        ("k8s.job.name", "Job/"),
+    ];
+    let mut expr = lit("");
+    for (key, prefix) in kinds.iter().rev() {
+        let name = map_get("ResourceAttributes", key);
+        expr = when(name.clone().neq(lit("")))
+            .then(lit(*prefix) + name)
+            .otherwise(expr);
+    }
+    expr
+}
