@@ -5,9 +5,11 @@
 //! later stages (state, actions) act on those. The tree mirrors that path.
 
 pub mod demo;
+pub mod findings;
 pub mod detect;
 pub mod schema;
 pub mod source;
 pub mod window;
 pub mod output;
 pub mod logging;
+pub mod config;

@@ -6,7 +6,9 @@ Usage:
                                      [--password SECRET] [--host 127.0.0.1]
 
 Once ready it prints exactly one line, ``LISTENING <port>``, to stdout (flushed).
-Everything else goes to stderr. SIGTERM / SIGINT stop it cleanly (exit 0).
+Everything else goes to stderr. SIGTERM / SIGINT stop it cleanly (exit 0), and so
+does EOF on stdin when stdin is a pipe (``--stdin-eof auto``, the default): the
+Rust harness holds the pipe open, so the server dies with the test process.
 
 What it speaks (the subset of ClickHouse's HTTP interface that clients use):
 
@@ -53,6 +55,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import struct
 import sys
 import threading
@@ -407,6 +410,7 @@ class Request:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     def version_string(self):
         return "ClickHouse"
 
@@ -465,10 +469,18 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
+        if isinstance(body, memoryview):
+            body = body.cast("B") if body.format != "B" else body
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Keep-Alive", "timeout=10")
-        self.end_headers()
-        if self.command != "HEAD":
+        self._headers_buffer.append(b"\r\n")
+        if self.command == "HEAD":
+            self.flush_headers()
+        elif len(body) <= 256 * 1024:  # headers and a small body in one write
+            self._headers_buffer.append(bytes(body))
+            self.flush_headers()
+        else:
+            self.flush_headers()
             self.wfile.write(body)
 
     def send_error_text(self, err, query_id=None):
@@ -688,7 +700,8 @@ class Handler(BaseHTTPRequestHandler):
                          compress_out, started)
         except CHError as e:
             self.drain_body(body_iter)
-            log.info("%s error %d in %.3fs", query_id[:8], e.code, time.monotonic() - started)
+            log.info("%s error %d in %.3fs: %s", query_id[:8], e.code, time.monotonic() - started,
+                     e.text.splitlines()[0][:300] if e.text else "")
             self.send_error_text(e, query_id)
 
     def success(self, body, fmt, summary, query_id, compress_out, started, what):
@@ -696,7 +709,7 @@ class Handler(BaseHTTPRequestHandler):
             if _CityHash128 is None:
                 raise make_error(48, "compress=1 needs the clickhouse-cityhash package "
                                      "(run scripts/install-test-deps.sh)", self.server.engine.version)
-            body = compress_native_lz4(body)
+            body = compress_native_lz4(bytes(body))
         headers = [
             ("Content-Type", content_type_for(fmt)),
             ("X-ClickHouse-Server-Display-Name", self.server.display_name),
@@ -726,7 +739,8 @@ class Handler(BaseHTTPRequestHandler):
                 except Exception as e:
                     engine.drain()
                     raise normalise_engine_error(e, engine.version)
-                body = res.bytes()
+                # a zero-copy view of the engine's result buffer (res stays alive until sent)
+                body = res.get_memview().view() if res.size() > 0 else b""
                 summary = {
                     "read_rows": res.storage_rows_read(), "read_bytes": res.storage_bytes_read(),
                     "written_rows": res.rows_written(), "written_bytes": res.bytes_written(),
@@ -736,6 +750,7 @@ class Handler(BaseHTTPRequestHandler):
             finally:
                 engine.restore(token, is_set)
         self.success(body, fmt, summary, query_id, compress_out, started, "query")
+        del body, res
 
     def run_insert(self, header, fmt, data_iter, database, settings, readonly, query_id,
                    compress_out, started):
@@ -809,6 +824,9 @@ def main(argv=None):
     ap.add_argument("--user", default="default")
     ap.add_argument("--password", default=None)
     ap.add_argument("--log-level", default=os.environ.get("CHSERVER_LOG", "INFO"))
+    ap.add_argument("--stdin-eof", choices=("auto", "exit", "ignore"), default="auto",
+                    help="exit when stdin reaches EOF: 'auto' does so when stdin is a pipe "
+                         "(how the Rust test harness ties the server's life to the test process)")
     args = ap.parse_args(argv)
 
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(),
@@ -838,14 +856,29 @@ def main(argv=None):
 
     stopping = threading.Event()
 
-    def on_signal(signum, _frame):
+    def stop(why):
         if not stopping.is_set():
             stopping.set()
-            log.info("signal %d: shutting down", signum)
+            log.info("%s: shutting down", why)
             threading.Thread(target=server.shutdown, daemon=True).start()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, lambda signum, _frame: stop(f"signal {signum}"))
+    signal.signal(signal.SIGINT, lambda signum, _frame: stop(f"signal {signum}"))
+
+    def watch_stdin():
+        try:
+            while os.read(0, 65536):
+                pass
+        except OSError:
+            pass
+        stop("stdin closed")
+
+    try:
+        stdin_is_pipe = stat.S_ISFIFO(os.fstat(0).st_mode)
+    except OSError:
+        stdin_is_pipe = False
+    if args.stdin_eof == "exit" or (args.stdin_eof == "auto" and stdin_is_pipe):
+        threading.Thread(target=watch_stdin, daemon=True).start()
 
     sys.stdout.write(f"LISTENING {port}\n")
     sys.stdout.flush()

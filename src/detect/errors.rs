@@ -1,0 +1,283 @@
+//! Error rate: a service's error ratio against its own baseline.
+//!
+//! Per service (cluster, namespace, ServiceName), the window splits into the recent span and the
+//! baseline before it. A finding needs all of:
+//! - volume: enough requests recently and in the baseline, and enough recent errors;
+//! - significance: a one-sided two-proportion z-test, or the exact binomial tail against the
+//!   baseline ratio when expected counts are small;
+//! - effect: the recent ratio at least `min_ratio_increase` × the baseline and
+//!   `min_absolute_increase` above it.
+//!
+//! So a chronically high but flat ratio, traffic that swings at a constant ratio, and a service
+//! with a handful of requests stay quiet. A gradual rise that has already lifted the baseline is
+//! caught by the trend path: Mann–Kendall over per-bucket ratios plus a Theil–Sen slope whose
+//! rise over the window meets the same effect size. Optional SLO burn-rate alerts need both of
+//! a long and a short window above their factor.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::DataFrame;
+
+use crate::config::rules::ErrorParams;
+use crate::detect::frame::{groups, Columns};
+use crate::detect::stats;
+use crate::detect::{DetectError, Detector, EvalContext};
+use crate::findings::{Evidence, Finding, Severity, Signal, Status};
+use crate::window::QueryKind;
+
+pub struct ErrorRateDetector;
+
+/// Buckets with fewer requests than this are left out of the ratio's trend (their ratio is noise).
+const TREND_MIN_BUCKET_REQUESTS: u64 = 10;
+
+impl Detector for ErrorRateDetector {
+    fn query(&self) -> QueryKind {
+        QueryKind::Errors
+    }
+
+    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
+        let rule = ctx.rule;
+        let params = rule.error_params();
+        let columns = Columns::new(frame, &rule.name, QueryKind::Errors);
+        let cluster = columns.text("cluster")?;
+        let namespace = columns.text("namespace")?;
+        let service = columns.text("service")?;
+        let bucket = columns.seconds("bucket")?;
+        let total = columns.count("total")?;
+        let errors = columns.count("errors")?;
+
+        let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
+        let recent_start = as_of_s - params.recent.as_secs_f64();
+        let mut findings = Vec::new();
+        for range in groups(frame.height(), |i| (cluster[i], namespace[i], service[i])) {
+            let first = range.start;
+            let mut entity = BTreeMap::new();
+            for (key, value) in [
+                ("cluster", cluster[first]),
+                ("namespace", namespace[first]),
+                ("service", service[first]),
+            ] {
+                if !value.is_empty() {
+                    entity.insert(key.to_string(), value.to_string());
+                }
+            }
+            if !rule.select.allows(&entity) {
+                continue;
+            }
+            let rows: Vec<(f64, u64, u64)> = range.map(|i| (bucket[i], total[i], errors[i])).collect();
+            let judged = judge_step(&rows, recent_start, &params)
+                .or_else(|| {
+                    params
+                        .trend
+                        .then(|| judge_trend(&rows, recent_start, &params))
+                        .flatten()
+                })
+                .or_else(|| judge_burn_rate(&rows, as_of_s, &params));
+            let Some(judgement) = judged else { continue };
+            let name = entity.get("service").cloned().unwrap_or_default();
+            let summary = format!(
+                "{name}: error ratio {:.2}% over the last {} ({} of {} requests) vs {:.2}% baseline — {}",
+                100.0 * judgement.recent_ratio,
+                params.recent,
+                judgement.recent_errors,
+                judgement.recent_total,
+                100.0 * judgement.baseline_ratio,
+                judgement.reason
+            );
+            let evidence = Evidence::new()
+                .num("recent_error_ratio", judgement.recent_ratio)
+                .num("baseline_error_ratio", judgement.baseline_ratio)
+                .int("recent_errors", judgement.recent_errors)
+                .int("recent_requests", judgement.recent_total)
+                .int("baseline_errors", judgement.baseline_errors)
+                .int("baseline_requests", judgement.baseline_total)
+                .num("ratio_increase", judgement.recent_ratio / judgement.baseline_ratio.max(1e-9))
+                .num("p_value", judgement.p_value)
+                .num("recent_window_s", params.recent.as_secs_f64())
+                .text("method", judgement.method);
+            findings.push(Finding::new(
+                &rule.name,
+                Signal::ErrorRate,
+                judgement.severity,
+                Status::Firing,
+                entity,
+                ctx.as_of(),
+                ctx.finding_window(),
+                summary,
+                evidence.build(),
+                rule.runbook.clone(),
+            ));
+        }
+        Ok(findings)
+    }
+}
+
+struct Judgement {
+    severity: Severity,
+    method: &'static str,
+    reason: String,
+    recent_ratio: f64,
+    baseline_ratio: f64,
+    recent_errors: u64,
+    recent_total: u64,
+    baseline_errors: u64,
+    baseline_total: u64,
+    p_value: f64,
+}
+
+fn sums(rows: &[(f64, u64, u64)], keep: impl Fn(f64) -> bool) -> (u64, u64) {
+    rows.iter()
+        .filter(|r| keep(r.0))
+        .fold((0, 0), |(t, e), r| (t + r.1, e + r.2))
+}
+
+/// Recent span against the baseline: volume, significance, effect.
+fn judge_step(rows: &[(f64, u64, u64)], recent_start: f64, params: &ErrorParams) -> Option<Judgement> {
+    let (recent_total, recent_errors) = sums(rows, |t| t >= recent_start);
+    let (baseline_total, baseline_errors) = sums(rows, |t| t < recent_start);
+    if recent_total < params.min_requests
+        || recent_errors < params.min_errors
+        || baseline_total < params.min_baseline_requests
+    {
+        return None;
+    }
+    let recent_ratio = recent_errors as f64 / recent_total as f64;
+    let baseline_ratio = baseline_errors as f64 / baseline_total as f64;
+    if !effect_is_material(recent_ratio, baseline_ratio, params) {
+        return None;
+    }
+    let p_value = proportion_p_value(baseline_errors, baseline_total, recent_errors, recent_total)?;
+    if p_value >= params.significance {
+        return None;
+    }
+    let severity = if recent_ratio >= params.critical_ratio_increase * baseline_ratio.max(1e-9)
+        && recent_ratio - baseline_ratio >= 5.0 * params.min_absolute_increase
+    {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    Some(Judgement {
+        severity,
+        method: "two_proportion",
+        reason: format!("{:.1}× its baseline", recent_ratio / baseline_ratio.max(1e-9)),
+        recent_ratio,
+        baseline_ratio,
+        recent_errors,
+        recent_total,
+        baseline_errors,
+        baseline_total,
+        p_value,
+    })
+}
+
+fn effect_is_material(recent_ratio: f64, baseline_ratio: f64, params: &ErrorParams) -> bool {
+    recent_ratio >= params.min_ratio_increase * baseline_ratio
+        && recent_ratio - baseline_ratio >= params.min_absolute_increase
+}
+
+/// One-sided p-value that the recent proportion exceeds the baseline: the z-test when the
+/// expected counts support the normal approximation, otherwise the exact binomial tail of the
+/// recent errors under the (smoothed) baseline ratio.
+fn proportion_p_value(baseline_errors: u64, baseline_total: u64, recent_errors: u64, recent_total: u64) -> Option<f64> {
+    let pooled = (baseline_errors + recent_errors) as f64 / (baseline_total + recent_total) as f64;
+    let expected_recent = pooled * recent_total as f64;
+    if expected_recent >= 10.0 && pooled * baseline_total as f64 >= 10.0 {
+        stats::two_proportion_test(baseline_errors, baseline_total, recent_errors, recent_total).map(|t| t.p_value)
+    } else {
+        let baseline = (baseline_errors as f64 + 0.5) / (baseline_total as f64 + 1.0);
+        Some(stats::binomial_upper_tail(recent_errors, recent_total, baseline))
+    }
+}
+
+/// A gradual rise: the per-bucket ratio trends up significantly, and the fitted rise over the
+/// window meets the effect size, with the recent span elevated over the baseline.
+fn judge_trend(rows: &[(f64, u64, u64)], recent_start: f64, params: &ErrorParams) -> Option<Judgement> {
+    let (recent_total, recent_errors) = sums(rows, |t| t >= recent_start);
+    let (baseline_total, baseline_errors) = sums(rows, |t| t < recent_start);
+    if recent_total < params.min_requests || recent_errors < params.min_errors || baseline_total < params.min_baseline_requests {
+        return None;
+    }
+    let points: Vec<(f64, f64)> = rows
+        .iter()
+        .filter(|r| r.1 >= TREND_MIN_BUCKET_REQUESTS)
+        .map(|r| (r.0, r.2 as f64 / r.1 as f64))
+        .collect();
+    if points.len() < 8 {
+        return None;
+    }
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let mk = stats::mann_kendall(&ys)?;
+    let fit = stats::theil_sen(&xs, &ys)?;
+    if mk.p_increasing >= params.significance || fit.slope <= 0.0 {
+        return None;
+    }
+    let start_ratio = fit.predict(xs[0]).max(0.0);
+    let end_ratio = fit.predict(xs[xs.len() - 1]);
+    let recent_ratio = recent_errors as f64 / recent_total as f64;
+    let baseline_ratio = baseline_errors as f64 / baseline_total as f64;
+    if !effect_is_material(end_ratio, start_ratio, params)
+        || recent_ratio - baseline_ratio < params.min_absolute_increase / 2.0
+    {
+        return None;
+    }
+    Some(Judgement {
+        severity: Severity::Warning,
+        method: "trend",
+        reason: format!(
+            "rising steadily from {:.2}% to {:.2}% over the window",
+            100.0 * start_ratio,
+            100.0 * end_ratio
+        ),
+        recent_ratio,
+        baseline_ratio,
+        recent_errors,
+        recent_total,
+        baseline_errors,
+        baseline_total,
+        p_value: mk.p_increasing,
+    })
+}
+
+/// SLO burn rate: error ratio / error budget, over a long and a short window, both above the
+/// alert's factor.
+fn judge_burn_rate(rows: &[(f64, u64, u64)], as_of_s: f64, params: &ErrorParams) -> Option<Judgement> {
+    let burn = params.burn_rate.as_ref()?;
+    let budget = 1.0 - burn.objective;
+    let ratio_since = |span: f64| {
+        let (t, e) = sums(rows, |b| b >= as_of_s - span);
+        (t, e, if t > 0 { e as f64 / t as f64 } else { 0.0 })
+    };
+    let mut alerts: Vec<_> = burn.alerts.iter().collect();
+    alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+    for alert in alerts {
+        let (long_total, long_errors, long_ratio) = ratio_since(alert.long.as_secs_f64());
+        let (short_total, short_errors, short_ratio) = ratio_since(alert.short.as_secs_f64());
+        if long_total < params.min_requests || short_errors < params.min_errors.min(1) {
+            continue;
+        }
+        if long_ratio / budget >= alert.factor && short_ratio / budget >= alert.factor {
+            return Some(Judgement {
+                severity: alert.severity,
+                method: "burn_rate",
+                reason: format!(
+                    "burning the {:.3}% error budget {:.1}× over {} and {:.1}× over {}",
+                    100.0 * budget,
+                    long_ratio / budget,
+                    alert.long,
+                    short_ratio / budget,
+                    alert.short
+                ),
+                recent_ratio: short_ratio,
+                baseline_ratio: budget,
+                recent_errors: short_errors,
+                recent_total: short_total,
+                baseline_errors: long_errors,
+                baseline_total: long_total,
+                p_value: f64::NAN,
+            });
+        }
+    }
+    None
+}

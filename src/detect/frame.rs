@@ -1,0 +1,80 @@
+//! Reading window frames column-wise into plain vectors, and walking their entity groups
+//! (frames are sorted by their key columns, so each entity's rows are contiguous).
+
+use polars::prelude::*;
+
+use crate::detect::DetectError;
+use crate::window::QueryKind;
+
+/// Typed access to a frame's columns, with errors naming the rule and column.
+pub struct Columns<'a> {
+    frame: &'a DataFrame,
+    rule: &'a str,
+    query: QueryKind,
+}
+
+impl<'a> Columns<'a> {
+    pub fn new(frame: &'a DataFrame, rule: &'a str, query: QueryKind) -> Columns<'a> {
+        Columns { frame, rule, query }
+    }
+
+    fn error(&self, column: &str) -> DetectError {
+        DetectError::Column {
+            rule: self.rule.to_string(),
+            query: self.query,
+            column: column.to_string(),
+        }
+    }
+
+    pub fn text(&self, name: &str) -> Result<Vec<&'a str>, DetectError> {
+        let column = self.frame.column(name).map_err(|_| self.error(name))?;
+        let ca = column.str().map_err(|_| self.error(name))?;
+        Ok(ca.iter().map(|v| v.unwrap_or("")).collect())
+    }
+
+    pub fn float(&self, name: &str) -> Result<Vec<Option<f64>>, DetectError> {
+        let column = self.frame.column(name).map_err(|_| self.error(name))?;
+        let series = column
+            .as_materialized_series()
+            .cast(&DataType::Float64)
+            .map_err(|_| self.error(name))?;
+        let ca = series.f64().map_err(|_| self.error(name))?;
+        Ok(ca.iter().collect())
+    }
+
+    pub fn count(&self, name: &str) -> Result<Vec<u64>, DetectError> {
+        let column = self.frame.column(name).map_err(|_| self.error(name))?;
+        let series = column
+            .as_materialized_series()
+            .cast(&DataType::UInt64)
+            .map_err(|_| self.error(name))?;
+        let ca = series.u64().map_err(|_| self.error(name))?;
+        Ok(ca.iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    /// A timestamp column as seconds since the epoch.
+    pub fn seconds(&self, name: &str) -> Result<Vec<f64>, DetectError> {
+        let column = self.frame.column(name).map_err(|_| self.error(name))?;
+        let physical = column.as_materialized_series().to_physical_repr().into_owned();
+        let ca = physical.i64().map_err(|_| self.error(name))?;
+        Ok(ca
+            .iter()
+            .map(|v| v.map(|ns| ns as f64 / 1e9).unwrap_or(f64::NAN))
+            .collect())
+    }
+}
+
+/// Ranges of consecutive rows sharing the same key (the frame is sorted by its keys).
+pub fn groups<K: PartialEq>(len: usize, key: impl Fn(usize) -> K) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for i in 1..=len {
+        if i == len || key(i) != key(start) {
+            if start < i {
+                out.push(start..i);
+            }
+            start = i;
+        }
+    }
+    out
+}

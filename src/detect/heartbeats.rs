@@ -1,0 +1,225 @@
+//! Missing canary heartbeats, with healthchecks.io semantics: a check's state derives from its
+//! last ping, its period and its grace — nothing else.
+//!
+//! - `up`: the last beat is at most one period old; `late`: past the period but within the
+//!   grace (quiet — jitter is normal); `down`: period + grace have passed → a critical finding.
+//! - Declared canaries (rule `canaries:`) have a period and grace; one never seen is down.
+//! - Discovered canaries (seen in the window): the period is the median interval between
+//!   beats, so one late beat or one gap does not skew it; the grace is `grace_periods` periods
+//!   (at least a minute).
+//! - Recovery: after a gap longer than period + grace, a canary beating again is reported as
+//!   `resolved` for `resolved_for`.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::DataFrame;
+
+use crate::detect::frame::{groups, Columns};
+use crate::detect::stats;
+use crate::detect::{DetectError, Detector, EvalContext};
+use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
+use crate::window::{timefmt, QueryKind};
+
+pub struct HeartbeatDetector;
+
+/// What the window says about one canary.
+struct Beats {
+    cluster: String,
+    canary: String,
+    count: u64,
+    first_seen_s: f64,
+    last_seen_s: f64,
+    /// Intervals between beats (within buckets as averages, between consecutive buckets exactly).
+    intervals_s: Vec<f64>,
+    /// (gap start, gap end) between consecutive beat buckets.
+    gaps: Vec<(f64, f64)>,
+}
+
+impl Detector for HeartbeatDetector {
+    fn query(&self) -> QueryKind {
+        QueryKind::Heartbeats
+    }
+
+    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
+        let rule = ctx.rule;
+        let params = rule.heartbeat_params();
+        let columns = Columns::new(frame, &rule.name, QueryKind::Heartbeats);
+        let cluster = columns.text("cluster")?;
+        let canary = columns.text("canary")?;
+        let beats = columns.count("beats")?;
+        let first_seen = columns.seconds("first_seen_at")?;
+        let last_seen = columns.seconds("last_seen_at")?;
+        let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
+
+        let mut seen: Vec<Beats> = Vec::new();
+        for range in groups(frame.height(), |i| (cluster[i], canary[i])) {
+            let mut b = Beats {
+                cluster: cluster[range.start].to_string(),
+                canary: canary[range.start].to_string(),
+                count: 0,
+                first_seen_s: f64::MAX,
+                last_seen_s: f64::MIN,
+                intervals_s: Vec::new(),
+                gaps: Vec::new(),
+            };
+            let mut previous_last: Option<f64> = None;
+            for i in range {
+                b.count += beats[i];
+                b.first_seen_s = b.first_seen_s.min(first_seen[i]);
+                b.last_seen_s = b.last_seen_s.max(last_seen[i]);
+                if beats[i] >= 2 {
+                    let average = (last_seen[i] - first_seen[i]) / (beats[i] - 1) as f64;
+                    b.intervals_s.extend(std::iter::repeat_n(average, (beats[i] - 1) as usize));
+                }
+                if let Some(prev) = previous_last {
+                    b.intervals_s.push(first_seen[i] - prev);
+                    b.gaps.push((prev, first_seen[i]));
+                }
+                previous_last = Some(last_seen[i]);
+            }
+            seen.push(b);
+        }
+
+        let mut findings = Vec::new();
+        let mut declared_names = std::collections::BTreeSet::new();
+        for declared in &params.canaries {
+            declared_names.insert(declared.name.clone());
+            let matches: Vec<&Beats> = seen
+                .iter()
+                .filter(|b| {
+                    b.canary == declared.name
+                        && declared.cluster.as_ref().is_none_or(|c| *c == b.cluster)
+                })
+                .collect();
+            let period = declared.period.as_secs_f64();
+            let grace = declared.grace.as_secs_f64();
+            if matches.is_empty() {
+                let mut entity = BTreeMap::new();
+                if let Some(c) = &declared.cluster {
+                    entity.insert("cluster".to_string(), c.clone());
+                }
+                entity.insert("canary".to_string(), declared.name.clone());
+                if !rule.select.allows(&entity) {
+                    continue;
+                }
+                let evidence = Evidence::new()
+                    .num("period_s", period)
+                    .num("grace_s", grace)
+                    .int("beats_in_window", 0)
+                    .text("state", "down");
+                findings.push(Finding::new(
+                    &rule.name,
+                    Signal::HeartbeatMissing,
+                    Severity::Critical,
+                    Status::Firing,
+                    entity,
+                    ctx.as_of(),
+                    ctx.finding_window(),
+                    format!(
+                        "canary {}: no heartbeat in the last {} (expected every {})",
+                        declared.name,
+                        duration_text(ctx.window.until.unix_timestamp() as f64 - ctx.window.since.unix_timestamp() as f64),
+                        duration_text(period)
+                    ),
+                    evidence.build(),
+                    rule.runbook.clone(),
+                ));
+                continue;
+            }
+            for b in matches {
+                findings.extend(judge(b, period, grace, as_of_s, &params, ctx));
+            }
+        }
+        if params.discover {
+            for b in seen.iter().filter(|b| !declared_names.contains(&b.canary)) {
+                if b.count < params.min_beats {
+                    continue;
+                }
+                let Some(period) = stats::median(&b.intervals_s) else {
+                    continue;
+                };
+                let grace = (params.grace_periods * period).max(60.0);
+                findings.extend(judge(b, period, grace, as_of_s, &params, ctx));
+            }
+        }
+        Ok(findings)
+    }
+}
+
+fn judge(
+    b: &Beats,
+    period: f64,
+    grace: f64,
+    as_of_s: f64,
+    params: &crate::config::rules::HeartbeatParams,
+    ctx: &EvalContext,
+) -> Option<Finding> {
+    let mut entity = BTreeMap::new();
+    if !b.cluster.is_empty() {
+        entity.insert("cluster".to_string(), b.cluster.clone());
+    }
+    entity.insert("canary".to_string(), b.canary.clone());
+    if !ctx.rule.select.allows(&entity) {
+        return None;
+    }
+    let silent_for = as_of_s - b.last_seen_s;
+    let evidence = |state: &str| {
+        Evidence::new()
+            .time("last_seen_at", timefmt::from_nanos((b.last_seen_s * 1e9) as i64))
+            .num("silent_for_s", silent_for)
+            .num("period_s", period)
+            .num("grace_s", grace)
+            .int("beats_in_window", b.count)
+            .text("state", state)
+    };
+    if silent_for > period + grace {
+        return Some(Finding::new(
+            &ctx.rule.name,
+            Signal::HeartbeatMissing,
+            Severity::Critical,
+            Status::Firing,
+            entity,
+            ctx.as_of(),
+            ctx.finding_window(),
+            format!(
+                "canary {}: silent for {} (beats every {}, grace {}) — down",
+                b.canary,
+                duration_text(silent_for),
+                duration_text(period),
+                duration_text(grace)
+            ),
+            evidence("down").build(),
+            ctx.rule.runbook.clone(),
+        ));
+    }
+    // Beating again: report the recovery from the latest outage, for a while.
+    let outage = b
+        .gaps
+        .iter()
+        .rev()
+        .find(|(start, end)| end - start > period + grace)?;
+    if as_of_s - outage.1 > params.resolved_for.as_secs_f64() {
+        return None;
+    }
+    let mut evidence = evidence("up")
+        .time("outage_from", timefmt::from_nanos((outage.0 * 1e9) as i64))
+        .time("outage_to", timefmt::from_nanos((outage.1 * 1e9) as i64))
+        .num("outage_s", outage.1 - outage.0);
+    evidence = evidence.num("recovered_for_s", as_of_s - outage.1);
+    Some(Finding::new(
+        &ctx.rule.name,
+        Signal::HeartbeatMissing,
+        Severity::Info,
+        Status::Resolved,
+        entity,
+        ctx.as_of(),
+        ctx.finding_window(),
+        format!(
+            "canary {}: beating again after {} of silence",
+            b.canary,
+            duration_text(outage.1 - outage.0)
+        ),
+        evidence.build(),
+        ctx.rule.runbook.clone(),
+    ))
+}

@@ -1,0 +1,285 @@
+//! Memory pressure: a container's working set climbing toward its limit.
+//!
+//! Method, per container incarnation (pod UID + container), on bucket minima — the GC floor,
+//! so a sawtooth whose floor is flat stays quiet however high its peaks:
+//! 1. Split at restarts: a floor dropping below `reset_fraction` of the recent floor starts a
+//!    new segment (a process restart frees everything; a GC only returns to its floor).
+//! 2. For each trailing fit span (the rule's `fit_windows` and the whole segment) with enough
+//!    points: Theil–Sen slope with its confidence interval and a Mann–Kendall test of the floor.
+//!    A span counts when the rise is significant (p < significance, CI above zero), material
+//!    (≥ `min_growth_fraction_per_hour` of the limit per hour), and visible in the floor itself
+//!    (the last quarter's lowest floor is above the first quarter's by half what the slope
+//!    predicts — periodic patterns fail this).
+//! 3. The newest `tail` span must still rise (its own slope > 0).
+//! 4. Forecast: time until the current peak plus slope × t reaches the limit. Warn within
+//!    `warning_within`, critical within `critical_within`; the summary says when.
+
+use std::collections::BTreeMap;
+
+use polars::prelude::DataFrame;
+
+use crate::detect::frame::{groups, Columns};
+use crate::detect::stats;
+use crate::detect::{DetectError, Detector, EvalContext};
+use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
+use crate::window::QueryKind;
+
+pub struct MemoryDetector;
+
+/// One significant fit of the floor's trend.
+#[derive(Debug, Clone, Copy)]
+struct TrendFit {
+    span_s: f64,
+    points: usize,
+    slope_per_s: f64,
+    slope_low_per_s: f64,
+    slope_high_per_s: f64,
+    p_value: f64,
+    seconds_to_limit: f64,
+}
+
+impl Detector for MemoryDetector {
+    fn query(&self) -> QueryKind {
+        QueryKind::Memory
+    }
+
+    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
+        let rule = ctx.rule;
+        let params = rule.memory_params();
+        let columns = Columns::new(frame, &rule.name, QueryKind::Memory);
+        let cluster = columns.text("cluster")?;
+        let namespace = columns.text("namespace")?;
+        let pod = columns.text("pod")?;
+        let pod_uid = columns.text("pod_uid")?;
+        let container = columns.text("container")?;
+        let workload = columns.text("workload")?;
+        let bucket = columns.seconds("bucket")?;
+        let peak = columns.float("working_set_max_bytes")?;
+        let floor = columns.float("working_set_min_bytes")?;
+        let limit = columns.float("limit_bytes")?;
+
+        let bucket_s = ctx.window.bucket.as_secs_f64();
+        let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
+        let mut findings = Vec::new();
+        let series = groups(frame.height(), |i| {
+            (cluster[i], namespace[i], pod[i], container[i], pod_uid[i])
+        });
+        for range in series {
+            let first = range.start;
+            let mut entity = BTreeMap::new();
+            for (key, value) in [
+                ("cluster", cluster[first]),
+                ("namespace", namespace[first]),
+                ("pod", pod[first]),
+                ("container", container[first]),
+                ("workload", workload[range.clone()].iter().copied().find(|w| !w.is_empty()).unwrap_or("")),
+            ] {
+                if !value.is_empty() {
+                    entity.insert(key.to_string(), value.to_string());
+                }
+            }
+            if !rule.select.allows(&entity) {
+                continue;
+            }
+            // A series that stopped reporting (completed batch pod, replaced pod) is gone.
+            let last_bucket = bucket[range.end - 1];
+            if last_bucket + 2.5 * bucket_s < as_of_s {
+                continue;
+            }
+            let limit_bytes = limit[range.clone()]
+                .iter()
+                .rev()
+                .flatten()
+                .copied()
+                .find(|l| *l > 0.0);
+            if limit_bytes.is_none() && !params.include_unlimited {
+                continue;
+            }
+            let points: Vec<(f64, f64, f64)> = range
+                .clone()
+                .filter_map(|i| Some((bucket[i] + bucket_s / 2.0, floor[i]?, peak[i]?)))
+                .collect();
+            let segment = current_segment(&points, params.reset_fraction);
+            if segment.len() < params.min_points {
+                continue;
+            }
+            let current_peak = segment[segment.len().saturating_sub(5)..]
+                .iter()
+                .map(|p| p.2)
+                .fold(f64::MIN, f64::max);
+            let current_floor = segment[segment.len().saturating_sub(5)..]
+                .iter()
+                .map(|p| p.1)
+                .fold(f64::MAX, f64::min);
+            let reference = limit_bytes.unwrap_or(current_peak.max(1.0));
+            let min_slope = params.min_growth_fraction_per_hour * reference / 3600.0;
+
+            // Cheap screen before the O(n²) statistics: the floor must rise by OLS at all.
+            let (xs, ys): (Vec<f64>, Vec<f64>) = segment.iter().map(|p| (p.0, p.1)).unzip();
+            let recent_start = segment.len().saturating_sub(
+                (params.fit_windows.iter().map(|w| w.as_secs_f64()).fold(0.0, f64::max) / bucket_s)
+                    .ceil() as usize,
+            );
+            let screen = stats::ols(&xs[recent_start.min(xs.len() - 2)..], &ys[recent_start.min(ys.len() - 2)..]);
+            let rising_somewhere = screen.is_some_and(|f| f.slope > 0.0)
+                || stats::ols(&xs, &ys).is_some_and(|f| f.slope > 0.0);
+            if !rising_somewhere {
+                continue;
+            }
+
+            let mut spans: Vec<f64> = params.fit_windows.iter().map(|w| w.as_secs_f64()).collect();
+            spans.push(f64::INFINITY);
+            let mut best: Option<TrendFit> = None;
+            for span in spans {
+                let Some(fit) = fit_span(&segment, span, bucket_s, &params, min_slope, limit_bytes, current_peak) else {
+                    continue;
+                };
+                if best.is_none_or(|b| fit.seconds_to_limit < b.seconds_to_limit) {
+                    best = Some(fit);
+                }
+            }
+            let Some(fit) = best else { continue };
+            // The newest span must agree: a leak that stopped is not heading for the limit.
+            let tail_start = as_of_s - params.tail.as_secs_f64();
+            let (tx, ty): (Vec<f64>, Vec<f64>) = segment
+                .iter()
+                .filter(|p| p.0 >= tail_start)
+                .map(|p| (p.0, p.1))
+                .unzip();
+            if tx.len() >= 4 && stats::theil_sen(&tx, &ty).is_none_or(|t| t.slope <= 0.0) {
+                continue;
+            }
+
+            let name = entity.get("container").cloned().unwrap_or_default();
+            let mut evidence = Evidence::new()
+                .num("working_set_bytes", current_peak)
+                .num("working_set_floor_bytes", current_floor)
+                .num("slope_bytes_per_s", fit.slope_per_s)
+                .num("slope_ci_low_bytes_per_s", fit.slope_low_per_s)
+                .num("slope_ci_high_bytes_per_s", fit.slope_high_per_s)
+                .num("p_value", fit.p_value)
+                .num("fit_window_s", fit.span_s)
+                .int("points", fit.points as u64);
+            let (severity, summary) = match limit_bytes {
+                Some(limit_bytes) => {
+                    if fit.seconds_to_limit > params.warning_within.as_secs_f64() {
+                        continue;
+                    }
+                    let exhaustion_at = ctx.as_of() + time::Duration::seconds_f64(fit.seconds_to_limit);
+                    evidence = evidence
+                        .num("limit_bytes", limit_bytes)
+                        .num("usage_ratio", current_peak / limit_bytes)
+                        .num("time_to_exhaustion_s", fit.seconds_to_limit)
+                        .time("exhaustion_at", exhaustion_at);
+                    let severity = if fit.seconds_to_limit <= params.critical_within.as_secs_f64() {
+                        Severity::Critical
+                    } else {
+                        Severity::Warning
+                    };
+                    let when = if fit.seconds_to_limit <= 0.0 {
+                        "at the limit now".to_string()
+                    } else {
+                        format!("limit reached in ~{}", duration_text(fit.seconds_to_limit))
+                    };
+                    (
+                        severity,
+                        format!(
+                            "{name}: working set {} of {} ({:.0}%), +{}/min, {when}",
+                            bytes_text(current_peak),
+                            bytes_text(limit_bytes),
+                            100.0 * current_peak / limit_bytes,
+                            bytes_text(fit.slope_per_s * 60.0),
+                        ),
+                    )
+                }
+                None => (
+                    Severity::Info,
+                    format!(
+                        "{name}: working set {} and growing +{}/min with no memory limit",
+                        bytes_text(current_peak),
+                        bytes_text(fit.slope_per_s * 60.0)
+                    ),
+                ),
+            };
+            findings.push(Finding::new(
+                &rule.name,
+                Signal::MemoryPressure,
+                severity,
+                Status::Firing,
+                entity,
+                ctx.as_of(),
+                ctx.finding_window(),
+                summary,
+                evidence.build(),
+                rule.runbook.clone(),
+            ));
+        }
+        Ok(findings)
+    }
+}
+
+/// The points since the last restart: a floor falling below `reset_fraction` of the lowest
+/// floor of the three buckets before it.
+fn current_segment(points: &[(f64, f64, f64)], reset_fraction: f64) -> &[(f64, f64, f64)] {
+    let mut start = 0;
+    for i in 1..points.len() {
+        let recent_floor = points[i.saturating_sub(3).max(start)..i]
+            .iter()
+            .map(|p| p.1)
+            .fold(f64::MAX, f64::min);
+        if points[i].1 < reset_fraction * recent_floor {
+            start = i;
+        }
+    }
+    &points[start..]
+}
+
+/// The trend of the floor over the trailing `span_s` of the segment, if it is significant,
+/// material and visible in the floor's lowest values.
+fn fit_span(
+    segment: &[(f64, f64, f64)],
+    span_s: f64,
+    bucket_s: f64,
+    params: &crate::config::rules::MemoryParams,
+    min_slope: f64,
+    limit_bytes: Option<f64>,
+    current_peak: f64,
+) -> Option<TrendFit> {
+    let end = segment.last()?.0;
+    let points: Vec<&(f64, f64, f64)> = segment.iter().filter(|p| p.0 > end - span_s).collect();
+    if points.len() < params.min_points {
+        return None;
+    }
+    // A span longer than the segment duplicates the whole-segment fit.
+    if span_s.is_finite() && (segment.len() as f64) * bucket_s < span_s * 0.9 {
+        return None;
+    }
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let trend = stats::theil_sen(&xs, &ys)?;
+    let mk = stats::mann_kendall(&ys)?;
+    let (low, high) = trend.slope_confidence_interval(0.95);
+    if mk.p_increasing >= params.significance || low <= 0.0 || trend.slope < min_slope {
+        return None;
+    }
+    let quarter = (points.len() / 4).max(2);
+    let early_floor = ys[..quarter].iter().copied().fold(f64::MAX, f64::min);
+    let late_floor = ys[ys.len() - quarter..].iter().copied().fold(f64::MAX, f64::min);
+    let predicted_rise = trend.slope * (xs[xs.len() - quarter] - xs[quarter - 1]).max(0.0);
+    if late_floor - early_floor < 0.5 * predicted_rise {
+        return None;
+    }
+    let seconds_to_limit = match limit_bytes {
+        Some(limit) => ((limit - current_peak) / trend.slope).max(0.0),
+        None => f64::INFINITY,
+    };
+    Some(TrendFit {
+        span_s: (xs[xs.len() - 1] - xs[0]) + bucket_s,
+        points: points.len(),
+        slope_per_s: trend.slope,
+        slope_low_per_s: low,
+        slope_high_per_s: high,
+        p_value: mk.p_increasing,
+        seconds_to_limit,
+    })
+}

@@ -1,0 +1,270 @@
+//! Findings — a contract (DESIGN.md): what a detector concluded about one entity, as of one
+//! time. `--output jsonl` prints exactly this shape, one object per line.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::window::timefmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    MemoryPressure,
+    ErrorRate,
+    RestartFrequency,
+    HeartbeatMissing,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 4] = [
+        Signal::MemoryPressure,
+        Signal::ErrorRate,
+        Signal::RestartFrequency,
+        Signal::HeartbeatMissing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::MemoryPressure => "memory_pressure",
+            Signal::ErrorRate => "error_rate",
+            Signal::RestartFrequency => "restart_frequency",
+            Signal::HeartbeatMissing => "heartbeat_missing",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Signal> {
+        Signal::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Ordered: `info < warning < critical` (so `--fail-on warning` includes critical).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Firing,
+    Resolved,
+}
+
+/// The time range a finding was judged on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingWindow {
+    #[serde(with = "rfc3339_z")]
+    pub from: OffsetDateTime,
+    #[serde(with = "rfc3339_z")]
+    pub to: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable fingerprint of rule + entity: the same problem keeps its id across runs.
+    pub id: String,
+    pub rule: String,
+    pub signal: Signal,
+    pub severity: Severity,
+    pub status: Status,
+    /// Only the keys that apply (cluster, namespace, pod, container, workload, service, canary).
+    pub entity: BTreeMap<String, String>,
+    #[serde(with = "rfc3339_z")]
+    pub evaluated_at: OffsetDateTime,
+    pub window: FindingWindow,
+    pub summary: String,
+    /// Numbers a person needs to trust the finding, SI units, unit in the name.
+    pub evidence: serde_json::Map<String, Value>,
+    pub runbook: Option<String>,
+}
+
+impl Finding {
+    /// Builds a finding with its fingerprint computed from the rule and entity.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        rule: &str,
+        signal: Signal,
+        severity: Severity,
+        status: Status,
+        entity: BTreeMap<String, String>,
+        evaluated_at: OffsetDateTime,
+        window: FindingWindow,
+        summary: String,
+        evidence: serde_json::Map<String, Value>,
+        runbook: Option<String>,
+    ) -> Finding {
+        Finding {
+            id: fingerprint(rule, &entity),
+            rule: rule.to_string(),
+            signal,
+            severity,
+            status,
+            entity,
+            evaluated_at,
+            window,
+            summary,
+            evidence,
+            runbook,
+        }
+    }
+
+    /// True when every key of `wanted` has the same value in this finding's entity.
+    pub fn entity_matches(&self, wanted: &BTreeMap<String, String>) -> bool {
+        wanted
+            .iter()
+            .all(|(k, v)| self.entity.get(k).is_some_and(|mine| mine == v))
+    }
+}
+
+/// FNV-1a 64 over `rule` and the sorted entity pairs: stable across runs, platforms and
+/// versions (unlike std's randomly seeded hasher).
+pub fn fingerprint(rule: &str, entity: &BTreeMap<String, String>) -> String {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= *b as u64;
+            hash = hash.wrapping_mul(0x100000001b3);
+        }
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x100000001b3);
+    };
+    feed(rule.as_bytes());
+    for (k, v) in entity {
+        feed(k.as_bytes());
+        feed(v.as_bytes());
+    }
+    format!("{hash:016x}")
+}
+
+/// RFC 3339 with a `Z` for findings' times.
+pub mod rfc3339_z {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::format_description::well_known::Rfc3339;
+    use time::OffsetDateTime;
+
+    pub fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::timefmt::rfc3339(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(d)?;
+        OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Evidence builder: `evidence!{"limit_bytes" => 2e9, ...}` style without a macro.
+#[derive(Default)]
+pub struct Evidence(serde_json::Map<String, Value>);
+
+impl Evidence {
+    pub fn new() -> Evidence {
+        Evidence::default()
+    }
+
+    pub fn num(mut self, key: &str, value: f64) -> Evidence {
+        let value = if value.is_finite() {
+            // Round to 6 significant digits: evidence is for people, and stable text diffs.
+            let digits = 6 - value.abs().log10().ceil().clamp(-12.0, 15.0) as i32;
+            let scale = 10f64.powi(digits.clamp(0, 12));
+            serde_json::Number::from_f64((value * scale).round() / scale)
+                .map(Value::Number)
+                .unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        self.0.insert(key.into(), value);
+        self
+    }
+
+    pub fn int(mut self, key: &str, value: u64) -> Evidence {
+        self.0.insert(key.into(), Value::from(value));
+        self
+    }
+
+    pub fn time(mut self, key: &str, value: OffsetDateTime) -> Evidence {
+        self.0
+            .insert(key.into(), Value::String(timefmt::rfc3339(value)));
+        self
+    }
+
+    pub fn text(mut self, key: &str, value: &str) -> Evidence {
+        self.0.insert(key.into(), Value::String(value.into()));
+        self
+    }
+
+    pub fn build(self) -> serde_json::Map<String, Value> {
+        self.0
+    }
+}
+
+/// Human-readable bytes: `1.62 GiB`.
+pub fn bytes_text(bytes: f64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes;
+    let mut unit = 0;
+    while value.abs() >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{value:.0} B")
+    } else {
+        format!("{value:.2} {}", units[unit])
+    }
+}
+
+/// Human-readable duration: `42 min`, `2.5 h`, `30 s`.
+pub fn duration_text(seconds: f64) -> String {
+    if seconds < 90.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 90.0 * 60.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_stable_and_entity_order_free() {
+        let mut a = BTreeMap::new();
+        a.insert("namespace".to_string(), "shop".to_string());
+        a.insert("pod".to_string(), "cart-1".to_string());
+        let id = fingerprint("memory-pressure", &a);
+        assert_eq!(id, fingerprint("memory-pressure", &a.clone()));
+        assert_ne!(id, fingerprint("error-rate", &a));
+        assert_eq!(id.len(), 16);
+    }
+
+    #[test]
+    fn severities_order_for_fail_on() {
+        assert!(Severity::Critical > Severity::Warning);
+        assert!(Severity::Warning > Severity::Info);
+    }
+}
