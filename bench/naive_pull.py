@@ -9,7 +9,8 @@ ordinary-least-squares slope of the bucket max over time for every series.
     python bench/naive_pull.py --url http://127.0.0.1:8123 --database otel \
         --since 2026-01-01T00:00:00Z --until 2026-01-01T06:00:00Z [--bucket 60]
 
-Prints one JSON line: {"rows_fetched", "series", "fetch_s", "polars_s", "total_s"}.
+Prints one JSON line: {"rows_fetched", "series", "fetch_s", "polars_s", "total_s",
+"peak_rss_bytes"}.
 fetch_s is the HTTP round trip including reading the whole body; polars_s is
 everything after it (Arrow IPC decode, Polars conversion, group-bys, slopes).
 Baseline for comparison with forewarn; deliberately plain, neither tuned nor crippled.
@@ -18,6 +19,7 @@ Baseline for comparison with forewarn; deliberately plain, neither tuned nor cri
 import argparse
 import base64
 import json
+import resource
 import sys
 import time
 import urllib.parse
@@ -114,6 +116,8 @@ def main():
         "fetch_s": round(t1 - t0, 3),
         "polars_s": round(t2 - t1, 3),
         "total_s": round(t2 - t0, 3),
+        # ru_maxrss is KiB on Linux: the script's own peak, for the side-by-side report.
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
     }))
     return 0
 

@@ -173,6 +173,28 @@ pub mod rfc3339_z {
         let text = String::deserialize(d)?;
         OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
     }
+
+    /// The same for optional times (`null` when absent).
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::OffsetDateTime;
+
+        pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => super::serialize(t, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+            let text: Option<String> = Option::deserialize(d)?;
+            text.map(|t| {
+                OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339)
+                    .map_err(serde::de::Error::custom)
+            })
+            .transpose()
+        }
+    }
 }
 
 /// Evidence builder: `evidence!{"limit_bytes" => 2e9, ...}` style without a macro.

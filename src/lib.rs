@@ -13,3 +13,7 @@ pub mod window;
 pub mod output;
 pub mod logging;
 pub mod config;
+pub mod evaluate;
+pub mod score;
+pub mod report;
+pub mod devserver;

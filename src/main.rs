@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
+use forewarn::config::{Rule, RuleSet};
+use forewarn::findings::{Finding, Severity};
 use forewarn::output::FrameFormat;
 use forewarn::source::introspect::Generation;
 use forewarn::source::queries::QuerySet;
@@ -32,14 +34,77 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the rules once (as of now or --at) and print the findings. Takes no actions.
+    Analyze(AnalyzeArgs),
+    /// Evaluate the rules at every step of a past range and print every finding (JSON lines).
+    Backtest(BacktestArgs),
     /// Run one window query and print the aggregated frame a detector would read.
     Query(QueryArgs),
     /// Print the exporter's table DDL (or create the tables with --apply).
     Schema(SchemaArgs),
     /// Generate demo data or load it into ClickHouse.
     Demo(DemoArgs),
-    /// Validate the configuration; with --connect, also that ClickHouse answers and has the tables.
+    /// Validate the rules and configuration; with --connect, also that the source answers and
+    /// has the expected tables. Exits 2 on any configuration error.
     Check(CheckArgs),
+}
+
+#[derive(Args, Clone)]
+struct RuleArgs {
+    /// A directory of rule files (*.yaml) replacing the shipped rules.
+    #[arg(long, env = "FOREWARN_RULES", value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Only the rules of this job (repeatable).
+    #[arg(long = "job")]
+    jobs: Vec<String>,
+    /// Only this rule (repeatable).
+    #[arg(long = "rule")]
+    rule_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum FindingsFormat {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(Args)]
+struct AnalyzeArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// Evaluate as of this time instead of now: RFC 3339 or `now-2h`.
+    #[arg(long)]
+    at: Option<String>,
+    /// Default: a table on a terminal, JSON lines otherwise.
+    #[arg(long, value_enum)]
+    output: Option<FindingsFormat>,
+    /// Exit with code 3 when a firing finding is at or above this severity.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    fail_on: Option<Severity>,
+}
+
+#[derive(Args)]
+struct BacktestArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    rules: RuleArgs,
+    /// First as-of time: RFC 3339 or `now-12h`.
+    #[arg(long)]
+    from: String,
+    /// Last as-of time (inclusive).
+    #[arg(long, default_value = "now")]
+    to: String,
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    step: std::time::Duration,
+    #[arg(long, value_enum, default_value = "jsonl")]
+    output: FindingsFormat,
+    /// The demo's labels.json: score precision, recall and lead time per signal (stderr).
+    #[arg(long, value_name = "FILE")]
+    labels: Option<PathBuf>,
 }
 
 /// Where the telemetry comes from.
@@ -170,10 +235,23 @@ struct SchemaArgs {
     names: NameArgs,
 }
 
+/// Without a subcommand: generate a synthetic cluster into a temp dir, backtest the shipped
+/// rules over it, and show what forewarn found, when, and how early, next to what was injected.
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 struct DemoArgs {
     #[command(subcommand)]
-    command: DemoCommand,
+    command: Option<DemoCommand>,
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    #[arg(long, default_value_t = 12.0)]
+    hours: f64,
+    /// Keep the generated data in this directory instead of a temp dir.
+    #[arg(long, value_name = "DIR")]
+    keep: Option<PathBuf>,
+    /// A directory of rule files replacing the shipped rules.
+    #[arg(long, env = "FOREWARN_RULES", value_name = "DIR")]
+    rules: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -209,6 +287,9 @@ enum DemoCommand {
 
 #[derive(Args)]
 struct CheckArgs {
+    /// A directory of rule files (*.yaml) to validate instead of the shipped rules.
+    #[arg(long, env = "FOREWARN_RULES", value_name = "DIR")]
+    rules: Option<PathBuf>,
     /// Also connect to the source and check its tables.
     #[arg(long)]
     connect: bool,
@@ -249,6 +330,8 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        Command::Analyze(args) => analyze(args).await,
+        Command::Backtest(args) => backtest(args).await,
         Command::Query(args) => query(args).await,
         Command::Schema(args) => schema(args).await,
         Command::Demo(args) => demo(args).await,
@@ -334,7 +417,10 @@ async fn schema(args: SchemaArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
-    match args.command {
+    let Some(command) = args.command else {
+        return demo_run(args).await;
+    };
+    match command {
         DemoCommand::Generate {
             dir,
             seed,
@@ -400,6 +486,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
+    let rules = load_rules(args.rules.as_deref())?;
+    println!(
+        "rules OK: {} rules in {} jobs ({})",
+        rules.rules.len(),
+        rules.jobs.len(),
+        args.rules
+            .as_ref()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|| "shipped rules".into())
+    );
     if let Some(dir) = &args.source.queries {
         QuerySet::with_overrides(dir).map_err(|e| ConfigError(e.to_string()))?;
     }
@@ -428,6 +524,202 @@ async fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             );
         }
         Source::Parquet(_) => println!("Parquet directory OK"),
+    }
+    Ok(Outcome::Completed)
+}
+
+fn load_rules(dir: Option<&std::path::Path>) -> anyhow::Result<RuleSet> {
+    let set = match dir {
+        Some(dir) => RuleSet::load_dir(dir),
+        None => RuleSet::embedded(),
+    };
+    set.map_err(|e| ConfigError(e.to_string().trim_end().to_string()).into())
+}
+
+fn select_rules<'a>(set: &'a RuleSet, args: &RuleArgs) -> anyhow::Result<Vec<&'a Rule>> {
+    for job in &args.jobs {
+        if !set.jobs.iter().any(|j| &j.name == job) {
+            return Err(ConfigError(format!("--job {job}: no such job")).into());
+        }
+    }
+    for name in &args.rule_names {
+        if !set.rules.iter().any(|r| &r.name == name) {
+            return Err(ConfigError(format!("--rule {name}: no such rule")).into());
+        }
+    }
+    Ok(set
+        .enabled_rules()
+        .filter(|r| args.jobs.is_empty() || args.jobs.contains(&r.job))
+        .filter(|r| args.rule_names.is_empty() || args.rule_names.contains(&r.name))
+        .collect())
+}
+
+fn write_findings(findings: &[Finding], format: FindingsFormat) -> anyhow::Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        FindingsFormat::Table => forewarn::report::write_findings_table(findings, &mut out)?,
+        FindingsFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, findings)?;
+            writeln!(out)?;
+        }
+        FindingsFormat::Jsonl => {
+            for f in findings {
+                serde_json::to_writer(&mut out, f)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn analyze(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
+    use std::io::IsTerminal;
+    let set = load_rules(args.rules.rules.as_deref())?;
+    let rules = select_rules(&set, &args.rules)?;
+    let now = time::OffsetDateTime::now_utc();
+    let as_of = match &args.at {
+        Some(at) => timefmt::parse_time(at, now).map_err(ConfigError)?,
+        None => now,
+    };
+    let source = open_source(&args.source).await?;
+    let findings = forewarn::evaluate::analyze(&source, &rules, as_of).await?;
+    let format = args.output.unwrap_or(if std::io::stdout().is_terminal() {
+        FindingsFormat::Table
+    } else {
+        FindingsFormat::Jsonl
+    });
+    write_findings(&findings, format)?;
+    tracing::info!(rules = rules.len(), findings = findings.len(), as_of = %timefmt::rfc3339(as_of), "analysis complete");
+    Ok(fail_on(&findings, args.fail_on))
+}
+
+fn fail_on(findings: &[Finding], level: Option<Severity>) -> Outcome {
+    match (level, forewarn::report::highest_firing(findings)) {
+        (Some(level), Some(highest)) if highest >= level => Outcome::FailOn,
+        _ => Outcome::Completed,
+    }
+}
+
+async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
+    let set = load_rules(args.rules.rules.as_deref())?;
+    let rules = select_rules(&set, &args.rules)?;
+    let now = time::OffsetDateTime::now_utc();
+    let from = timefmt::parse_time(&args.from, now).map_err(ConfigError)?;
+    let to = timefmt::parse_time(&args.to, now).map_err(ConfigError)?;
+    if from > to {
+        return Err(ConfigError("--from must not be after --to".into()).into());
+    }
+    let labels = match &args.labels {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("--labels {}: {e}", path.display())))?;
+            Some(
+                serde_json::from_str::<forewarn::demo::model::Labels>(&text)
+                    .map_err(|e| ConfigError(format!("--labels {}: {e}", path.display())))?,
+            )
+        }
+        None => None,
+    };
+    let source = open_source(&args.source).await?;
+    let started = std::time::Instant::now();
+    let findings = run_backtest(&source, &rules, from, to, args.step, true, |batch| write_findings(batch, args.output)).await?;
+    let steps = forewarn::evaluate::steps(from, to, args.step).len();
+    let mut err = std::io::stderr().lock();
+    forewarn::report::write_backtest_summary(&findings, steps, started.elapsed().as_secs_f64(), &mut err)?;
+    if let Some(labels) = labels {
+        let report = forewarn::score::score(&labels, &findings);
+        forewarn::report::write_score(&report, &mut err)?;
+    }
+    Ok(Outcome::Completed)
+}
+
+/// Fetches once, evaluates every step, hands each step's findings to `emit`, returns them all.
+async fn run_backtest(
+    source: &Source,
+    rules: &[&Rule],
+    from: time::OffsetDateTime,
+    to: time::OffsetDateTime,
+    step: std::time::Duration,
+    progress: bool,
+    mut emit: impl FnMut(&[Finding]) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<Finding>> {
+    use std::io::IsTerminal;
+    let data = forewarn::evaluate::BacktestData::fetch(source, rules, from, to).await?;
+    let steps = forewarn::evaluate::steps(from, to, step);
+    let bar = (progress && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new(steps.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} backtest {bar:40} {pos}/{len} steps {elapsed}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let mut all = Vec::new();
+    for as_of in steps {
+        let findings = data.evaluate(rules, as_of)?;
+        emit(&findings)?;
+        all.extend(findings);
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(all)
+}
+
+async fn demo_run(args: DemoArgs) -> anyhow::Result<Outcome> {
+    let set = load_rules(args.rules.as_deref())?;
+    let rules: Vec<&Rule> = set.enabled_rules().collect();
+    let temp;
+    let dir = match &args.keep {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = tempfile::tempdir().context("creating a temp dir for the demo data")?;
+            temp.path().to_path_buf()
+        }
+    };
+    let params = forewarn::demo::generate::DemoParams {
+        seed: args.seed,
+        hours: args.hours,
+        end: timefmt::floor_to(time::OffsetDateTime::now_utc(), std::time::Duration::from_secs(300)),
+        scale: 1.0,
+    };
+    let started = std::time::Instant::now();
+    let dataset = forewarn::demo::generate::generate(&params);
+    forewarn::demo::parquet::write_dataset(&dataset, &dir)
+        .with_context(|| format!("writing demo data to {}", dir.display()))?;
+    let generated_s = started.elapsed().as_secs_f64();
+    let labels = dataset.labels.clone();
+    let (points, logs) = (dataset.gauge_points.len(), dataset.logs.len());
+    drop(dataset);
+    let source = Source::Parquet(ParquetSource::open(&dir, TelemetryNames::default())?);
+    // Start once the longest rule window has history behind it.
+    let from = labels.start + time::Duration::hours(1);
+    let started = std::time::Instant::now();
+    let findings = run_backtest(&source, &rules, from, labels.end, std::time::Duration::from_secs(300), true, |_| Ok(())).await?;
+    let backtest_s = started.elapsed().as_secs_f64();
+    let report = forewarn::score::score(&labels, &findings);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    use std::io::Write;
+    writeln!(
+        out,
+        "forewarn demo — a synthetic cluster, {} h of telemetry ({} metric points, {} log records, seed {}),\n\
+         generated in {generated_s:.1} s; the shipped rules ({}) backtested every 5 min from {} to {} in {backtest_s:.1} s.\n",
+        args.hours,
+        points,
+        logs,
+        args.seed,
+        rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
+        timefmt::rfc3339(from),
+        timefmt::rfc3339(labels.end),
+    )?;
+    forewarn::report::write_demo_report(&report, &findings, &mut out)?;
+    if let Some(dir) = &args.keep {
+        writeln!(out, "\nData kept in {} (try: forewarn analyze --source parquet:{} --at {})", dir.display(), dir.display(), timefmt::rfc3339(labels.end))?;
     }
     Ok(Outcome::Completed)
 }

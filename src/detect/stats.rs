@@ -16,9 +16,7 @@
 //!   [`poisson_rate_increase`].
 //! - robust summaries of a baseline: [`median`], [`quantile`], [`mad`].
 
-use statrs::distribution::{
-    Binomial, ContinuousCDF, DiscreteCDF, Normal, StudentsT,
-};
+use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, Normal, StudentsT};
 use std::cmp::Ordering;
 
 /// Scale factor that makes the median absolute deviation a consistent estimator of the
@@ -391,10 +389,9 @@ pub fn theil_sen_with_max_points(x: &[f64], y: &[f64], max_points: usize) -> Opt
     let x_groups = tie_group_sizes(&x);
     let y_groups = tie_group_sizes(&y);
     let tied_x_pairs: usize = x_groups.iter().map(|t| t * (t - 1) / 2).sum();
-    let s_variance = (untied_variance_term(n)
-        - tie_variance_term(&x_groups)
-        - tie_variance_term(&y_groups))
-        / 18.0;
+    let s_variance =
+        (untied_variance_term(n) - tie_variance_term(&x_groups) - tie_variance_term(&y_groups))
+            / 18.0;
 
     let x_ref = median(&x)?;
     let residuals: Vec<f64> = x
@@ -623,16 +620,11 @@ fn hypergeometric_upper_tail(k: u64, population: u64, successes: u64, draws: u64
     };
     // pmf(i + 1) / pmf(i)
     let ratio_up = |i: u64| -> f64 {
-        let (kk, nn, dd, ii) = (
-            successes as f64,
-            population as f64,
-            draws as f64,
-            i as f64,
-        );
+        let (kk, nn, dd, ii) = (successes as f64, population as f64, draws as f64, i as f64);
         (kk - ii) * (dd - ii) / ((ii + 1.0) * (nn - kk - dd + ii + 1.0))
     };
-    let mode = ((draws as f64 + 1.0) * (successes as f64 + 1.0) / (population as f64 + 2.0))
-        .floor() as u64;
+    let mode = ((draws as f64 + 1.0) * (successes as f64 + 1.0) / (population as f64 + 2.0)).floor()
+        as u64;
     const NEGLIGIBLE: f64 = 1e-17;
     if k > mode {
         // Terms decrease from k upward: sum the upper tail directly.
@@ -816,7 +808,11 @@ mod tests {
     macro_rules! assert_close {
         ($a:expr, $b:expr, $tol:expr) => {{
             let (a, b): (f64, f64) = ($a, $b);
-            assert!(close(a, b, $tol), "{} = {a:e}, expected {b:e}", stringify!($a));
+            assert!(
+                close(a, b, $tol),
+                "{} = {a:e}, expected {b:e}",
+                stringify!($a)
+            );
         }};
         ($a:expr, $b:expr) => {
             assert_close!($a, $b, 1e-9)
@@ -873,8 +869,14 @@ mod tests {
     fn ols_degenerate_inputs() {
         assert!(ols(&[], &[]).is_none());
         assert!(ols(&[1.0, 2.0], &[1.0, 2.0]).is_none(), "n < 3");
-        assert!(ols(&[1.0, 2.0, 3.0], &[1.0, 2.0]).is_none(), "length mismatch");
-        assert!(ols(&[5.0; 4], &[1.0, 2.0, 3.0, 4.0]).is_none(), "constant x");
+        assert!(
+            ols(&[1.0, 2.0, 3.0], &[1.0, 2.0]).is_none(),
+            "length mismatch"
+        );
+        assert!(
+            ols(&[5.0; 4], &[1.0, 2.0, 3.0, 4.0]).is_none(),
+            "constant x"
+        );
         // NaN pairs are dropped, leaving too few points.
         assert!(ols(&[1.0, 2.0, f64::NAN], &[1.0, 2.0, 3.0]).is_none());
 
@@ -966,7 +968,11 @@ mod tests {
             .collect();
         let sub = theil_sen(&x, &y).unwrap();
         assert!(sub.subsampled);
-        assert!(sub.pairs_used <= 79_800 && sub.pairs_used > 70_000, "{}", sub.pairs_used);
+        assert!(
+            sub.pairs_used <= 79_800 && sub.pairs_used > 70_000,
+            "{}",
+            sub.pairs_used
+        );
         let full = theil_sen_with_max_points(&x, &y, usize::MAX).unwrap();
         assert!(!full.subsampled);
         assert_eq!(full.pairs_used, 1500 * 1499 / 2);
@@ -1001,7 +1007,11 @@ mod tests {
         let (x, y) = line(566);
         let ts = theil_sen(&x, &y).unwrap();
         assert!(ts.subsampled);
-        assert!((53_000..=54_000).contains(&ts.pairs_used), "{}", ts.pairs_used);
+        assert!(
+            (53_000..=54_000).contains(&ts.pairs_used),
+            "{}",
+            ts.pairs_used
+        );
         assert_close!(ts.slope, 3.0);
         assert_close!(ts.intercept, -2.0);
         // A tiny cap still yields a fit.
@@ -1017,7 +1027,10 @@ mod tests {
         assert!(theil_sen(&[], &[]).is_none());
         assert!(theil_sen(&[1.0], &[1.0]).is_none());
         assert!(theil_sen(&[1.0, 2.0], &[1.0]).is_none());
-        assert!(theil_sen(&[3.0; 5], &[1.0, 2.0, 3.0, 4.0, 5.0]).is_none(), "constant x");
+        assert!(
+            theil_sen(&[3.0; 5], &[1.0, 2.0, 3.0, 4.0, 5.0]).is_none(),
+            "constant x"
+        );
         assert!(theil_sen(&[1.0, f64::NAN], &[1.0, 2.0]).is_none());
         let ts = theil_sen(&[1.0, 2.0, 3.0, 4.0, 5.0], &[4.0; 5]).unwrap();
         assert_eq!(ts.slope, 0.0);
@@ -1074,10 +1087,16 @@ mod tests {
     fn mann_kendall_degenerate_inputs() {
         assert!(mann_kendall(&[]).is_none());
         assert!(mann_kendall(&[1.0, 2.0, 3.0]).is_none(), "n < 4");
-        assert!(mann_kendall(&[1.0, 2.0, f64::NAN, 3.0]).is_none(), "NaN dropped leaves 3");
+        assert!(
+            mann_kendall(&[1.0, 2.0, f64::NAN, 3.0]).is_none(),
+            "NaN dropped leaves 3"
+        );
         let mk = mann_kendall(&[2.5; 10]).unwrap();
         assert_eq!((mk.s, mk.variance, mk.z, mk.tau), (0.0, 0.0, 0.0, 0.0));
-        assert_eq!((mk.p_two_sided, mk.p_increasing, mk.p_decreasing), (1.0, 1.0, 1.0));
+        assert_eq!(
+            (mk.p_two_sided, mk.p_increasing, mk.p_decreasing),
+            (1.0, 1.0, 1.0)
+        );
         // NaN in the middle is skipped, order kept.
         let mk = mann_kendall(&[1.0, f64::NAN, 2.0, 3.0, 4.0]).unwrap();
         assert_eq!(mk.n, 4);
@@ -1092,15 +1111,51 @@ mod tests {
         // Reference: pooled z by hand with scipy.stats.norm.sf, and
         // scipy.stats.fisher_exact([[e2, n2-e2], [e1, n1-e1]], alternative="greater").
         let cases = [
-            (50, 10_000, 80, 10_000, 2.639767288373333, 0.00414814865394419, 0.0052211487688413145),
-            (3, 1000, 9, 1000, 1.7372704602080438, 0.041169721530311454, 0.07239304459230156),
-            (120, 100_000, 30, 20_000, 1.096130410738925, 0.13651085396066764, 0.16157831702760336),
-            (0, 500, 4, 100, 4.487118026965578, 3.6096542655882978e-06, 0.000733465037091028),
+            (
+                50,
+                10_000,
+                80,
+                10_000,
+                2.639767288373333,
+                0.00414814865394419,
+                0.0052211487688413145,
+            ),
+            (
+                3,
+                1000,
+                9,
+                1000,
+                1.7372704602080438,
+                0.041169721530311454,
+                0.07239304459230156,
+            ),
+            (
+                120,
+                100_000,
+                30,
+                20_000,
+                1.096130410738925,
+                0.13651085396066764,
+                0.16157831702760336,
+            ),
+            (
+                0,
+                500,
+                4,
+                100,
+                4.487118026965578,
+                3.6096542655882978e-06,
+                0.000733465037091028,
+            ),
         ];
         for (e1, n1, e2, n2, z, p, p_exact) in cases {
             let t = two_proportion_test(e1, n1, e2, n2).unwrap();
             assert_close!(t.z, z);
-            assert!(close(t.p_value, p, 1e-7), "{e1}/{n1} vs {e2}/{n2}: p {}", t.p_value);
+            assert!(
+                close(t.p_value, p, 1e-7),
+                "{e1}/{n1} vs {e2}/{n2}: p {}",
+                t.p_value
+            );
             assert!(
                 close(t.p_value_exact, p_exact, 1e-8),
                 "{e1}/{n1} vs {e2}/{n2}: exact {} vs {p_exact}",
@@ -1136,8 +1191,16 @@ mod tests {
         assert_close!(binomial_upper_tail(5, 20, 0.1), 0.04317449528446339);
         assert_close!(binomial_upper_tail(1, 10, 0.3), 0.9717524751);
         assert!((binomial_upper_tail(10, 10, 0.3) - 5.9048999999999975e-06).abs() < 1e-15);
-        assert_close!(binomial_upper_tail(130, 10_000, 0.01), 0.002175091348918592, 1e-8);
-        assert_close!(binomial_upper_tail(3, 1000, 0.0005), 0.014359242305093839, 1e-8);
+        assert_close!(
+            binomial_upper_tail(130, 10_000, 0.01),
+            0.002175091348918592,
+            1e-8
+        );
+        assert_close!(
+            binomial_upper_tail(3, 1000, 0.0005),
+            0.014359242305093839,
+            1e-8
+        );
         // Edges.
         assert_eq!(binomial_upper_tail(0, 10, 0.3), 1.0);
         assert_eq!(binomial_upper_tail(0, 0, 0.3), 1.0);
@@ -1152,14 +1215,25 @@ mod tests {
     fn poisson_rate_increase_matches_scipy() {
         // Reference: scipy.stats.binom.sf(c2 - 1, c1 + c2, e2 / (e1 + e2)).
         let cases = [
-            (20, 3600.0, 15, 600.0, 3.93322111351934e-05, 4.390243902439025),
+            (
+                20,
+                3600.0,
+                15,
+                600.0,
+                3.93322111351934e-05,
+                4.390243902439025,
+            ),
             (0, 3600.0, 3, 300.0, 0.0004551661356395085, 72.0),
             (100, 7200.0, 8, 600.0, 0.5961417004419103, 0.955223880597015),
             (5, 1000.0, 0, 100.0, 1.0, 0.0),
         ];
         for (c1, e1, c2, e2, p, ratio) in cases {
             let t = poisson_rate_increase(c1, e1, c2, e2).unwrap();
-            assert!(close(t.p_value, p, 1e-8), "{c1}/{e1} vs {c2}/{e2}: {}", t.p_value);
+            assert!(
+                close(t.p_value, p, 1e-8),
+                "{c1}/{e1} vs {c2}/{e2}: {}",
+                t.p_value
+            );
             assert_close!(t.rate_ratio, ratio);
         }
         let t = poisson_rate_increase(20, 3600.0, 15, 600.0).unwrap();

@@ -36,10 +36,11 @@ What it speaks (the subset of ClickHouse's HTTP interface that clients use):
 How per-request settings are applied (chdb has one session with sticky state):
 ``SET name = 'value'`` before the query and ``SET name = DEFAULT`` (or the
 startup value) after it. ``readonly`` cannot be undone with SET once it is 1 or 2
-(the engine refuses to change it, like real ClickHouse), so it is SET last, the
-user's query really runs read-only, and afterwards the chdb session is closed
-and reopened on the same data directory (about 40 ms). GET requests get
-readonly=2 as in real ClickHouse.
+(the engine refuses to change it, like real ClickHouse), so it is SET last and
+the user's query really runs read-only; such requests therefore run in a throw-away
+chdb session opened next to the main one on the same data directory (same engine,
+about 1.5 ms) and closed afterwards. GET requests get readonly=2 as in real
+ClickHouse.
 
 chdb quirk worked around here: after a query fails part-way, the partial output
 of the failed query is prepended to the *next* query's result. The server runs
@@ -324,21 +325,23 @@ class Engine:
                     out[name] = value.encode().decode("unicode_escape") if "\\" in value else value
         return out
 
-    def drain(self):
+    def drain(self, session=None):
         """Swallow the partial output a failed query leaves behind (chdb quirk)."""
         try:
-            self.session.query("SELECT 1", "Null")
+            (session or self.session).query("SELECT 1", "Null")
         except Exception:
             pass
 
     def reopen(self):
-        t0 = time.monotonic()
+        """Replace the main session. The new one is opened before the old one is closed:
+        closing the last open session shuts the engine down (~40 ms to bring it back),
+        while opening one more next to a live one costs well under a millisecond."""
+        old = self.session
+        self.session = self._Session(self.data_dir)
         try:
-            self.session.close()
+            old.close()
         except Exception as e:
             log.warning("closing session failed: %s", e)
-        self.session = self._Session(self.data_dir)
-        log.debug("session reopened in %.3fs", time.monotonic() - t0)
 
     def close(self):
         try:
@@ -348,69 +351,79 @@ class Engine:
 
     # -- per-request state --
     def prepare(self, database, settings, readonly):
-        """USE + SET; returns a restore token. Raises CHError (state is restored then)."""
-        token = {"applied": [], "reopen": False}
+        """USE + SET for one request; returns a token for restore(). Raises CHError.
+
+        Requests with readonly=1/2 run in a throw-away session opened next to the main
+        one (about 1.5 ms): the engine refuses to lower `readonly` again, as real
+        ClickHouse does, so it is SET last there and the session is closed afterwards.
+        Other requests use the main session with SET before and SET back after.
+        """
+        temp = readonly is not None and readonly.strip() not in ("", "0")
+        session = self._Session(self.data_dir) if temp else self.session
+        token = {"session": session, "temp": temp, "applied": []}
         try:
-            self.session.query(f"USE {sql_ident(database or 'default')}", "TabSeparated")
+            session.query(f"USE {sql_ident(database or 'default')}", "TabSeparated")
             for name, value in settings:
                 if not SETTING_NAME_RE.match(name):
                     raise make_error(115, f"Unknown setting '{name}'", self.version)
-                self.session.query(f"SET {name} = {sql_str(value)}", "TabSeparated")
+                session.query(f"SET {name} = {sql_str(value)}", "TabSeparated")
                 token["applied"].append(name)
             if readonly is not None:
-                self.session.query(f"SET readonly = {sql_str(readonly)}", "TabSeparated")
-                token["reopen"] = self._scalar("SELECT getSetting('readonly')") != "0"
+                session.query(f"SET readonly = {sql_str(readonly)}", "TabSeparated")
         except CHError:
             self.restore(token, False)
             raise
         except Exception as e:
             err = normalise_engine_error(e, self.version)
+            self.drain(session)
             self.restore(token, False)
             raise err
         return token
 
     def restore(self, token, check_all):
-        if token["reopen"]:
-            self.reopen()
+        if token["temp"]:
+            try:
+                token["session"].close()
+            except Exception as e:
+                log.warning("closing a per-request session failed: %s", e)
             return
         try:
             for name in token["applied"]:
-                if name in self.baseline:
-                    self.session.query(f"SET {name} = {sql_str(self.baseline[name])}", "TabSeparated")
-                else:
-                    self.session.query(f"SET {name} = DEFAULT", "TabSeparated")
-            if check_all:
+                self._reset_setting(name)
+            if check_all:  # the request ran a SET statement: undo whatever it changed
                 now = self._changed_settings()
                 if now.get("readonly", "0") != self.baseline.get("readonly", "0"):
                     self.reopen()
                     return
                 for name in set(now) | set(self.baseline):
                     if now.get(name) != self.baseline.get(name):
-                        if name in self.baseline:
-                            self.session.query(f"SET {name} = {sql_str(self.baseline[name])}", "TabSeparated")
-                        else:
-                            self.session.query(f"SET {name} = DEFAULT", "TabSeparated")
+                        self._reset_setting(name)
         except Exception as e:
             log.warning("restoring settings failed (%s); reopening the session", str(e).splitlines()[0])
             self.drain()
             self.reopen()
+
+    def _reset_setting(self, name):
+        if name in self.baseline:
+            self.session.query(f"SET {name} = {sql_str(self.baseline[name])}", "TabSeparated")
+        else:
+            self.session.query(f"SET {name} = DEFAULT", "TabSeparated")
 
 
 # ---------------------------------------------------------------------------
 # HTTP
 # ---------------------------------------------------------------------------
 class Request:
-    """Everything parsed from one HTTP query request."""
+    """The URL (or form) parameters of one request; the last occurrence of a name wins."""
 
-    def __init__(self):
-        self.params = {}  # URL (or form) parameters, last one wins
-        self.query_param = None
-        self.form_mode = False
+    def __init__(self, params):
+        self.params = params
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
+
     def version_string(self):
         return "ClickHouse"
 
@@ -593,8 +606,7 @@ class Handler(BaseHTTPRequestHandler):
         engine = srv.engine
         query_string = urlsplit(self.path).query
         params = dict(parse_qsl(query_string, keep_blank_values=True))
-        req = Request()
-        req.params = params
+        req = Request(params)
         query_id = params.get("query_id") or str(uuid.uuid4())
 
         user, auth_err = self.authenticate(req)
@@ -735,12 +747,15 @@ class Handler(BaseHTTPRequestHandler):
             token = engine.prepare(database, settings, readonly)
             try:
                 try:
-                    res = engine.session.query(sql, default_format, params=qparams)
+                    res = token["session"].query(sql, default_format, params=qparams)
                 except Exception as e:
-                    engine.drain()
+                    engine.drain(token["session"])
                     raise normalise_engine_error(e, engine.version)
-                # a zero-copy view of the engine's result buffer (res stays alive until sent)
-                body = res.get_memview().view() if res.size() > 0 else b""
+                if token["temp"] or res.size() == 0:
+                    body = res.bytes()  # the per-request session is closed before sending
+                else:
+                    # a zero-copy view of the engine's result buffer (res stays alive until sent)
+                    body = res.get_memview().view()
                 summary = {
                     "read_rows": res.storage_rows_read(), "read_bytes": res.storage_bytes_read(),
                     "written_rows": res.rows_written(), "written_bytes": res.bytes_written(),
@@ -772,9 +787,9 @@ class Handler(BaseHTTPRequestHandler):
             token = engine.prepare(database, settings, readonly)
             try:
                 try:
-                    ins = engine.session.send_insert(header, fmt)
+                    ins = token["session"].send_insert(header, fmt)
                 except Exception as e:
-                    engine.drain()
+                    engine.drain(token["session"])
                     raise normalise_engine_error(e, engine.version)
                 try:
                     for chunk in buffered:
@@ -787,10 +802,10 @@ class Handler(BaseHTTPRequestHandler):
                                 ins.append(chunk)
                     res = ins.finish()
                 except CHError:
-                    self._cancel(ins)
+                    self._cancel(ins, token["session"])
                     raise
                 except Exception as e:
-                    self._cancel(ins)
+                    self._cancel(ins, token["session"])
                     raise normalise_engine_error(e, engine.version)
             finally:
                 engine.restore(token, False)
@@ -803,12 +818,12 @@ class Handler(BaseHTTPRequestHandler):
         self.success(b"", fmt, summary, query_id, compress_out, started,
                      f"insert {res.rows_written} rows")
 
-    def _cancel(self, ins):
+    def _cancel(self, ins, session):
         try:
             ins.cancel()
         except Exception:
             pass
-        self.server.engine.drain()
+        self.server.engine.drain(session)
 
 
 class Server(ThreadingHTTPServer):

@@ -317,6 +317,24 @@ def t_readonly(s):
     check(st == 500 and exc_code(h) == "164", (st, b))
 
 
+def t_read_client_settings(s):
+    """What forewarn's read client sends on every query."""
+    read = {"readonly": "2", "max_execution_time": "60", "max_result_rows": "5000000",
+            "result_overflow_mode": "throw", "database": "fw", "default_format": "RowBinaryWithNamesAndTypes"}
+    body, ctype = multipart({"query": "SELECT count() AS c FROM m WHERE name = {name:String}",
+                             "param_name": "lz4"})
+    st, h, b = request(s.url, params=read, body=body, headers={"Content-Type": ctype}, method="POST")
+    check(st == 200 and b == b"\x01\x01c\x06UInt64" + struct.pack("<Q", 1000), (st, b))
+    st, h, b = post(s.url, "SELECT number FROM numbers(10)", params=dict(read, max_result_rows="3"))
+    check(st == 500 and exc_code(h) == "396", (st, b))
+    st, h, b = post(s.url, "INSERT INTO m (name) VALUES ('x')", params=read)
+    check(st == 500 and exc_code(h) == "164", (st, b))
+    # a SET readonly statement on the main session does not stick either
+    post(s.url, "SET readonly = 1")
+    st, h, b = post(s.url, "CREATE TABLE fw.after_ro (a UInt8) ENGINE = Memory")
+    check(st == 200, (st, b))
+
+
 def t_max_execution_time(s):
     t0 = time.monotonic()
     st, h, b = post(s.url, "SELECT sleepEachRow(0.5) FROM numbers(20)",
@@ -494,6 +512,7 @@ def main():
             ("insert native-LZ4 RowBinary (decompress=1)", t_insert_native_lz4),
             ("select in several formats", t_select_formats), ("X-ClickHouse-Summary", t_summary),
             ("multipart with typed params", t_multipart_params), ("readonly=1", t_readonly),
+            ("forewarn read-client settings", t_read_client_settings),
             ("max_execution_time -> 159", t_max_execution_time),
             ("settings are per request", t_settings_per_request), ("errors and statuses", t_errors),
             ("keep-alive", t_keep_alive), ("compress=1 response", t_compress_response),

@@ -58,7 +58,13 @@ struct Aggregate {
 
 /// Writes `events` (any order) into `sink`; those outside `win` still count toward the
 /// aggregation of later repeats.
-pub fn write(sink: &mut Sink, rng: &mut StdRng, win: Window, cluster: &str, mut events: Vec<KEvent>) {
+pub fn write(
+    sink: &mut Sink,
+    rng: &mut StdRng,
+    win: Window,
+    cluster: &str,
+    mut events: Vec<KEvent>,
+) {
     events.sort_by_key(|e| e.at);
     let weights = [
         uniform(rng, 0.2, 1.0),
@@ -100,7 +106,11 @@ pub fn write(sink: &mut Sink, rng: &mut StdRng, win: Window, cluster: &str, mut 
         } else {
             core_v1(&ev, aggregate, &namespace, resource_version)
         };
-        let watch_type = if aggregate.count == 1 { "ADDED" } else { "MODIFIED" };
+        let watch_type = if aggregate.count == 1 {
+            "ADDED"
+        } else {
+            "MODIFIED"
+        };
         // The watch shapes carry only the observed time, a little after the event.
         let observed = (ev.at + between(rng, SEC / 20, 3 * SEC / 2)).min(win.end - 1);
         let mut attributes = attrs(&[
@@ -140,14 +150,25 @@ fn receiver_record(
             ("k8s.object.kind", ev.object.kind),
             ("k8s.object.name", &ev.object.name),
             ("k8s.object.uid", &ev.object.uid),
-            ("k8s.object.fieldpath", ev.object.field_path.as_deref().unwrap_or("")),
+            (
+                "k8s.object.fieldpath",
+                ev.object.field_path.as_deref().unwrap_or(""),
+            ),
             ("k8s.object.api_version", ev.object.api_version),
             ("k8s.node.name", &ev.host),
             ("k8s.cluster.name", cluster),
         ]),
     );
-    let action = if ev.reason == "Scheduled" { "Binding" } else { "" };
-    let (severity_number, severity_text) = if ev.warning { (13, "WARN") } else { (9, "INFO") };
+    let action = if ev.reason == "Scheduled" {
+        "Binding"
+    } else {
+        ""
+    };
+    let (severity_number, severity_text) = if ev.warning {
+        (13, "WARN")
+    } else {
+        (9, "INFO")
+    };
     LogRecord {
         resource,
         timestamp_ns: ev.at,
@@ -228,7 +249,12 @@ fn core_v1(ev: &KEvent, aggregate: &Aggregate, namespace: &str, resource_version
     })
 }
 
-fn events_k8s_io(ev: &KEvent, aggregate: &Aggregate, namespace: &str, resource_version: u64) -> Value {
+fn events_k8s_io(
+    ev: &KEvent,
+    aggregate: &Aggregate,
+    namespace: &str,
+    resource_version: u64,
+) -> Value {
     json!({
         "kind": "Event",
         "apiVersion": "events.k8s.io/v1",

@@ -10,16 +10,34 @@ pub enum Trend {
     /// Healthy and flat.
     Flat { level: f64 },
     /// Healthy, wandering slowly: `level × (1 + Σ amplitude·sin(2π(t − phase)/period))`.
-    Wander { level: f64, waves: [(f64, i64, i64); 2] },
+    Wander {
+        level: f64,
+        waves: [(f64, i64, i64); 2],
+    },
     /// Garbage-collection sawtooth: climbs linearly from `floor` to about `peak` over each
     /// `period`, then drops back to the same floor (peaks vary a little per cycle).
-    Sawtooth { floor: f64, peak: f64, period: i64, phase: i64 },
+    Sawtooth {
+        floor: f64,
+        peak: f64,
+        period: i64,
+        phase: i64,
+    },
     /// A leak: from `level`, growing to `limit` in `growth` after each segment's start
     /// (`starts[segment]`, `None` = healthy in that segment). `accel` ∈ [0, 1) bends the line
     /// upward: fraction `u` of the growth time reaches `(1 − accel)·u + accel·u²` of the way.
-    Leak { level: f64, limit: f64, growth: i64, accel: f64, starts: Vec<Option<i64>> },
+    Leak {
+        level: f64,
+        limit: f64,
+        growth: i64,
+        accel: f64,
+        starts: Vec<Option<i64>>,
+    },
     /// Linear growth without end (a container without a limit).
-    Grow { level: f64, per_hour: f64, from: i64 },
+    Grow {
+        level: f64,
+        per_hour: f64,
+        from: i64,
+    },
     /// A batch run: grows linearly from `level` to `top` over `duration` after the (pod) start.
     Batch { level: f64, top: f64, duration: i64 },
 }
@@ -40,27 +58,51 @@ impl Trend {
     /// The same shape at `factor` times the size (a new pod of a rolled-out deployment).
     pub fn scaled(&self, factor: f64) -> Trend {
         match self.clone() {
-            Trend::Flat { level } => Trend::Flat { level: level * factor },
-            Trend::Wander { level, waves } => Trend::Wander { level: level * factor, waves },
-            Trend::Sawtooth { floor, peak, period, phase } => Trend::Sawtooth {
+            Trend::Flat { level } => Trend::Flat {
+                level: level * factor,
+            },
+            Trend::Wander { level, waves } => Trend::Wander {
+                level: level * factor,
+                waves,
+            },
+            Trend::Sawtooth {
+                floor,
+                peak,
+                period,
+                phase,
+            } => Trend::Sawtooth {
                 floor: floor * factor,
                 peak: peak * factor,
                 period,
                 phase,
             },
-            Trend::Leak { level, limit, growth, accel, starts } => Trend::Leak {
+            Trend::Leak {
+                level,
+                limit,
+                growth,
+                accel,
+                starts,
+            } => Trend::Leak {
                 level: level * factor,
                 limit,
                 growth,
                 accel,
                 starts,
             },
-            Trend::Grow { level, per_hour, from } => Trend::Grow {
+            Trend::Grow {
+                level,
+                per_hour,
+                from,
+            } => Trend::Grow {
                 level: level * factor,
                 per_hour: per_hour * factor,
                 from,
             },
-            Trend::Batch { level, top, duration } => Trend::Batch {
+            Trend::Batch {
+                level,
+                top,
+                duration,
+            } => Trend::Batch {
                 level: level * factor,
                 top: top * factor,
                 duration,
@@ -77,31 +119,47 @@ impl Trend {
                 let wave: f64 = waves
                     .iter()
                     .map(|&(amplitude, period, phase)| {
-                        amplitude * (std::f64::consts::TAU * (t - phase) as f64 / period as f64).sin()
+                        amplitude
+                            * (std::f64::consts::TAU * (t - phase) as f64 / period as f64).sin()
                     })
                     .sum();
                 level * (1.0 + wave)
             }
-            Trend::Sawtooth { floor, peak, period, phase } => {
+            Trend::Sawtooth {
+                floor,
+                peak,
+                period,
+                phase,
+            } => {
                 let shifted = t - phase;
                 let cycle = shifted.div_euclid(*period);
                 let u = shifted.rem_euclid(*period) as f64 / *period as f64;
                 let cycle_peak = peak - (peak - floor) * 0.06 * unit_hash(cycle as u64);
                 floor + (cycle_peak - floor) * u
             }
-            Trend::Leak { level, limit, growth, accel, starts } => {
-                match starts.get(segment).copied().flatten() {
-                    Some(start) if t > start => {
-                        let u = ((t - start) as f64 / *growth as f64).min(1.0);
-                        level + (limit - level) * ((1.0 - accel) * u + accel * u * u)
-                    }
-                    _ => *level,
+            Trend::Leak {
+                level,
+                limit,
+                growth,
+                accel,
+                starts,
+            } => match starts.get(segment).copied().flatten() {
+                Some(start) if t > start => {
+                    let u = ((t - start) as f64 / *growth as f64).min(1.0);
+                    level + (limit - level) * ((1.0 - accel) * u + accel * u * u)
                 }
-            }
-            Trend::Grow { level, per_hour, from } => {
-                level + per_hour * ((t - from) as f64 / HOUR as f64).max(0.0)
-            }
-            Trend::Batch { level, top, duration } => {
+                _ => *level,
+            },
+            Trend::Grow {
+                level,
+                per_hour,
+                from,
+            } => level + per_hour * ((t - from) as f64 / HOUR as f64).max(0.0),
+            Trend::Batch {
+                level,
+                top,
+                duration,
+            } => {
                 let u = ((t - segment_start) as f64 / *duration as f64).clamp(0.0, 1.0);
                 level + (top - level) * u
             }

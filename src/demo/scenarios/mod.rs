@@ -77,7 +77,13 @@ impl Sink {
         index
     }
 
-    pub fn series(&mut self, metric_name: &str, description: &str, unit: &str, resource: u32) -> u32 {
+    pub fn series(
+        &mut self,
+        metric_name: &str,
+        description: &str,
+        unit: &str,
+        resource: u32,
+    ) -> u32 {
         let index = self.dataset.gauge_series.len() as u32;
         self.dataset.gauge_series.push(MetricSeries {
             metric_name: metric_name.to_string(),
@@ -150,7 +156,9 @@ pub fn rfc3339_seconds(ns: i64) -> String {
 /// `k8s.event.start_time`: `2026-11-23 06:00:00 +0000 UTC`.
 pub fn go_time(ns: i64) -> String {
     let format = format_description!("[year]-[month]-[day] [hour]:[minute]:[second] +0000 UTC");
-    datetime(ns).format(&format).expect("Go time format applies to any UTC time")
+    datetime(ns)
+        .format(&format)
+        .expect("Go time format applies to any UTC time")
 }
 
 pub fn human_bytes(bytes: f64) -> String {

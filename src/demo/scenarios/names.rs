@@ -12,38 +12,147 @@ pub const HEX: &[u8] = b"0123456789abcdef";
 pub const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
 const ENVIRONMENTS: &[&str] = &[
-    "prod", "prd", "live", "production", "staging", "stg", "preprod", "shop-prod", "core-prod",
-    "edge", "main", "platform-prod", "apps-prod",
+    "prod",
+    "prd",
+    "live",
+    "production",
+    "staging",
+    "stg",
+    "preprod",
+    "shop-prod",
+    "core-prod",
+    "edge",
+    "main",
+    "platform-prod",
+    "apps-prod",
 ];
 const REGIONS: &[&str] = &[
-    "eu-west-1", "eu-central-1", "eu-north-1", "us-east-1", "us-east-2", "us-west-2",
-    "ap-southeast-1", "ap-northeast-1", "sa-east-1", "europe-west4", "us-central1", "asia-east1",
-    "westeurope", "eastus2",
+    "eu-west-1",
+    "eu-central-1",
+    "eu-north-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-2",
+    "ap-southeast-1",
+    "ap-northeast-1",
+    "sa-east-1",
+    "europe-west4",
+    "us-central1",
+    "asia-east1",
+    "westeurope",
+    "eastus2",
 ];
-const CLUSTER_SUFFIXES: &[&str] = &["", "", "", "-a", "-b", "-blue", "-green", "-01", "-02", "-k8s"];
+const CLUSTER_SUFFIXES: &[&str] = &[
+    "", "", "", "-a", "-b", "-blue", "-green", "-01", "-02", "-k8s",
+];
 
 pub const APP_NAMESPACES: &[&str] = &[
-    "shop", "checkout", "payments", "catalog", "search", "identity", "media", "ingest",
-    "logistics", "analytics", "messaging", "accounts", "billing", "content", "orders", "risk",
-    "growth", "ml-serving", "partner", "backoffice",
+    "shop",
+    "checkout",
+    "payments",
+    "catalog",
+    "search",
+    "identity",
+    "media",
+    "ingest",
+    "logistics",
+    "analytics",
+    "messaging",
+    "accounts",
+    "billing",
+    "content",
+    "orders",
+    "risk",
+    "growth",
+    "ml-serving",
+    "partner",
+    "backoffice",
 ];
-pub const INFRA_NAMESPACES: &[&str] =
-    &["monitoring", "observability", "platform", "infra", "ops", "kube-system"];
+pub const INFRA_NAMESPACES: &[&str] = &[
+    "monitoring",
+    "observability",
+    "platform",
+    "infra",
+    "ops",
+    "kube-system",
+];
 
 const SERVICE_WORDS: &[&str] = &[
-    "cart", "checkout", "payment", "ledger", "catalog", "search", "inventory", "shipping", "auth",
-    "session", "profile", "notification", "email", "recommend", "pricing", "review", "media",
-    "upload", "thumbnail", "billing", "invoice", "gateway", "frontend", "orders", "fraud",
-    "loyalty", "coupon", "tax", "geo", "rating", "wishlist", "ads", "feed", "chat", "report",
-    "export", "sync", "audit", "quota", "account", "refund", "subscription", "currency", "address",
-    "delivery", "warehouse", "returns", "promo", "identity", "consent", "webhook", "indexer",
-    "translation", "image", "document", "storefront", "basket", "bff", "tracking", "label",
+    "cart",
+    "checkout",
+    "payment",
+    "ledger",
+    "catalog",
+    "search",
+    "inventory",
+    "shipping",
+    "auth",
+    "session",
+    "profile",
+    "notification",
+    "email",
+    "recommend",
+    "pricing",
+    "review",
+    "media",
+    "upload",
+    "thumbnail",
+    "billing",
+    "invoice",
+    "gateway",
+    "frontend",
+    "orders",
+    "fraud",
+    "loyalty",
+    "coupon",
+    "tax",
+    "geo",
+    "rating",
+    "wishlist",
+    "ads",
+    "feed",
+    "chat",
+    "report",
+    "export",
+    "sync",
+    "audit",
+    "quota",
+    "account",
+    "refund",
+    "subscription",
+    "currency",
+    "address",
+    "delivery",
+    "warehouse",
+    "returns",
+    "promo",
+    "identity",
+    "consent",
+    "webhook",
+    "indexer",
+    "translation",
+    "image",
+    "document",
+    "storefront",
+    "basket",
+    "bff",
+    "tracking",
+    "label",
 ];
-const SERVICE_SUFFIXES: &[&str] =
-    &["", "", "", "-api", "-svc", "-service", "-web", "-grpc", "-backend", "-server"];
+const SERVICE_SUFFIXES: &[&str] = &[
+    "", "", "", "-api", "-svc", "-service", "-web", "-grpc", "-backend", "-server",
+];
 const WORKER_SUFFIXES: &[&str] = &[
-    "-worker", "-consumer", "-processor", "-relay", "-dispatcher", "-reconciler", "-poller",
-    "-projector", "-sync", "-scheduler",
+    "-worker",
+    "-consumer",
+    "-processor",
+    "-relay",
+    "-dispatcher",
+    "-reconciler",
+    "-poller",
+    "-projector",
+    "-sync",
+    "-scheduler",
 ];
 
 /// (name, process) of stateful backends.
@@ -65,37 +174,99 @@ pub const STATEFUL: &[(&str, &str)] = &[
 ];
 /// (name, image, process) of per-node agents.
 pub const DAEMONSETS: &[(&str, &str, &str)] = &[
-    ("fluent-bit", "cr.fluentbit.io/fluent/fluent-bit", "fluent-bit"),
-    ("node-exporter", "quay.io/prometheus/node-exporter", "node_exporter"),
-    ("otel-agent", "otel/opentelemetry-collector-contrib", "otelcol-contrib"),
+    (
+        "fluent-bit",
+        "cr.fluentbit.io/fluent/fluent-bit",
+        "fluent-bit",
+    ),
+    (
+        "node-exporter",
+        "quay.io/prometheus/node-exporter",
+        "node_exporter",
+    ),
+    (
+        "otel-agent",
+        "otel/opentelemetry-collector-contrib",
+        "otelcol-contrib",
+    ),
     ("kube-proxy", "registry.k8s.io/kube-proxy", "kube-proxy"),
     ("calico-node", "docker.io/calico/node", "calico-node"),
     ("cilium", "quay.io/cilium/cilium", "cilium-agent"),
     ("promtail", "docker.io/grafana/promtail", "promtail"),
-    ("ebs-csi-node", "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver", "aws-ebs-csi-driver"),
+    (
+        "ebs-csi-node",
+        "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver",
+        "aws-ebs-csi-driver",
+    ),
     ("vector", "docker.io/timberio/vector", "vector"),
 ];
 /// (container name, image, process) of a mesh or helper sidecar.
 pub const SIDECARS: &[(&str, &str, &str)] = &[
     ("istio-proxy", "docker.io/istio/proxyv2", "pilot-agent"),
     ("envoy", "docker.io/envoyproxy/envoy", "envoy"),
-    ("log-shipper", "cr.fluentbit.io/fluent/fluent-bit", "fluent-bit"),
-    ("otel-agent", "otel/opentelemetry-collector-contrib", "otelcol-contrib"),
-    ("cloud-sql-proxy", "gcr.io/cloud-sql-connectors/cloud-sql-proxy", "cloud-sql-proxy"),
+    (
+        "log-shipper",
+        "cr.fluentbit.io/fluent/fluent-bit",
+        "fluent-bit",
+    ),
+    (
+        "otel-agent",
+        "otel/opentelemetry-collector-contrib",
+        "otelcol-contrib",
+    ),
+    (
+        "cloud-sql-proxy",
+        "gcr.io/cloud-sql-connectors/cloud-sql-proxy",
+        "cloud-sql-proxy",
+    ),
     ("vault-agent", "docker.io/hashicorp/vault", "vault"),
 ];
 pub const CRONJOBS: &[&str] = &[
-    "report-export", "nightly-etl", "cache-warmer", "invoice-batch", "db-backup",
-    "sitemap-builder", "cleanup", "reindex", "metrics-rollup", "feed-import", "usage-aggregator",
-    "dunning-run", "search-reindex", "thumbnail-sweep",
+    "report-export",
+    "nightly-etl",
+    "cache-warmer",
+    "invoice-batch",
+    "db-backup",
+    "sitemap-builder",
+    "cleanup",
+    "reindex",
+    "metrics-rollup",
+    "feed-import",
+    "usage-aggregator",
+    "dunning-run",
+    "search-reindex",
+    "thumbnail-sweep",
 ];
-const CANARY_PREFIXES: &[&str] = &["canary", "synthetic", "probe", "heartbeat", "smoke", "uptime"];
+const CANARY_PREFIXES: &[&str] = &[
+    "canary",
+    "synthetic",
+    "probe",
+    "heartbeat",
+    "smoke",
+    "uptime",
+];
 const CANARY_TARGETS: &[&str] = &[
-    "checkout", "login", "search", "api", "payments", "ingest", "orders", "frontend", "dns",
-    "kafka-roundtrip", "cart", "signup", "webhooks", "email-delivery", "s3-upload", "graphql",
+    "checkout",
+    "login",
+    "search",
+    "api",
+    "payments",
+    "ingest",
+    "orders",
+    "frontend",
+    "dns",
+    "kafka-roundtrip",
+    "cart",
+    "signup",
+    "webhooks",
+    "email-delivery",
+    "s3-upload",
+    "graphql",
 ];
-pub const ORGS: &[&str] =
-    &["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell", "soylent", "wonka"];
+pub const ORGS: &[&str] = &[
+    "acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell", "soylent",
+    "wonka",
+];
 
 pub fn random_string(rng: &mut StdRng, alphabet: &[u8], len: usize) -> String {
     (0..len)
@@ -124,7 +295,9 @@ pub fn pick<'a, T>(rng: &mut StdRng, pool: &'a [T]) -> &'a T {
 
 /// `n` distinct entries of `pool`, in random order.
 pub fn pick_distinct<T: Copy>(rng: &mut StdRng, pool: &[T], n: usize) -> Vec<T> {
-    pool.choose_multiple(rng, n.min(pool.len())).copied().collect()
+    pool.choose_multiple(rng, n.min(pool.len()))
+        .copied()
+        .collect()
 }
 
 pub fn cluster_name(rng: &mut StdRng) -> String {
@@ -163,7 +336,10 @@ pub fn node_names(rng: &mut StdRng, cluster: &str, n: usize) -> Vec<String> {
             ),
             1 => {
                 let short: String = cluster.chars().take(20).collect();
-                format!("gke-{short}-{gke_pool}-{gke_group}-{}", random_string(rng, SAFE, 4))
+                format!(
+                    "gke-{short}-{gke_pool}-{gke_group}-{}",
+                    random_string(rng, SAFE, 4)
+                )
             }
             _ => format!("aks-{aks_pool}-{aks_id}-vmss{i:06x}"),
         };
@@ -214,7 +390,11 @@ impl NameBook {
 
     pub fn canary(&mut self, rng: &mut StdRng) -> String {
         for _ in 0..40 {
-            let name = format!("{}-{}", pick(rng, CANARY_PREFIXES), pick(rng, CANARY_TARGETS));
+            let name = format!(
+                "{}-{}",
+                pick(rng, CANARY_PREFIXES),
+                pick(rng, CANARY_TARGETS)
+            );
             if !self.used.contains(&name) {
                 self.used.insert(name.clone());
                 return name;
@@ -265,7 +445,11 @@ impl Lang {
             Lang::Java => format!("com.{org}.{}.web.AccessLogFilter", service.replace('-', "")),
             Lang::Go => format!("github.com/{org}/{service}/internal/httpserver"),
             Lang::Node => pick(rng, &["express", "pino-http", "fastify"]).to_string(),
-            Lang::Python => pick(rng, &["uvicorn.access", "gunicorn.access", "django.request"]).to_string(),
+            Lang::Python => pick(
+                rng,
+                &["uvicorn.access", "gunicorn.access", "django.request"],
+            )
+            .to_string(),
             Lang::Dotnet => "Microsoft.AspNetCore.Hosting.Diagnostics".into(),
             Lang::Ruby => "Rails".into(),
         }

@@ -16,10 +16,18 @@ pub enum ErrorShape {
     /// The baseline ratio throughout.
     Steady,
     /// `multiplier` × baseline in `[onset, until)`.
-    Burst { onset: i64, until: i64, multiplier: f64 },
+    Burst {
+        onset: i64,
+        until: i64,
+        multiplier: f64,
+    },
     /// Rises linearly from baseline at `onset` to `final_multiplier` × baseline over `ramp`,
     /// then stays there.
-    Creep { onset: i64, ramp: i64, final_multiplier: f64 },
+    Creep {
+        onset: i64,
+        ramp: i64,
+        final_multiplier: f64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -27,9 +35,16 @@ pub enum TrafficShape {
     /// Rate × diurnal modulation.
     Diurnal,
     /// A broad daily peak `multiplier` × the base rate around `at` (business hours).
-    Peak { at: i64, width: i64, multiplier: f64 },
+    Peak {
+        at: i64,
+        width: i64,
+        multiplier: f64,
+    },
     /// Bursts of `multiplier` × the base rate, with five-minute ramps.
-    Bursts { spans: Vec<(i64, i64)>, multiplier: f64 },
+    Bursts {
+        spans: Vec<(i64, i64)>,
+        multiplier: f64,
+    },
     /// A handful of requests per hour.
     Quiet { per_hour: f64 },
 }
@@ -55,8 +70,18 @@ pub struct Service {
 }
 
 const ROUTE_TAILS: &[&str] = &[
-    "", "/items", "/search", "/summary", "/batch", "/status", "/export", "/:id", "/:id/history",
-    "/validate", "/preview", "/lookup",
+    "",
+    "/items",
+    "/search",
+    "/summary",
+    "/batch",
+    "/status",
+    "/export",
+    "/:id",
+    "/:id/history",
+    "/validate",
+    "/preview",
+    "/lookup",
 ];
 const ERROR_MESSAGES: &[&str] = &[
     "upstream connect error or disconnect/reset before headers. reset reason: connection termination",
@@ -106,7 +131,11 @@ impl Service {
         let swing = match &self.traffic {
             TrafficShape::Quiet { per_hour } => return per_hour / 60.0,
             TrafficShape::Diurnal => 1.0,
-            TrafficShape::Peak { at, width, multiplier } => {
+            TrafficShape::Peak {
+                at,
+                width,
+                multiplier,
+            } => {
                 let z = (t - at) as f64 / *width as f64;
                 1.0 + (multiplier - 1.0) * (-z * z).exp()
             }
@@ -131,14 +160,22 @@ impl Service {
         let b = self.baseline_error_ratio;
         let ratio = match self.errors {
             ErrorShape::Steady => b,
-            ErrorShape::Burst { onset, until, multiplier } => {
+            ErrorShape::Burst {
+                onset,
+                until,
+                multiplier,
+            } => {
                 if t >= onset && t < until {
                     b * multiplier
                 } else {
                     b
                 }
             }
-            ErrorShape::Creep { onset, ramp, final_multiplier } => {
+            ErrorShape::Creep {
+                onset,
+                ramp,
+                final_multiplier,
+            } => {
                 let u = ((t - onset) as f64 / ramp as f64).clamp(0.0, 1.0);
                 b * (1.0 + (final_multiplier - 1.0) * u)
             }

@@ -1,0 +1,123 @@
+//! Scoring a backtest against the demo's `labels.json`: per signal precision, recall and lead
+//! time (impact minus first detection).
+//!
+//! - An incident is *detected* by a firing finding of its signal whose entity contains the
+//!   incident's entity keys, evaluated between `onset − 1 h` and `impact + 1 h`.
+//! - A finding group (rule + entity, i.e. one fingerprint) is a *true positive* if any of its
+//!   firing findings detects an incident; otherwise a false positive. Resolved findings are
+//!   not judged.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::demo::model::{Incident, Labels};
+use crate::findings::{Finding, Signal, Status};
+
+const SLACK: time::Duration = time::Duration::hours(1);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentResult {
+    pub signal: Signal,
+    pub kind: String,
+    pub entity: BTreeMap<String, String>,
+    #[serde(with = "crate::findings::rfc3339_z")]
+    pub onset_at: OffsetDateTime,
+    #[serde(with = "crate::findings::rfc3339_z::option")]
+    pub impact_at: Option<OffsetDateTime>,
+    #[serde(with = "crate::findings::rfc3339_z::option")]
+    pub first_detected_at: Option<OffsetDateTime>,
+    /// impact − first detection (positive = warned ahead).
+    pub lead_time_s: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SignalScore {
+    pub incidents: usize,
+    pub detected: usize,
+    pub finding_groups: usize,
+    pub true_positive_groups: usize,
+    pub precision: Option<f64>,
+    pub recall: Option<f64>,
+    pub min_lead_time_s: Option<f64>,
+    pub median_lead_time_s: Option<f64>,
+    /// Entities that fired without an incident.
+    pub false_positives: Vec<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoreReport {
+    pub signals: BTreeMap<Signal, SignalScore>,
+    pub incidents: Vec<IncidentResult>,
+}
+
+fn detects(finding: &Finding, incident: &Incident) -> bool {
+    let impact = incident.impact_at.unwrap_or(incident.onset_at);
+    finding.status == Status::Firing
+        && finding.signal.as_str() == incident.signal
+        && finding.entity_matches(&incident.entity)
+        && finding.evaluated_at >= incident.onset_at - SLACK
+        && finding.evaluated_at <= impact + SLACK
+}
+
+pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
+    let mut signals: BTreeMap<Signal, SignalScore> = Signal::ALL.iter().map(|s| (*s, SignalScore::default())).collect();
+    let mut incidents = Vec::new();
+    for incident in &labels.incidents {
+        let Some(signal) = Signal::parse(&incident.signal) else { continue };
+        let first = findings
+            .iter()
+            .filter(|f| detects(f, incident))
+            .map(|f| f.evaluated_at)
+            .min();
+        let lead = match (incident.impact_at, first) {
+            (Some(impact), Some(first)) => Some((impact - first).as_seconds_f64()),
+            _ => None,
+        };
+        let entry = signals.entry(signal).or_default();
+        entry.incidents += 1;
+        if first.is_some() {
+            entry.detected += 1;
+        }
+        incidents.push(IncidentResult {
+            signal,
+            kind: incident.kind.clone(),
+            entity: incident.entity.clone(),
+            onset_at: incident.onset_at,
+            impact_at: incident.impact_at,
+            first_detected_at: first,
+            lead_time_s: lead,
+        });
+    }
+    let mut groups: BTreeMap<(Signal, String), (bool, BTreeMap<String, String>)> = BTreeMap::new();
+    for finding in findings.iter().filter(|f| f.status == Status::Firing) {
+        let hit = labels.incidents.iter().any(|i| detects(finding, i));
+        let group = groups
+            .entry((finding.signal, finding.id.clone()))
+            .or_insert((false, finding.entity.clone()));
+        group.0 |= hit;
+    }
+    for ((signal, _), (hit, entity)) in &groups {
+        let entry = signals.entry(*signal).or_default();
+        entry.finding_groups += 1;
+        if *hit {
+            entry.true_positive_groups += 1;
+        } else {
+            entry.false_positives.push(entity.clone());
+        }
+    }
+    for (signal, entry) in signals.iter_mut() {
+        entry.precision = (entry.finding_groups > 0).then(|| entry.true_positive_groups as f64 / entry.finding_groups as f64);
+        entry.recall = (entry.incidents > 0).then(|| entry.detected as f64 / entry.incidents as f64);
+        let mut leads: Vec<f64> = incidents
+            .iter()
+            .filter(|i| i.signal == *signal)
+            .filter_map(|i| i.lead_time_s)
+            .collect();
+        leads.sort_by(|a, b| a.total_cmp(b));
+        entry.min_lead_time_s = leads.first().copied();
+        entry.median_lead_time_s = (!leads.is_empty()).then(|| leads[leads.len() / 2]);
+    }
+    ScoreReport { signals, incidents }
+}

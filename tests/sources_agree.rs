@@ -1,0 +1,101 @@
+//! One generated dataset, loaded into the real ClickHouse engine (both exporter generations)
+//! and written as Parquet, must give identical window frames through both sources — for every
+//! query, and through the CLI's output.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use forewarn::demo::generate::{generate, DemoParams};
+use forewarn::source::introspect::Generation;
+use forewarn::source::queries::QuerySet;
+use forewarn::source::{ClickHouseSource, ParquetSource, Source, TelemetryNames};
+use forewarn::window::{QueryKind, WindowSpec};
+use support::{forewarn_bin, server};
+use time::macros::datetime;
+
+fn small_dataset(dir: &std::path::Path) -> forewarn::demo::model::Labels {
+    let params = DemoParams {
+        seed: 11,
+        hours: 4.0,
+        end: datetime!(2026-11-20 12:00 UTC),
+        scale: 0.3,
+    };
+    let dataset = generate(&params);
+    forewarn::demo::parquet::write_dataset(&dataset, dir).unwrap();
+    dataset.labels
+}
+
+async fn load(dir: &std::path::Path, generation: Generation) -> forewarn::source::ClickHouseConfig {
+    let config = server().fresh_database().await;
+    let names = TelemetryNames::default();
+    forewarn::schema::apply(&config.writable_client(), generation, &names).await.unwrap();
+    let loaded = forewarn::demo::load::load_dataset(dir, &config, &names).await.unwrap();
+    assert_eq!(loaded.len(), 2, "both tables loaded");
+    config
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_window_is_identical_from_clickhouse_and_parquet_on_both_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = small_dataset(dir.path());
+    let parquet = Source::Parquet(ParquetSource::open(dir.path(), TelemetryNames::default()).unwrap());
+    for generation in [Generation::G1, Generation::G2] {
+        let config = load(dir.path(), generation).await;
+        let clickhouse = ClickHouseSource::connect(config, TelemetryNames::default(), QuerySet::embedded())
+            .await
+            .unwrap();
+        assert_eq!(clickhouse.generations(), (Some(generation), Some(generation)));
+        let clickhouse = Source::ClickHouse(Box::new(clickhouse));
+        for bucket in [Duration::from_secs(60), Duration::from_secs(300)] {
+            let window = WindowSpec {
+                since: labels.start,
+                until: labels.end,
+                bucket,
+            };
+            for query in QueryKind::ALL {
+                let from_clickhouse = clickhouse.fetch(query, &window).await.unwrap();
+                let from_parquet = parquet.fetch(query, &window).await.unwrap();
+                assert!(from_clickhouse.height() > 0, "{query} ({generation}) returned no rows");
+                assert_eq!(
+                    from_clickhouse.schema(),
+                    from_parquet.schema(),
+                    "{query} ({generation}) schemas differ"
+                );
+                assert!(
+                    from_clickhouse.equals_missing(&from_parquet),
+                    "{query} ({generation}, bucket {bucket:?}) frames differ:\nclickhouse:\n{from_clickhouse}\nparquet:\n{from_parquet}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_query_command_prints_the_same_from_both_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = small_dataset(dir.path());
+    let config = load(dir.path(), Generation::G2).await;
+    let since = forewarn::window::timefmt::rfc3339(labels.start);
+    let until = forewarn::window::timefmt::rfc3339(labels.end);
+    let run = |source_args: Vec<String>| {
+        let out = Command::new(forewarn_bin())
+            .args(["query", "memory", "--since", &since, "--until", &until, "--output", "csv"])
+            .args(source_args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let from_parquet = run(vec!["--source".into(), format!("parquet:{}", dir.path().display())]);
+    let from_clickhouse = run(vec![
+        "--clickhouse-url".into(),
+        server().url(),
+        "--clickhouse-database".into(),
+        config.database.clone().unwrap(),
+    ]);
+    assert!(from_parquet.lines().count() > 100, "{from_parquet}");
+    assert!(from_parquet.starts_with("bucket,cluster,namespace,pod,pod_uid,container,node,workload,working_set_max_bytes"));
+    assert_eq!(from_parquet, from_clickhouse);
+}
