@@ -6,8 +6,10 @@
 --       peak, GC floor and mean of container.memory.working_set)
 --   samples UInt64
 --   limit_bytes, request_bytes  Nullable(Float64): NULL = no limit/request reported (0 counts as none)
+--   restart_count Nullable(Float64): the k8s.container.restarts gauge (latest in the bucket), so
+--       detectors split the series at restarts exactly instead of guessing from memory drops
 -- Parameters: since, until DateTime64(9); bucket_s UInt32; gauge_table Identifier;
---   working_set_metric, limit_metric, request_metric, cluster_attribute String.
+--   working_set_metric, limit_metric, request_metric, restarts_metric, cluster_attribute String.
 -- The usage side groups by a hash of the resource map and copies the map once per group: pulling
 -- strings out of the map for every sample doubles ClickHouse's work (build-notes.md).
 WITH usage AS (
@@ -32,6 +34,8 @@ spec AS (
         toStartOfInterval(TimeUnix, toIntervalSecond({bucket_s:UInt32})) AS bucket_start,
         nullIf(argMaxIf(Value, TimeUnix, MetricName = {limit_metric:String}), 0) AS limit_bytes,
         nullIf(argMaxIf(Value, TimeUnix, MetricName = {request_metric:String}), 0) AS request_bytes,
+        if(countIf(MetricName = {restarts_metric:String}) = 0, NULL,
+           argMaxIf(Value, TimeUnix, MetricName = {restarts_metric:String})) AS restart_count,
         any(multiIf(
             ResourceAttributes['k8s.deployment.name'] != '', concat('Deployment/', ResourceAttributes['k8s.deployment.name']),
             ResourceAttributes['k8s.statefulset.name'] != '', concat('StatefulSet/', ResourceAttributes['k8s.statefulset.name']),
@@ -40,7 +44,7 @@ spec AS (
             ResourceAttributes['k8s.job.name'] != '', concat('Job/', ResourceAttributes['k8s.job.name']),
             '')) AS workload
     FROM {gauge_table:Identifier}
-    WHERE MetricName IN ({limit_metric:String}, {request_metric:String})
+    WHERE MetricName IN ({limit_metric:String}, {request_metric:String}, {restarts_metric:String})
       AND toStartOfHour(TimeUnix) >= toStartOfHour({since:DateTime64(9)})
       AND TimeUnix >= {since:DateTime64(9)} AND TimeUnix < {until:DateTime64(9)}
     GROUP BY pod_uid, container, bucket_start
@@ -59,7 +63,8 @@ SELECT
     u.working_set_avg_bytes AS working_set_avg_bytes,
     u.samples AS samples,
     s.limit_bytes AS limit_bytes,
-    s.request_bytes AS request_bytes
+    s.request_bytes AS request_bytes,
+    s.restart_count AS restart_count
 FROM usage AS u
 LEFT JOIN spec AS s
     ON s.pod_uid = u.resource['k8s.pod.uid']

@@ -191,7 +191,7 @@ impl Default for MemoryParams {
         MemoryParams {
             warning_within: DurationText::secs(2 * 3600),
             critical_within: DurationText::secs(30 * 60),
-            min_points: 20,
+            min_points: 45,
             significance: 0.01,
             fit_windows: vec![DurationText::secs(3600), DurationText::secs(2 * 3600)],
             tail: DurationText::secs(30 * 60),

@@ -2,15 +2,19 @@
 //!
 //! Method, per container incarnation (pod UID + container), on bucket minima — the GC floor,
 //! so a sawtooth whose floor is flat stays quiet however high its peaks:
-//! 1. Split at restarts: a floor dropping below `reset_fraction` of the recent floor starts a
-//!    new segment (a process restart frees everything; a GC only returns to its floor).
+//! 1. Split at restarts: where the container's restart counter rises (the frame carries it), a
+//!    new segment starts. Without a restart counter, a floor dropping below `reset_fraction` of
+//!    the recent floor is taken for a restart.
 //! 2. For each trailing fit span (the rule's `fit_windows` and the whole segment) with enough
 //!    points: Theil–Sen slope with its confidence interval and a Mann–Kendall test of the floor.
 //!    A span counts when the rise is significant (p < significance, CI above zero), material
 //!    (≥ `min_growth_fraction_per_hour` of the limit per hour), and visible in the floor itself
 //!    (the last quarter's lowest floor is above the first quarter's by half what the slope
 //!    predicts — periodic patterns fail this).
-//! 3. The newest `tail` span must still rise (its own slope > 0).
+//! 3. The newest `tail` span must still rise (at least half the fitted slope: a warm-up that has
+//!    levelled off is not a leak), and the working set must be at a new high for the segment:
+//!    if it has been this high before and came back down without a restart (a slow GC cycle),
+//!    the process manages this level and is not heading for the limit.
 //! 4. Forecast: time until the current peak plus slope × t reaches the limit. Warn within
 //!    `warning_within`, critical within `critical_within`; the summary says when.
 
@@ -57,6 +61,7 @@ impl Detector for MemoryDetector {
         let peak = columns.float("working_set_max_bytes")?;
         let floor = columns.float("working_set_min_bytes")?;
         let limit = columns.float("limit_bytes")?;
+        let restart_count = columns.float("restart_count")?;
 
         let bucket_s = ctx.window.bucket.as_secs_f64();
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
@@ -95,35 +100,30 @@ impl Detector for MemoryDetector {
             if limit_bytes.is_none() && !params.include_unlimited {
                 continue;
             }
-            let points: Vec<(f64, f64, f64)> = range
+            let points: Vec<Point> = range
                 .clone()
-                .filter_map(|i| Some((bucket[i] + bucket_s / 2.0, floor[i]?, peak[i]?)))
+                .filter_map(|i| {
+                    Some(Point {
+                        t: bucket[i] + bucket_s / 2.0,
+                        floor: floor[i]?,
+                        peak: peak[i]?,
+                        restarts: restart_count[i],
+                    })
+                })
                 .collect();
             let segment = current_segment(&points, params.reset_fraction);
             if segment.len() < params.min_points {
                 continue;
             }
-            let current_peak = segment[segment.len().saturating_sub(5)..]
-                .iter()
-                .map(|p| p.2)
-                .fold(f64::MIN, f64::max);
-            let current_floor = segment[segment.len().saturating_sub(5)..]
-                .iter()
-                .map(|p| p.1)
-                .fold(f64::MAX, f64::min);
+            let recent = &segment[segment.len().saturating_sub(5)..];
+            let current_peak = recent.iter().map(|p| p.peak).fold(f64::MIN, f64::max);
+            let current_floor = recent.iter().map(|p| p.floor).fold(f64::MAX, f64::min);
             let reference = limit_bytes.unwrap_or(current_peak.max(1.0));
             let min_slope = params.min_growth_fraction_per_hour * reference / 3600.0;
 
-            // Cheap screen before the O(n²) statistics: the floor must rise by OLS at all.
-            let (xs, ys): (Vec<f64>, Vec<f64>) = segment.iter().map(|p| (p.0, p.1)).unzip();
-            let recent_start = segment.len().saturating_sub(
-                (params.fit_windows.iter().map(|w| w.as_secs_f64()).fold(0.0, f64::max) / bucket_s)
-                    .ceil() as usize,
-            );
-            let screen = stats::ols(&xs[recent_start.min(xs.len() - 2)..], &ys[recent_start.min(ys.len() - 2)..]);
-            let rising_somewhere = screen.is_some_and(|f| f.slope > 0.0)
-                || stats::ols(&xs, &ys).is_some_and(|f| f.slope > 0.0);
-            if !rising_somewhere {
+            // Been this high before and collected without a restart: a slow GC cycle, not a leak.
+            let margin = 0.02 * reference;
+            if has_collected_above(segment, current_peak - margin) {
                 continue;
             }
 
@@ -143,10 +143,12 @@ impl Detector for MemoryDetector {
             let tail_start = as_of_s - params.tail.as_secs_f64();
             let (tx, ty): (Vec<f64>, Vec<f64>) = segment
                 .iter()
-                .filter(|p| p.0 >= tail_start)
-                .map(|p| (p.0, p.1))
+                .filter(|p| p.t >= tail_start)
+                .map(|p| (p.t, p.floor))
                 .unzip();
-            if tx.len() >= 4 && stats::theil_sen(&tx, &ty).is_none_or(|t| t.slope <= 0.0) {
+            if tx.len() >= 4
+                && stats::theil_sen(&tx, &ty).is_none_or(|t| t.slope < 0.5 * fit.slope_per_s)
+            {
                 continue;
             }
 
@@ -218,26 +220,65 @@ impl Detector for MemoryDetector {
     }
 }
 
-/// The points since the last restart: a floor falling below `reset_fraction` of the lowest
-/// floor of the three buckets before it.
-fn current_segment(points: &[(f64, f64, f64)], reset_fraction: f64) -> &[(f64, f64, f64)] {
+/// One bucket of a container's memory series.
+#[derive(Debug, Clone, Copy)]
+struct Point {
+    /// Bucket midpoint, seconds since the epoch.
+    t: f64,
+    floor: f64,
+    peak: f64,
+    /// The restart counter, where the cluster reports it.
+    restarts: Option<f64>,
+}
+
+/// The points since the last restart. With a restart counter: after its last increase. Without
+/// one: after the last floor falling below `reset_fraction` of the three buckets before it.
+fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
     let mut start = 0;
+    if points.iter().any(|p| p.restarts.is_some()) {
+        let mut last_count: Option<f64> = None;
+        for (i, p) in points.iter().enumerate() {
+            if let Some(count) = p.restarts {
+                if last_count.is_some_and(|last| count > last) {
+                    start = i;
+                }
+                last_count = Some(count);
+            }
+        }
+        return &points[start..];
+    }
     for i in 1..points.len() {
         let recent_floor = points[i.saturating_sub(3).max(start)..i]
             .iter()
-            .map(|p| p.1)
+            .map(|p| p.floor)
             .fold(f64::MAX, f64::min);
-        if points[i].1 < reset_fraction * recent_floor {
+        if points[i].floor < reset_fraction * recent_floor {
             start = i;
         }
     }
     &points[start..]
 }
 
+/// Whether the segment's working set reached `level` earlier and then stayed well below it
+/// (by a quarter) for a whole bucket — memory the process gave back without restarting. Peaks,
+/// not floors: a GC faster than a bucket shows in every bucket's floor, and says nothing about
+/// whether the peaks come back down.
+fn has_collected_above(segment: &[Point], level: f64) -> bool {
+    let mut reached = false;
+    for p in segment {
+        if p.peak >= level {
+            reached = true;
+        } else if reached && p.peak < 0.75 * level {
+            return true;
+        }
+    }
+    false
+}
+
 /// The trend of the floor over the trailing `span_s` of the segment, if it is significant,
 /// material and visible in the floor's lowest values.
 fn fit_span(
-    segment: &[(f64, f64, f64)],
+    segment: &[Point],
     span_s: f64,
     bucket_s: f64,
     params: &crate::config::rules::MemoryParams,
@@ -245,21 +286,35 @@ fn fit_span(
     limit_bytes: Option<f64>,
     current_peak: f64,
 ) -> Option<TrendFit> {
-    let end = segment.last()?.0;
-    let points: Vec<&(f64, f64, f64)> = segment.iter().filter(|p| p.0 > end - span_s).collect();
-    if points.len() < params.min_points {
-        return None;
-    }
+    let end = segment.last()?.t;
     // A span longer than the segment duplicates the whole-segment fit.
     if span_s.is_finite() && (segment.len() as f64) * bucket_s < span_s * 0.9 {
         return None;
     }
-    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let points: Vec<&Point> = segment.iter().filter(|p| p.t > end - span_s).collect();
+    if points.len() < params.min_points {
+        return None;
+    }
+    let xs: Vec<f64> = points.iter().map(|p| p.t).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.floor).collect();
+    // Cheap screen before the O(n²) statistics: by least squares the floor must rise fast
+    // enough to matter within twice the warning horizon.
+    let screen = stats::ols(&xs, &ys)?;
+    if screen.slope < min_slope {
+        return None;
+    }
+    if let Some(limit) = limit_bytes {
+        if (limit - current_peak) / screen.slope > 2.0 * params.warning_within.as_secs_f64() {
+            return None;
+        }
+    }
     let trend = stats::theil_sen(&xs, &ys)?;
-    let mk = stats::mann_kendall(&ys)?;
     let (low, high) = trend.slope_confidence_interval(0.95);
-    if mk.p_increasing >= params.significance || low <= 0.0 || trend.slope < min_slope {
+    if low <= 0.0 || trend.slope < min_slope {
+        return None;
+    }
+    let mk = stats::mann_kendall(&ys)?;
+    if mk.p_increasing >= params.significance {
         return None;
     }
     let quarter = (points.len() / 4).max(2);

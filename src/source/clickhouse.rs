@@ -273,7 +273,8 @@ impl ClickHouseSource {
                     .param("gauge_table", &names.gauge_table)
                     .param("working_set_metric", &names.working_set_metric)
                     .param("limit_metric", &names.limit_metric)
-                    .param("request_metric", &names.request_metric),
+                    .param("request_metric", &names.request_metric)
+                    .param("restarts_metric", &names.restarts_metric),
                 QueryKind::Restarts => query
                     .param("gauge_table", &names.gauge_table)
                     .param("restarts_metric", &names.restarts_metric),

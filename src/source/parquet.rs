@@ -185,18 +185,16 @@ impl ParquetSource {
                 col("Value").mean().alias("working_set_avg_bytes"),
                 len().alias("samples"),
             ]);
-        let latest = |metric: &str| {
-            col("Value")
-                .filter(col("MetricName").eq(lit(metric)))
-                .sort_by([col("time")], SortMultipleOptions::default())
-                .last()
-        };
+        // Rows are sorted by time first, and groups keep row order: `last` is the latest value.
+        let latest = |metric: &str| col("Value").filter(col("MetricName").eq(lit(metric))).last();
         let spec = gauge
             .filter(
                 col("MetricName")
                     .eq(lit(n.limit_metric.as_str()))
-                    .or(col("MetricName").eq(lit(n.request_metric.as_str()))),
+                    .or(col("MetricName").eq(lit(n.request_metric.as_str())))
+                    .or(col("MetricName").eq(lit(n.restarts_metric.as_str()))),
             )
+            .sort(["time"], SortMultipleOptions::default().with_maintain_order(true))
             .with_columns([
                 map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
                 map_get("ResourceAttributes", "k8s.container.name").alias("container"),
@@ -206,6 +204,7 @@ impl ParquetSource {
             .agg([
                 null_if_zero(latest(&n.limit_metric)).alias("limit_bytes"),
                 null_if_zero(latest(&n.request_metric)).alias("request_bytes"),
+                latest(&n.restarts_metric).alias("restart_count"),
                 col("workload").first().alias("workload"),
             ]);
         let keys = [col("pod_uid"), col("container"), col("bucket")];

@@ -75,6 +75,7 @@ impl QueryKind {
                 ("samples", Count),
                 ("limit_bytes", Float),
                 ("request_bytes", Float),
+                ("restart_count", Float),
             ],
             QueryKind::Errors => &[
                 ("bucket", Time),
