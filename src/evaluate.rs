@@ -95,8 +95,17 @@ impl BacktestData {
         let mut frames = BTreeMap::new();
         for ((query, bucket_s), (since, until, bucket)) in ranges {
             let window = WindowSpec { since, until, bucket };
-            tracing::debug!(%query, since = %timefmt::rfc3339(since), until = %timefmt::rfc3339(until), "backtest fetch");
-            frames.insert((query, bucket_s), source.fetch_window(query, &window).await?);
+            let started = std::time::Instant::now();
+            let frame = source.fetch_window(query, &window).await?;
+            tracing::debug!(
+                %query,
+                since = %timefmt::rfc3339(since),
+                until = %timefmt::rfc3339(until),
+                rows = frame.height(),
+                seconds = started.elapsed().as_secs_f64(),
+                "backtest window fetched"
+            );
+            frames.insert((query, bucket_s), frame);
         }
         Ok(BacktestData { frames })
     }
