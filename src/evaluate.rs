@@ -32,13 +32,21 @@ pub fn rule_window(rule: &Rule, as_of: OffsetDateTime) -> WindowSpec {
 }
 
 /// Judges one rule on its window frame.
-pub fn judge(rule: &Rule, frame: &DataFrame, window: WindowSpec) -> Result<Vec<Finding>, DetectError> {
+pub fn judge(
+    rule: &Rule,
+    frame: &DataFrame,
+    window: WindowSpec,
+) -> Result<Vec<Finding>, DetectError> {
     let detector = detect::detector_for(rule.signal);
     detector.detect(frame, &EvalContext { rule, window })
 }
 
 /// Runs every rule once as of `as_of`. Rules sharing a window share one fetch.
-pub async fn analyze(source: &Source, rules: &[&Rule], as_of: OffsetDateTime) -> Result<Vec<Finding>, EvalError> {
+pub async fn analyze(
+    source: &Source,
+    rules: &[&Rule],
+    as_of: OffsetDateTime,
+) -> Result<Vec<Finding>, EvalError> {
     let mut cache: BTreeMap<(QueryKind, i64, i64, u64), DataFrame> = BTreeMap::new();
     let mut findings = Vec::new();
     for rule in rules {
@@ -80,21 +88,33 @@ pub fn steps(from: OffsetDateTime, to: OffsetDateTime, step: Duration) -> Vec<Of
 
 impl BacktestData {
     /// Fetches, per (query, bucket), everything the rules need for as-of times in [from, to].
-    pub async fn fetch(source: &Source, rules: &[&Rule], from: OffsetDateTime, to: OffsetDateTime) -> Result<BacktestData, EvalError> {
-        let mut ranges: BTreeMap<(QueryKind, u64), (OffsetDateTime, OffsetDateTime, Duration)> = BTreeMap::new();
+    pub async fn fetch(
+        source: &Source,
+        rules: &[&Rule],
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<BacktestData, EvalError> {
+        let mut ranges: BTreeMap<(QueryKind, u64), (OffsetDateTime, OffsetDateTime, Duration)> =
+            BTreeMap::new();
         for rule in rules {
             let query = detect::query_for(rule.signal);
             let first = rule_window(rule, from);
             let last = rule_window(rule, to);
-            let entry = ranges
-                .entry((query, rule.bucket.0.as_secs()))
-                .or_insert((first.since, last.until, rule.bucket.0));
+            let entry = ranges.entry((query, rule.bucket.0.as_secs())).or_insert((
+                first.since,
+                last.until,
+                rule.bucket.0,
+            ));
             entry.0 = entry.0.min(first.since);
             entry.1 = entry.1.max(last.until);
         }
         let mut frames = BTreeMap::new();
         for ((query, bucket_s), (since, until, bucket)) in ranges {
-            let window = WindowSpec { since, until, bucket };
+            let window = WindowSpec {
+                since,
+                until,
+                bucket,
+            };
             let started = std::time::Instant::now();
             let frame = source.fetch_window(query, &window).await?;
             tracing::debug!(
@@ -111,7 +131,11 @@ impl BacktestData {
     }
 
     /// Runs every rule as of `as_of` on slices of the fetched frames.
-    pub fn evaluate(&self, rules: &[&Rule], as_of: OffsetDateTime) -> Result<Vec<Finding>, EvalError> {
+    pub fn evaluate(
+        &self,
+        rules: &[&Rule],
+        as_of: OffsetDateTime,
+    ) -> Result<Vec<Finding>, EvalError> {
         let mut findings = Vec::new();
         for rule in rules {
             let query = detect::query_for(rule.signal);

@@ -31,7 +31,9 @@ pub fn report(outcome: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::FailOn) => ExitCode::from(3),
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(error) => {
-            let config = error.chain().any(|e| e.downcast_ref::<ConfigError>().is_some());
+            let config = error
+                .chain()
+                .any(|e| e.downcast_ref::<ConfigError>().is_some());
             eprintln!("error: {error:#}");
             ExitCode::from(if config { 2 } else { 1 })
         }

@@ -4,16 +4,16 @@
 //! *window frames* (one Polars schema per signal), *detectors* judge them into *findings*, and
 //! later stages (state, actions) act on those. The tree mirrors that path.
 
+pub mod config;
 pub mod demo;
-pub mod findings;
 pub mod detect;
+pub mod devserver;
+pub mod evaluate;
+pub mod findings;
+pub mod logging;
+pub mod output;
+pub mod report;
 pub mod schema;
+pub mod score;
 pub mod source;
 pub mod window;
-pub mod output;
-pub mod logging;
-pub mod config;
-pub mod evaluate;
-pub mod score;
-pub mod report;
-pub mod devserver;

@@ -26,7 +26,12 @@ use exit::{ConfigError, Outcome};
 ///
 /// Start with `forewarn demo`: it generates a synthetic cluster and shows what forewarn finds.
 #[derive(Parser)]
-#[command(name = "forewarn", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "forewarn",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -127,7 +132,11 @@ struct SourceArgs {
 #[derive(Args, Clone)]
 struct ClickHouseArgs {
     /// ClickHouse HTTP(S) endpoint.
-    #[arg(long, env = "FOREWARN_CLICKHOUSE_URL", default_value = "http://localhost:8123")]
+    #[arg(
+        long,
+        env = "FOREWARN_CLICKHOUSE_URL",
+        default_value = "http://localhost:8123"
+    )]
     clickhouse_url: String,
     #[arg(long, env = "FOREWARN_CLICKHOUSE_USER", default_value = "default")]
     clickhouse_user: String,
@@ -149,20 +158,44 @@ struct ClickHouseArgs {
 struct NameArgs {
     #[arg(long, env = "FOREWARN_LOGS_TABLE", default_value = "otel_logs")]
     logs_table: String,
-    #[arg(long, env = "FOREWARN_GAUGE_TABLE", default_value = "otel_metrics_gauge")]
+    #[arg(
+        long,
+        env = "FOREWARN_GAUGE_TABLE",
+        default_value = "otel_metrics_gauge"
+    )]
     gauge_table: String,
     #[arg(long, env = "FOREWARN_SUM_TABLE", default_value = "otel_metrics_sum")]
     sum_table: String,
-    #[arg(long, env = "FOREWARN_WORKING_SET_METRIC", default_value = "container.memory.working_set")]
+    #[arg(
+        long,
+        env = "FOREWARN_WORKING_SET_METRIC",
+        default_value = "container.memory.working_set"
+    )]
     working_set_metric: String,
-    #[arg(long, env = "FOREWARN_LIMIT_METRIC", default_value = "k8s.container.memory_limit")]
+    #[arg(
+        long,
+        env = "FOREWARN_LIMIT_METRIC",
+        default_value = "k8s.container.memory_limit"
+    )]
     limit_metric: String,
-    #[arg(long, env = "FOREWARN_REQUEST_METRIC", default_value = "k8s.container.memory_request")]
+    #[arg(
+        long,
+        env = "FOREWARN_REQUEST_METRIC",
+        default_value = "k8s.container.memory_request"
+    )]
     request_metric: String,
-    #[arg(long, env = "FOREWARN_RESTARTS_METRIC", default_value = "k8s.container.restarts")]
+    #[arg(
+        long,
+        env = "FOREWARN_RESTARTS_METRIC",
+        default_value = "k8s.container.restarts"
+    )]
     restarts_metric: String,
     /// Resource attribute naming the cluster.
-    #[arg(long, env = "FOREWARN_CLUSTER_ATTRIBUTE", default_value = "k8s.cluster.name")]
+    #[arg(
+        long,
+        env = "FOREWARN_CLUSTER_ATTRIBUTE",
+        default_value = "k8s.cluster.name"
+    )]
     cluster_attribute: String,
     /// Log attribute that marks a heartbeat and names its canary.
     #[arg(long, env = "FOREWARN_CANARY_ATTRIBUTE", default_value = "canary.name")]
@@ -317,7 +350,10 @@ fn parse_generation(text: &str) -> Result<Generation, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     forewarn::logging::init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -431,10 +467,16 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
             let now = time::OffsetDateTime::now_utc();
             let end = timefmt::parse_time(&end, now).map_err(ConfigError)?;
             if !(hours > 0.0 && hours <= 24.0 * 14.0) {
-                return Err(ConfigError(format!("--hours {hours}: use more than 0 and at most 336")).into());
+                return Err(ConfigError(format!(
+                    "--hours {hours}: use more than 0 and at most 336"
+                ))
+                .into());
             }
             if !(scale > 0.0 && scale <= 100.0) {
-                return Err(ConfigError(format!("--scale {scale}: use more than 0 and at most 100")).into());
+                return Err(ConfigError(format!(
+                    "--scale {scale}: use more than 0 and at most 100"
+                ))
+                .into());
             }
             let params = forewarn::demo::generate::DemoParams {
                 seed,
@@ -613,7 +655,8 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
     }
     let labels = match &args.labels {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("--labels {}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("--labels {}: {e}", path.display())))?;
             Some(
                 serde_json::from_str::<forewarn::demo::model::Labels>(&text)
                     .map_err(|e| ConfigError(format!("--labels {}: {e}", path.display())))?,
@@ -623,10 +666,18 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
     };
     let source = open_source(&args.source).await?;
     let started = std::time::Instant::now();
-    let findings = run_backtest(&source, &rules, from, to, args.step, true, |batch| write_findings(batch, args.output)).await?;
+    let findings = run_backtest(&source, &rules, from, to, args.step, true, |batch| {
+        write_findings(batch, args.output)
+    })
+    .await?;
     let steps = forewarn::evaluate::steps(from, to, args.step).len();
     let mut err = std::io::stderr().lock();
-    forewarn::report::write_backtest_summary(&findings, steps, started.elapsed().as_secs_f64(), &mut err)?;
+    forewarn::report::write_backtest_summary(
+        &findings,
+        steps,
+        started.elapsed().as_secs_f64(),
+        &mut err,
+    )?;
     if let Some(labels) = labels {
         let report = forewarn::score::score(&labels, &findings);
         forewarn::report::write_score(&report, &mut err)?;
@@ -650,8 +701,10 @@ async fn run_backtest(
     let bar = (progress && std::io::stderr().is_terminal()).then(|| {
         let bar = indicatif::ProgressBar::new(steps.len() as u64);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} backtest {bar:40} {pos}/{len} steps {elapsed}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template(
+                "{spinner} backtest {bar:40} {pos}/{len} steps {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
     });
@@ -684,7 +737,10 @@ async fn demo_run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let params = forewarn::demo::generate::DemoParams {
         seed: args.seed,
         hours: args.hours,
-        end: timefmt::floor_to(time::OffsetDateTime::now_utc(), std::time::Duration::from_secs(300)),
+        end: timefmt::floor_to(
+            time::OffsetDateTime::now_utc(),
+            std::time::Duration::from_secs(300),
+        ),
         scale: 1.0,
     };
     let started = std::time::Instant::now();
@@ -696,10 +752,21 @@ async fn demo_run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let (points, logs) = (dataset.gauge_points.len(), dataset.logs.len());
     drop(dataset);
     let source = Source::Parquet(ParquetSource::open(&dir, TelemetryNames::default())?);
-    // Start once the longest rule window has history behind it.
-    let from = labels.start + time::Duration::hours(1);
+    // Start once the detectors have two hours of history behind them (the memory rule's
+    // longest fit span): judging a series from its first hour cannot tell a slow GC cycle
+    // from a leak.
+    let from = labels.start + time::Duration::hours(2);
     let started = std::time::Instant::now();
-    let findings = run_backtest(&source, &rules, from, labels.end, std::time::Duration::from_secs(300), true, |_| Ok(())).await?;
+    let findings = run_backtest(
+        &source,
+        &rules,
+        from,
+        labels.end,
+        std::time::Duration::from_secs(300),
+        true,
+        |_| Ok(()),
+    )
+    .await?;
     let backtest_s = started.elapsed().as_secs_f64();
     let report = forewarn::score::score(&labels, &findings);
     let stdout = std::io::stdout();
@@ -719,7 +786,13 @@ async fn demo_run(args: DemoArgs) -> anyhow::Result<Outcome> {
     )?;
     forewarn::report::write_demo_report(&report, &findings, &mut out)?;
     if let Some(dir) = &args.keep {
-        writeln!(out, "\nData kept in {} (try: forewarn analyze --source parquet:{} --at {})", dir.display(), dir.display(), timefmt::rfc3339(labels.end))?;
+        writeln!(
+            out,
+            "\nData kept in {} (try: forewarn analyze --source parquet:{} --at {})",
+            dir.display(),
+            dir.display(),
+            timefmt::rfc3339(labels.end)
+        )?;
     }
     Ok(Outcome::Completed)
 }

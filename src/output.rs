@@ -17,14 +17,20 @@ pub enum FrameFormat {
 }
 
 /// Writes `frame` to `out` in `format`. Timestamps print as RFC 3339 UTC.
-pub fn write_frame(frame: &mut DataFrame, format: FrameFormat, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn write_frame(
+    frame: &mut DataFrame,
+    format: FrameFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     match format {
         FrameFormat::Table => {
             write_table(frame, out)?;
         }
         FrameFormat::Csv => {
             let mut text = with_text_times(frame)?;
-            CsvWriter::new(&mut *out).include_header(true).finish(&mut text)?;
+            CsvWriter::new(&mut *out)
+                .include_header(true)
+                .finish(&mut text)?;
         }
         FrameFormat::Json => {
             let rows = json_rows(frame)?;

@@ -45,14 +45,25 @@ pub fn write_findings_table(findings: &[Finding], out: &mut dyn Write) -> std::i
 }
 
 /// Backtest summary (stderr): findings per rule and the first detection per entity.
-pub fn write_backtest_summary(findings: &[Finding], steps: usize, seconds: f64, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "backtest: {steps} steps evaluated in {seconds:.2} s, {} findings", findings.len())?;
+pub fn write_backtest_summary(
+    findings: &[Finding],
+    steps: usize,
+    seconds: f64,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "backtest: {steps} steps evaluated in {seconds:.2} s, {} findings",
+        findings.len()
+    )?;
     let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
     let mut first: BTreeMap<(&str, String), (&Finding, usize)> = BTreeMap::new();
     for f in findings {
         *per_rule.entry(&f.rule).or_default() += 1;
         if f.status == Status::Firing {
-            let entry = first.entry((&f.rule, entity_text(&f.entity))).or_insert((f, 0));
+            let entry = first
+                .entry((&f.rule, entity_text(&f.entity)))
+                .or_insert((f, 0));
             entry.1 += 1;
         }
     }
@@ -79,7 +90,11 @@ pub fn write_backtest_summary(findings: &[Finding], steps: usize, seconds: f64, 
 
 /// Per-signal precision / recall / lead time.
 pub fn write_score(report: &ScoreReport, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "{:<18} {:>9} {:>9} {:>7} {:>14} {:>16}", "signal", "precision", "recall", "found", "min lead", "median lead")?;
+    writeln!(
+        out,
+        "{:<18} {:>9} {:>9} {:>7} {:>14} {:>16}",
+        "signal", "precision", "recall", "found", "min lead", "median lead"
+    )?;
     for (signal, s) in &report.signals {
         let pct = |v: Option<f64>| v.map(|v| format!("{:.2}", v)).unwrap_or_else(|| "-".into());
         let lead = |v: Option<f64>| v.map(signed_duration).unwrap_or_else(|| "-".into());
@@ -117,7 +132,11 @@ fn signed_duration(seconds: f64) -> String {
 }
 
 /// The demo's story: each injected incident, when forewarn first warned, and how early.
-pub fn write_demo_report(report: &ScoreReport, findings: &[Finding], out: &mut dyn Write) -> std::io::Result<()> {
+pub fn write_demo_report(
+    report: &ScoreReport,
+    findings: &[Finding],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     writeln!(out, "Injected incidents and what forewarn said:")?;
     for incident in &report.incidents {
         let entity = entity_text(&incident.entity);
@@ -129,17 +148,38 @@ pub fn write_demo_report(report: &ScoreReport, findings: &[Finding], out: &mut d
             Some(at) => {
                 let first = findings
                     .iter()
-                    .filter(|f| f.evaluated_at == at && f.signal == incident.signal && f.entity_matches(&incident.entity))
+                    .filter(|f| {
+                        f.evaluated_at == at
+                            && f.signal == incident.signal
+                            && f.entity_matches(&incident.entity)
+                    })
                     .max_by_key(|f| f.severity);
-                let lead = incident.lead_time_s.map(signed_duration).unwrap_or_default();
-                writeln!(out, "  ✓ {} {} ({})", incident.signal, entity, incident.kind)?;
-                writeln!(out, "      first warned {} — impact {} — {}", timefmt::rfc3339(at), impact, lead)?;
+                let lead = incident
+                    .lead_time_s
+                    .map(signed_duration)
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "  ✓ {} {} ({})",
+                    incident.signal, entity, incident.kind
+                )?;
+                writeln!(
+                    out,
+                    "      first warned {} — impact {} — {}",
+                    timefmt::rfc3339(at),
+                    impact,
+                    lead
+                )?;
                 if let Some(f) = first {
                     writeln!(out, "      \"{}\"", f.summary)?;
                 }
             }
             None => {
-                writeln!(out, "  ✗ {} {} ({}) — missed (impact {impact})", incident.signal, entity, incident.kind)?;
+                writeln!(
+                    out,
+                    "  ✗ {} {} ({}) — missed (impact {impact})",
+                    incident.signal, entity, incident.kind
+                )?;
             }
         }
     }

@@ -3,9 +3,12 @@
 //!
 //! - An incident is *detected* by a firing finding of its signal whose entity contains the
 //!   incident's entity keys, evaluated between `onset − 1 h` and `impact + 1 h`.
-//! - A finding group (rule + entity, i.e. one fingerprint) is a *true positive* if any of its
-//!   firing findings detects an incident; otherwise a false positive. Resolved findings are
-//!   not judged.
+//! - Precision counts *alert episodes*: the consecutive steps at which one fingerprint (rule +
+//!   entity) fires, split where it stops firing for longer than [`EPISODE_GAP`]. An episode is a
+//!   true positive if any of its findings concerns an incident (its entity, between onset − 1 h
+//!   and the incident's resolution + 1 h); otherwise a false positive — so
+//!   noise hours before a real incident on the same entity still counts against precision.
+//!   Resolved findings are not judged.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +19,8 @@ use crate::demo::model::{Incident, Labels};
 use crate::findings::{Finding, Signal, Status};
 
 const SLACK: time::Duration = time::Duration::hours(1);
+/// A fingerprint silent for longer than this starts a new episode when it fires again.
+pub const EPISODE_GAP: time::Duration = time::Duration::minutes(15);
 
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentResult {
@@ -36,6 +41,7 @@ pub struct IncidentResult {
 pub struct SignalScore {
     pub incidents: usize,
     pub detected: usize,
+    /// Alert episodes (see the module docs).
     pub finding_groups: usize,
     pub true_positive_groups: usize,
     pub precision: Option<f64>,
@@ -52,6 +58,20 @@ pub struct ScoreReport {
     pub incidents: Vec<IncidentResult>,
 }
 
+/// Whether a firing finding is about this incident at all (for precision): its signal and
+/// entity, from shortly before onset until shortly after the incident resolves (ongoing
+/// incidents never resolve within the data).
+fn concerns(finding: &Finding, incident: &Incident) -> bool {
+    finding.status == Status::Firing
+        && finding.signal.as_str() == incident.signal
+        && finding.entity_matches(&incident.entity)
+        && finding.evaluated_at >= incident.onset_at - SLACK
+        && incident
+            .resolved_at
+            .is_none_or(|end| finding.evaluated_at <= end + SLACK)
+}
+
+/// Whether a firing finding detects the incident in time to count for recall.
 fn detects(finding: &Finding, incident: &Incident) -> bool {
     let impact = incident.impact_at.unwrap_or(incident.onset_at);
     finding.status == Status::Firing
@@ -62,10 +82,15 @@ fn detects(finding: &Finding, incident: &Incident) -> bool {
 }
 
 pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
-    let mut signals: BTreeMap<Signal, SignalScore> = Signal::ALL.iter().map(|s| (*s, SignalScore::default())).collect();
+    let mut signals: BTreeMap<Signal, SignalScore> = Signal::ALL
+        .iter()
+        .map(|s| (*s, SignalScore::default()))
+        .collect();
     let mut incidents = Vec::new();
     for incident in &labels.incidents {
-        let Some(signal) = Signal::parse(&incident.signal) else { continue };
+        let Some(signal) = Signal::parse(&incident.signal) else {
+            continue;
+        };
         let first = findings
             .iter()
             .filter(|f| detects(f, incident))
@@ -90,15 +115,26 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
             lead_time_s: lead,
         });
     }
-    let mut groups: BTreeMap<(Signal, String), (bool, BTreeMap<String, String>)> = BTreeMap::new();
-    for finding in findings.iter().filter(|f| f.status == Status::Firing) {
-        let hit = labels.incidents.iter().any(|i| detects(finding, i));
-        let group = groups
-            .entry((finding.signal, finding.id.clone()))
-            .or_insert((false, finding.entity.clone()));
-        group.0 |= hit;
+    let mut firing: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.status == Status::Firing)
+        .collect();
+    firing.sort_by(|a, b| a.id.cmp(&b.id).then(a.evaluated_at.cmp(&b.evaluated_at)));
+    // (signal, hit, entity) per episode.
+    let mut episodes: Vec<(Signal, bool, BTreeMap<String, String>)> = Vec::new();
+    let mut previous: Option<&Finding> = None;
+    for finding in firing {
+        let hit = labels.incidents.iter().any(|i| concerns(finding, i));
+        let continues = previous.is_some_and(|p| {
+            p.id == finding.id && finding.evaluated_at - p.evaluated_at <= EPISODE_GAP
+        });
+        match episodes.last_mut() {
+            Some(last) if continues => last.1 |= hit,
+            _ => episodes.push((finding.signal, hit, finding.entity.clone())),
+        }
+        previous = Some(finding);
     }
-    for ((signal, _), (hit, entity)) in &groups {
+    for (signal, hit, entity) in &episodes {
         let entry = signals.entry(*signal).or_default();
         entry.finding_groups += 1;
         if *hit {
@@ -108,8 +144,10 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
         }
     }
     for (signal, entry) in signals.iter_mut() {
-        entry.precision = (entry.finding_groups > 0).then(|| entry.true_positive_groups as f64 / entry.finding_groups as f64);
-        entry.recall = (entry.incidents > 0).then(|| entry.detected as f64 / entry.incidents as f64);
+        entry.precision = (entry.finding_groups > 0)
+            .then(|| entry.true_positive_groups as f64 / entry.finding_groups as f64);
+        entry.recall =
+            (entry.incidents > 0).then(|| entry.detected as f64 / entry.incidents as f64);
         let mut leads: Vec<f64> = incidents
             .iter()
             .filter(|i| i.signal == *signal)

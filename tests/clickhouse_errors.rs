@@ -25,22 +25,42 @@ async fn database_with_schema(generation: &str) -> (String, String) {
     let config = server().fresh_database().await;
     let database = config.database.clone().unwrap();
     let out = forewarn(
-        &["schema", "--apply", "--generation", generation, "--clickhouse-url", &server().url(), "--clickhouse-database", &database],
+        &[
+            "schema",
+            "--apply",
+            "--generation",
+            generation,
+            "--clickhouse-url",
+            &server().url(),
+            "--clickhouse-database",
+            &database,
+        ],
         &[],
     );
-    assert!(out.status.success(), "schema --apply failed: {}", stderr(&out));
+    assert!(
+        out.status.success(),
+        "schema --apply failed: {}",
+        stderr(&out)
+    );
     (server().url(), database)
 }
 
 #[test]
 fn an_unreachable_server_is_named_with_its_url_and_exit_code_1() {
     // A port nothing listens on: bind, read the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}");
     let out = forewarn(&["query", "memory", "--clickhouse-url", &url], &[]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains(&format!("cannot reach ClickHouse at {url}")), "{err}");
+    assert!(
+        err.contains(&format!("cannot reach ClickHouse at {url}")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -49,11 +69,17 @@ fn a_wrong_password_says_authentication_failed_and_never_shows_the_password() {
     let secret = "staple-wrong-secret";
     let out = forewarn(
         &["query", "memory", "--clickhouse-url", &secured.url()],
-        &[("FOREWARN_CLICKHOUSE_PASSWORD", secret), ("RUST_LOG", "trace")],
+        &[
+            ("FOREWARN_CLICKHOUSE_PASSWORD", secret),
+            ("RUST_LOG", "trace"),
+        ],
     );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("rejected user `default`: authentication failed"), "{err}");
+    assert!(
+        err.contains("rejected user `default`: authentication failed"),
+        "{err}"
+    );
     assert!(!err.contains(secret), "the password leaked: {err}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
     // The right password works.
@@ -70,13 +96,23 @@ async fn a_missing_table_names_the_query_file_and_the_table() {
     let config = server().fresh_database().await;
     let database = config.database.unwrap();
     let out = forewarn(
-        &["query", "errors", "--clickhouse-url", &server().url(), "--clickhouse-database", &database],
+        &[
+            "query",
+            "errors",
+            "--clickhouse-url",
+            &server().url(),
+            "--clickhouse-database",
+            &database,
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("queries/errors.sql"), "{err}");
-    assert!(err.contains(&format!("table {database}.otel_logs does not exist")), "{err}");
+    assert!(
+        err.contains(&format!("table {database}.otel_logs does not exist")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,15 +123,46 @@ async fn a_missing_column_and_a_wrong_type_are_named() {
         ..forewarn::source::ClickHouseConfig::new(url.clone())
     }
     .writable_client();
-    admin.query_raw("ALTER TABLE otel_logs DROP COLUMN SeverityNumber").execute().await.unwrap();
-    let out = forewarn(&["query", "errors", "--clickhouse-url", &url, "--clickhouse-database", &database], &[]);
+    admin
+        .query_raw("ALTER TABLE otel_logs DROP COLUMN SeverityNumber")
+        .execute()
+        .await
+        .unwrap();
+    let out = forewarn(
+        &[
+            "query",
+            "errors",
+            "--clickhouse-url",
+            &url,
+            "--clickhouse-database",
+            &database,
+        ],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("queries/errors.sql"), "{err}");
-    assert!(err.contains("otel_logs has no column `SeverityNumber`"), "{err}");
+    assert!(
+        err.contains("otel_logs has no column `SeverityNumber`"),
+        "{err}"
+    );
 
-    admin.query_raw("ALTER TABLE otel_metrics_gauge MODIFY COLUMN Value String").execute().await.unwrap();
-    let out = forewarn(&["query", "memory", "--clickhouse-url", &url, "--clickhouse-database", &database], &[]);
+    admin
+        .query_raw("ALTER TABLE otel_metrics_gauge MODIFY COLUMN Value String")
+        .execute()
+        .await
+        .unwrap();
+    let out = forewarn(
+        &[
+            "query",
+            "memory",
+            "--clickhouse-url",
+            &url,
+            "--clickhouse-database",
+            &database,
+        ],
+        &[],
+    );
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1));
     assert!(err.contains("column `Value`"), "{err}");
@@ -114,8 +181,16 @@ async fn a_query_timeout_names_the_query_and_the_limit() {
     .unwrap();
     let out = forewarn(
         &[
-            "query", "memory", "--clickhouse-url", &url, "--clickhouse-database", &database,
-            "--queries", dir.path().to_str().unwrap(), "--query-timeout", "1s",
+            "query",
+            "memory",
+            "--clickhouse-url",
+            &url,
+            "--clickhouse-database",
+            &database,
+            "--queries",
+            dir.path().to_str().unwrap(),
+            "--query-timeout",
+            "1s",
         ],
         &[],
     );
@@ -131,12 +206,31 @@ async fn the_read_path_cannot_write() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("memory.sql"), "DROP TABLE otel_logs").unwrap();
     let out = forewarn(
-        &["query", "memory", "--clickhouse-url", &url, "--clickhouse-database", &database, "--queries", dir.path().to_str().unwrap()],
+        &[
+            "query",
+            "memory",
+            "--clickhouse-url",
+            &url,
+            "--clickhouse-database",
+            &database,
+            "--queries",
+            dir.path().to_str().unwrap(),
+        ],
         &[],
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("readonly"), "{}", stderr(&out));
-    let out = forewarn(&["check", "--connect", "--clickhouse-url", &url, "--clickhouse-database", &database], &[]);
+    let out = forewarn(
+        &[
+            "check",
+            "--connect",
+            "--clickhouse-url",
+            &url,
+            "--clickhouse-database",
+            &database,
+        ],
+        &[],
+    );
     assert!(out.status.success(), "the table survived: {}", stderr(&out));
 }
 
@@ -153,6 +247,11 @@ fn json_mode_tables_are_refused_clearly() {
         .map(|(a, b)| (a.to_string(), b.to_string()))
         .collect(),
     };
-    let problem = tables.classify(forewarn::source::introspect::TableRole::Logs).unwrap_err();
-    assert!(matches!(problem, forewarn::source::introspect::SchemaProblem::JsonMode { .. }));
+    let problem = tables
+        .classify(forewarn::source::introspect::TableRole::Logs)
+        .unwrap_err();
+    assert!(matches!(
+        problem,
+        forewarn::source::introspect::SchemaProblem::JsonMode { .. }
+    ));
 }

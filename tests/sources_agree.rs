@@ -30,8 +30,12 @@ fn small_dataset(dir: &std::path::Path) -> forewarn::demo::model::Labels {
 async fn load(dir: &std::path::Path, generation: Generation) -> forewarn::source::ClickHouseConfig {
     let config = server().fresh_database().await;
     let names = TelemetryNames::default();
-    forewarn::schema::apply(&config.writable_client(), generation, &names).await.unwrap();
-    let loaded = forewarn::demo::load::load_dataset(dir, &config, &names).await.unwrap();
+    forewarn::schema::apply(&config.writable_client(), generation, &names)
+        .await
+        .unwrap();
+    let loaded = forewarn::demo::load::load_dataset(dir, &config, &names)
+        .await
+        .unwrap();
     assert_eq!(loaded.len(), 2, "both tables loaded");
     config
 }
@@ -40,13 +44,18 @@ async fn load(dir: &std::path::Path, generation: Generation) -> forewarn::source
 async fn every_window_is_identical_from_clickhouse_and_parquet_on_both_generations() {
     let dir = tempfile::tempdir().unwrap();
     let labels = small_dataset(dir.path());
-    let parquet = Source::Parquet(ParquetSource::open(dir.path(), TelemetryNames::default()).unwrap());
+    let parquet =
+        Source::Parquet(ParquetSource::open(dir.path(), TelemetryNames::default()).unwrap());
     for generation in [Generation::G1, Generation::G2] {
         let config = load(dir.path(), generation).await;
-        let clickhouse = ClickHouseSource::connect(config, TelemetryNames::default(), QuerySet::embedded())
-            .await
-            .unwrap();
-        assert_eq!(clickhouse.generations(), (Some(generation), Some(generation)));
+        let clickhouse =
+            ClickHouseSource::connect(config, TelemetryNames::default(), QuerySet::embedded())
+                .await
+                .unwrap();
+        assert_eq!(
+            clickhouse.generations(),
+            (Some(generation), Some(generation))
+        );
         let clickhouse = Source::ClickHouse(Box::new(clickhouse));
         for bucket in [Duration::from_secs(60), Duration::from_secs(300)] {
             let window = WindowSpec {
@@ -57,7 +66,10 @@ async fn every_window_is_identical_from_clickhouse_and_parquet_on_both_generatio
             for query in QueryKind::ALL {
                 let from_clickhouse = clickhouse.fetch(query, &window).await.unwrap();
                 let from_parquet = parquet.fetch(query, &window).await.unwrap();
-                assert!(from_clickhouse.height() > 0, "{query} ({generation}) returned no rows");
+                assert!(
+                    from_clickhouse.height() > 0,
+                    "{query} ({generation}) returned no rows"
+                );
                 assert_eq!(
                     from_clickhouse.schema(),
                     from_parquet.schema(),
@@ -81,14 +93,23 @@ async fn the_query_command_prints_the_same_from_both_sources() {
     let until = forewarn::window::timefmt::rfc3339(labels.end);
     let run = |source_args: Vec<String>| {
         let out = Command::new(forewarn_bin())
-            .args(["query", "memory", "--since", &since, "--until", &until, "--output", "csv"])
+            .args([
+                "query", "memory", "--since", &since, "--until", &until, "--output", "csv",
+            ])
             .args(source_args)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
-    let from_parquet = run(vec!["--source".into(), format!("parquet:{}", dir.path().display())]);
+    let from_parquet = run(vec![
+        "--source".into(),
+        format!("parquet:{}", dir.path().display()),
+    ]);
     let from_clickhouse = run(vec![
         "--clickhouse-url".into(),
         server().url(),
@@ -96,6 +117,8 @@ async fn the_query_command_prints_the_same_from_both_sources() {
         config.database.clone().unwrap(),
     ]);
     assert!(from_parquet.lines().count() > 100, "{from_parquet}");
-    assert!(from_parquet.starts_with("bucket,cluster,namespace,pod,pod_uid,container,node,workload,working_set_max_bytes"));
+    assert!(from_parquet.starts_with(
+        "bucket,cluster,namespace,pod,pod_uid,container,node,workload,working_set_max_bytes"
+    ));
     assert_eq!(from_parquet, from_clickhouse);
 }

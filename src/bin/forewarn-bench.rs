@@ -44,7 +44,9 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(args))
 }
 
@@ -71,7 +73,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let server = DevServer::start(repo, None)?;
     let admin = ClickHouseConfig::new(server.url()).writable_client();
-    admin.query_raw("CREATE DATABASE IF NOT EXISTS bench").execute().await?;
+    admin
+        .query_raw("CREATE DATABASE IF NOT EXISTS bench")
+        .execute()
+        .await?;
     let mut config = ClickHouseConfig::new(server.url());
     config.database = Some("bench".into());
     config.query_timeout = Duration::from_secs(600);
@@ -99,7 +104,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         interval = args.interval,
         n = args.containers,
     );
-    admin_query(&config, &insert_usage, since).await.context("generating working-set samples")?;
+    admin_query(&config, &insert_usage, since)
+        .await
+        .context("generating working-set samples")?;
     let spec_rows = args.containers * args.hours * 60;
     let insert_spec = format!(
         "INSERT INTO otel_metrics_gauge (ResourceAttributes, ServiceName, MetricName, MetricUnit, StartTimeUnix, TimeUnix, Value) \
@@ -110,7 +117,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
          ARRAY JOIN ['k8s.container.memory_limit', 'k8s.container.memory_request'] AS m",
         n = args.containers,
     );
-    admin_query(&config, &insert_spec, since).await.context("generating limits")?;
+    admin_query(&config, &insert_spec, since)
+        .await
+        .context("generating limits")?;
     let load_s = started.elapsed().as_secs_f64();
 
     let mut report = String::new();
@@ -124,7 +133,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         args.containers, args.hours, args.interval, samples, spec_rows * 2, args.runs
     ));
     for bucket in &args.buckets {
-        let window = WindowSpec { since, until, bucket: *bucket };
+        let window = WindowSpec {
+            since,
+            until,
+            bucket: *bucket,
+        };
         let mut walls = Vec::new();
         let mut servers = Vec::new();
         let mut naive_totals = Vec::new();
@@ -132,10 +145,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let mut rows = 0;
         for _ in 0..args.runs {
             let t = Instant::now();
-            let source = ClickHouseSource::connect(config.clone(), names.clone(), QuerySet::embedded()).await?;
+            let source =
+                ClickHouseSource::connect(config.clone(), names.clone(), QuerySet::embedded())
+                    .await?;
             let (frame, stats) = source.fetch_with_stats(QueryKind::Memory, &window).await?;
             walls.push(t.elapsed().as_secs_f64());
-            servers.push(stats.server_elapsed.map(|d| d.as_secs_f64()).unwrap_or(f64::NAN));
+            servers.push(
+                stats
+                    .server_elapsed
+                    .map(|d| d.as_secs_f64())
+                    .unwrap_or(f64::NAN),
+            );
             rows = frame.height();
             drop(frame);
             let naive = naive_pull(repo, &server, since, until, *bucket)?;
@@ -168,7 +188,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn admin_query(config: &ClickHouseConfig, sql: &str, since: OffsetDateTime) -> anyhow::Result<()> {
+async fn admin_query(
+    config: &ClickHouseConfig,
+    sql: &str,
+    since: OffsetDateTime,
+) -> anyhow::Result<()> {
     config
         .writable_client()
         .query_raw(sql)
@@ -180,18 +204,33 @@ async fn admin_query(config: &ClickHouseConfig, sql: &str, since: OffsetDateTime
 }
 
 /// Runs the naive script; (total seconds, peak RSS bytes).
-fn naive_pull(repo: &Path, server: &DevServer, since: OffsetDateTime, until: OffsetDateTime, bucket: Duration) -> anyhow::Result<(f64, f64)> {
+fn naive_pull(
+    repo: &Path,
+    server: &DevServer,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+    bucket: Duration,
+) -> anyhow::Result<(f64, f64)> {
     let out = Command::new(DevServer::python(repo))
         .arg(repo.join("bench/naive_pull.py"))
         .args(["--url", &server.url(), "--database", "bench"])
-        .args(["--since", &timefmt::rfc3339(since), "--until", &timefmt::rfc3339(until)])
+        .args([
+            "--since",
+            &timefmt::rfc3339(since),
+            "--until",
+            &timefmt::rfc3339(until),
+        ])
         .args(["--bucket", &bucket.as_secs().to_string()])
         .output()
         .context("running bench/naive_pull.py")?;
     if !out.status.success() {
-        bail!("naive_pull.py failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "naive_pull.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let line: serde_json::Value = serde_json::from_slice(&out.stdout).context("naive_pull.py output")?;
+    let line: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("naive_pull.py output")?;
     Ok((
         line["total_s"].as_f64().unwrap_or(f64::NAN),
         line["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN),

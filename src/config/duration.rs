@@ -35,7 +35,9 @@ impl<'de> Deserialize<'de> for DurationText {
         let text = String::deserialize(d)?;
         humantime::parse_duration(text.trim())
             .map(DurationText)
-            .map_err(|e| serde::de::Error::custom(format!("`{text}` is not a duration like 5m or 2h ({e})")))
+            .map_err(|e| {
+                serde::de::Error::custom(format!("`{text}` is not a duration like 5m or 2h ({e})"))
+            })
     }
 }
 

@@ -19,8 +19,14 @@ pub const EMBEDDED_RULES: [(&str, &str); 5] = [
     ("rules/jobs.yaml", include_str!("../../rules/jobs.yaml")),
     ("rules/memory.yaml", include_str!("../../rules/memory.yaml")),
     ("rules/errors.yaml", include_str!("../../rules/errors.yaml")),
-    ("rules/restarts.yaml", include_str!("../../rules/restarts.yaml")),
-    ("rules/heartbeats.yaml", include_str!("../../rules/heartbeats.yaml")),
+    (
+        "rules/restarts.yaml",
+        include_str!("../../rules/restarts.yaml"),
+    ),
+    (
+        "rules/heartbeats.yaml",
+        include_str!("../../rules/heartbeats.yaml"),
+    ),
 ];
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -208,7 +214,8 @@ impl Default for MemoryParams {
 pub struct ErrorParams {
     /// The recent span compared with the rest of the window (the baseline).
     pub recent: DurationText,
-    /// One-sided significance level of the two-proportion test (or exact binomial when small).
+    /// One-sided significance level of the two-proportion test (Fisher exact), divided among
+    /// the services judged in a run (Bonferroni).
     pub significance: f64,
     /// Requests needed in the recent span.
     pub min_requests: u64,
@@ -289,7 +296,7 @@ impl Default for RestartParams {
             critical_restarts: 5,
             rate_recent: DurationText::secs(3600),
             rate_min_restarts: 2,
-            significance: 0.01,
+            significance: 0.05,
         }
     }
 }
@@ -561,29 +568,52 @@ fn validate(set: &RuleSet, _texts: &[(String, String)]) -> Vec<RuleProblem> {
         } else if window < bucket * 4 {
             report(
                 "window",
-                format!("{} is too short for buckets of {} (need at least 4 buckets)", rule.window, rule.bucket),
+                format!(
+                    "{} is too short for buckets of {} (need at least 4 buckets)",
+                    rule.window, rule.bucket
+                ),
             );
         } else if window % bucket != 0 {
-            report("window", format!("{} is not a whole number of {} buckets", rule.window, rule.bucket));
+            report(
+                "window",
+                format!(
+                    "{} is not a whole number of {} buckets",
+                    rule.window, rule.bucket
+                ),
+            );
         }
         let sections = [
             (Signal::MemoryPressure, "memory", rule.memory.is_some()),
             (Signal::ErrorRate, "errors", rule.errors.is_some()),
-            (Signal::RestartFrequency, "restarts", rule.restarts.is_some()),
-            (Signal::HeartbeatMissing, "heartbeats", rule.heartbeats.is_some()),
+            (
+                Signal::RestartFrequency,
+                "restarts",
+                rule.restarts.is_some(),
+            ),
+            (
+                Signal::HeartbeatMissing,
+                "heartbeats",
+                rule.heartbeats.is_some(),
+            ),
         ];
         for (signal, section, present) in sections {
             if present && signal != rule.signal {
                 report(
                     section,
-                    format!("a `{section}:` section does not apply to signal {}", rule.signal),
+                    format!(
+                        "a `{section}:` section does not apply to signal {}",
+                        rule.signal
+                    ),
                 );
             }
         }
         let check_probability = |value: f64| value > 0.0 && value < 1.0;
         if let Some(m) = &rule.memory {
             if m.critical_within > m.warning_within {
-                report("memory.critical_within", "must not exceed warning_within".into());
+                report(
+                    "memory.critical_within",
+                    "must not exceed warning_within".into(),
+                );
             }
             if !check_probability(m.significance) {
                 report("memory.significance", "must be between 0 and 1".into());
@@ -600,20 +630,29 @@ fn validate(set: &RuleSet, _texts: &[(String, String)]) -> Vec<RuleProblem> {
                 report("errors.significance", "must be between 0 and 1".into());
             }
             if e.recent.0 >= rule.window.0 {
-                report("errors.recent", format!("must be shorter than the window ({})", rule.window));
+                report(
+                    "errors.recent",
+                    format!("must be shorter than the window ({})", rule.window),
+                );
             }
             if e.min_ratio_increase < 1.0 {
                 report("errors.min_ratio_increase", "must be at least 1".into());
             }
             if let Some(b) = &e.burn_rate {
                 if !check_probability(b.objective) {
-                    report("errors.burn_rate.objective", "must be between 0 and 1 (e.g. 0.999)".into());
+                    report(
+                        "errors.burn_rate.objective",
+                        "must be between 0 and 1 (e.g. 0.999)".into(),
+                    );
                 }
                 for a in &b.alerts {
                     if a.long.0 > rule.window.0 || a.short.0 > a.long.0 {
                         report(
                             "errors.burn_rate.alerts",
-                            format!("windows must satisfy short ≤ long ≤ the rule window ({})", rule.window),
+                            format!(
+                                "windows must satisfy short ≤ long ≤ the rule window ({})",
+                                rule.window
+                            ),
                         );
                     }
                 }
@@ -624,13 +663,19 @@ fn validate(set: &RuleSet, _texts: &[(String, String)]) -> Vec<RuleProblem> {
                 report("restarts.significance", "must be between 0 and 1".into());
             }
             if r.rate_recent.0 >= rule.window.0 || r.crash_loop_within.0 > rule.window.0 {
-                report("restarts", format!("spans must be shorter than the window ({})", rule.window));
+                report(
+                    "restarts",
+                    format!("spans must be shorter than the window ({})", rule.window),
+                );
             }
         }
         if let Some(h) = &rule.heartbeats {
             for c in &h.canaries {
                 if c.period.0.as_secs() == 0 {
-                    report("heartbeats.canaries.period", format!("canary `{}`: must be at least 1s", c.name));
+                    report(
+                        "heartbeats.canaries.period",
+                        format!("canary `{}`: must be at least 1s", c.name),
+                    );
                 }
             }
         }

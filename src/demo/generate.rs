@@ -989,6 +989,7 @@ impl World {
             entity,
             onset_at: datetime(onset),
             impact_at: impact.map(datetime),
+            resolved_at: None,
             description,
         });
     }
@@ -1755,6 +1756,10 @@ impl World {
                 Some(onset),
                 description,
             );
+            let data_end = datetime(self.win.end);
+            if let Some(last) = self.incidents.last_mut() {
+                last.resolved_at = Some(datetime(until)).filter(|t| *t < data_end);
+            }
         }
 
         if let Some(s) = order.next() {
@@ -1937,6 +1942,9 @@ impl World {
                         Some(stop.impact),
                         format!("{}: {schedule}; stops after the beat at onset, down at onset + period + grace{resumed}", planned.name),
                     );
+                    if let Some(last) = self.incidents.last_mut() {
+                        last.resolved_at = stop.resumed_at.map(datetime);
+                    }
                 }
                 (Role::Jittered, _, _) => self.negative(
                     "heartbeat_missing",

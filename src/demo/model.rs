@@ -101,6 +101,10 @@ pub struct Incident {
     /// measured against this.
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub impact_at: Option<OffsetDateTime>,
+    /// When the abnormal behaviour ends (None: it lasts to the end of the data). Alerts on the
+    /// entity until then are about this incident.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub resolved_at: Option<OffsetDateTime>,
     pub description: String,
 }
 

@@ -100,9 +100,9 @@ fn map_column(name: &str, maps: &[&Attributes]) -> PolarsResult<Column> {
         .lazy()
         .group_by_stable([col("owner")])
         .agg([as_struct(vec![col("key"), col("value")]).alias(name)])
-        .select([col(name).list().eval(
-            element().filter(element().struct_().field_by_name("key").is_not_null()),
-        )])
+        .select([col(name)
+            .list()
+            .eval(element().filter(element().struct_().field_by_name("key").is_not_null()))])
         .collect()?;
     Ok(grouped.column(name)?.clone())
 }
@@ -113,11 +113,7 @@ fn time_column(name: &str, nanos: Vec<i64>) -> PolarsResult<Column> {
 
 fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     let series = &dataset.gauge_series;
-    let resource_maps: Vec<&Attributes> = dataset
-        .resources
-        .iter()
-        .map(|r| &r.attributes)
-        .collect();
+    let resource_maps: Vec<&Attributes> = dataset.resources.iter().map(|r| &r.attributes).collect();
     let resources = DataFrame::new_infer_height(vec![
         Column::new(
             "resource".into(),
@@ -134,18 +130,27 @@ fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
         ),
     ])?;
     let series_frame = DataFrame::new_infer_height(vec![
-        Column::new("series".into(), (0..series.len() as u32).collect::<Vec<_>>()),
+        Column::new(
+            "series".into(),
+            (0..series.len() as u32).collect::<Vec<_>>(),
+        ),
         Column::new(
             "resource".into(),
             series.iter().map(|s| s.resource).collect::<Vec<_>>(),
         ),
         Column::new(
             "MetricName".into(),
-            series.iter().map(|s| s.metric_name.as_str()).collect::<Vec<_>>(),
+            series
+                .iter()
+                .map(|s| s.metric_name.as_str())
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "MetricDescription".into(),
-            series.iter().map(|s| s.description.as_str()).collect::<Vec<_>>(),
+            series
+                .iter()
+                .map(|s| s.description.as_str())
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "MetricUnit".into(),
@@ -155,10 +160,16 @@ fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     let points = &dataset.gauge_points;
     let times: Vec<i64> = points.iter().map(|p| p.time_unix_ns).collect();
     let points_frame = DataFrame::new_infer_height(vec![
-        Column::new("series".into(), points.iter().map(|p| p.series).collect::<Vec<_>>()),
+        Column::new(
+            "series".into(),
+            points.iter().map(|p| p.series).collect::<Vec<_>>(),
+        ),
         time_column("TimeUnix", times.clone())?,
         time_column("StartTimeUnix", times)?,
-        Column::new("Value".into(), points.iter().map(|p| p.value).collect::<Vec<_>>()),
+        Column::new(
+            "Value".into(),
+            points.iter().map(|p| p.value).collect::<Vec<_>>(),
+        ),
     ])?;
     points_frame
         .lazy()
@@ -190,11 +201,7 @@ fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
 
 fn logs_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     let logs = &dataset.logs;
-    let resource_maps: Vec<&Attributes> = dataset
-        .resources
-        .iter()
-        .map(|r| &r.attributes)
-        .collect();
+    let resource_maps: Vec<&Attributes> = dataset.resources.iter().map(|r| &r.attributes).collect();
     let resources = DataFrame::new_infer_height(vec![
         Column::new(
             "resource".into(),
@@ -212,14 +219,19 @@ fn logs_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     ])?;
     let log_maps: Vec<&Attributes> = logs.iter().map(|l| &l.attributes).collect();
     let records = DataFrame::new_infer_height(vec![
-        Column::new("resource".into(), logs.iter().map(|l| l.resource).collect::<Vec<_>>()),
+        Column::new(
+            "resource".into(),
+            logs.iter().map(|l| l.resource).collect::<Vec<_>>(),
+        ),
         time_column(
             "Timestamp",
             logs.iter().map(|l| l.timestamp_ns).collect::<Vec<_>>(),
         )?,
         Column::new(
             "SeverityText".into(),
-            logs.iter().map(|l| l.severity_text.as_str()).collect::<Vec<_>>(),
+            logs.iter()
+                .map(|l| l.severity_text.as_str())
+                .collect::<Vec<_>>(),
         ),
         Column::new(
             "SeverityNumber".into(),
@@ -231,7 +243,9 @@ fn logs_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
         ),
         Column::new(
             "ScopeName".into(),
-            logs.iter().map(|l| l.scope_name.as_str()).collect::<Vec<_>>(),
+            logs.iter()
+                .map(|l| l.scope_name.as_str())
+                .collect::<Vec<_>>(),
         ),
         map_column("LogAttributes", &log_maps)?,
     ])?;
@@ -256,6 +270,9 @@ fn logs_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
             col("ScopeName"),
             col("LogAttributes"),
         ])
-        .sort(["Timestamp"], SortMultipleOptions::default().with_maintain_order(true))
+        .sort(
+            ["Timestamp"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
         .collect()
 }

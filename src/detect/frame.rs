@@ -55,7 +55,10 @@ impl<'a> Columns<'a> {
     /// A timestamp column as seconds since the epoch.
     pub fn seconds(&self, name: &str) -> Result<Vec<f64>, DetectError> {
         let column = self.frame.column(name).map_err(|_| self.error(name))?;
-        let physical = column.as_materialized_series().to_physical_repr().into_owned();
+        let physical = column
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
         let ca = physical.i64().map_err(|_| self.error(name))?;
         Ok(ca
             .iter()

@@ -69,7 +69,8 @@ impl Detector for HeartbeatDetector {
                 b.last_seen_s = b.last_seen_s.max(last_seen[i]);
                 if beats[i] >= 2 {
                     let average = (last_seen[i] - first_seen[i]) / (beats[i] - 1) as f64;
-                    b.intervals_s.extend(std::iter::repeat_n(average, (beats[i] - 1) as usize));
+                    b.intervals_s
+                        .extend(std::iter::repeat_n(average, (beats[i] - 1) as usize));
                 }
                 if let Some(prev) = previous_last {
                     b.intervals_s.push(first_seen[i] - prev);
@@ -118,7 +119,10 @@ impl Detector for HeartbeatDetector {
                     format!(
                         "canary {}: no heartbeat in the last {} (expected every {})",
                         declared.name,
-                        duration_text(ctx.window.until.unix_timestamp() as f64 - ctx.window.since.unix_timestamp() as f64),
+                        duration_text(
+                            ctx.window.until.unix_timestamp() as f64
+                                - ctx.window.since.unix_timestamp() as f64
+                        ),
                         duration_text(period)
                     ),
                     evidence.build(),
@@ -165,7 +169,10 @@ fn judge(
     let silent_for = as_of_s - b.last_seen_s;
     let evidence = |state: &str| {
         Evidence::new()
-            .time("last_seen_at", timefmt::from_nanos((b.last_seen_s * 1e9) as i64))
+            .time(
+                "last_seen_at",
+                timefmt::from_nanos((b.last_seen_s * 1e9) as i64),
+            )
             .num("silent_for_s", silent_for)
             .num("period_s", period)
             .num("grace_s", grace)

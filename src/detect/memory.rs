@@ -77,7 +77,14 @@ impl Detector for MemoryDetector {
                 ("namespace", namespace[first]),
                 ("pod", pod[first]),
                 ("container", container[first]),
-                ("workload", workload[range.clone()].iter().copied().find(|w| !w.is_empty()).unwrap_or("")),
+                (
+                    "workload",
+                    workload[range.clone()]
+                        .iter()
+                        .copied()
+                        .find(|w| !w.is_empty())
+                        .unwrap_or(""),
+                ),
             ] {
                 if !value.is_empty() {
                     entity.insert(key.to_string(), value.to_string());
@@ -122,8 +129,7 @@ impl Detector for MemoryDetector {
             let min_slope = params.min_growth_fraction_per_hour * reference / 3600.0;
 
             // Been this high before and collected without a restart: a slow GC cycle, not a leak.
-            let margin = 0.02 * reference;
-            if has_collected_above(segment, current_peak - margin) {
+            if has_collected_above(segment, current_peak - 0.02 * reference, 0.1 * reference) {
                 continue;
             }
 
@@ -131,7 +137,15 @@ impl Detector for MemoryDetector {
             spans.push(f64::INFINITY);
             let mut best: Option<TrendFit> = None;
             for span in spans {
-                let Some(fit) = fit_span(&segment, span, bucket_s, &params, min_slope, limit_bytes, current_peak) else {
+                let Some(fit) = fit_span(
+                    &segment,
+                    span,
+                    bucket_s,
+                    &params,
+                    min_slope,
+                    limit_bytes,
+                    current_peak,
+                ) else {
                     continue;
                 };
                 if best.is_none_or(|b| fit.seconds_to_limit < b.seconds_to_limit) {
@@ -167,7 +181,8 @@ impl Detector for MemoryDetector {
                     if fit.seconds_to_limit > params.warning_within.as_secs_f64() {
                         continue;
                     }
-                    let exhaustion_at = ctx.as_of() + time::Duration::seconds_f64(fit.seconds_to_limit);
+                    let exhaustion_at =
+                        ctx.as_of() + time::Duration::seconds_f64(fit.seconds_to_limit);
                     evidence = evidence
                         .num("limit_bytes", limit_bytes)
                         .num("usage_ratio", current_peak / limit_bytes)
@@ -259,16 +274,16 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
     &points[start..]
 }
 
-/// Whether the segment's working set reached `level` earlier and then stayed well below it
-/// (by a quarter) for a whole bucket — memory the process gave back without restarting. Peaks,
-/// not floors: a GC faster than a bucket shows in every bucket's floor, and says nothing about
+/// Whether the segment's working set reached `level` earlier and then stayed at least `drop`
+/// below it for a whole bucket — memory the process gave back without restarting. Peaks, not
+/// floors: a GC faster than a bucket shows in every bucket's floor, and says nothing about
 /// whether the peaks come back down.
-fn has_collected_above(segment: &[Point], level: f64) -> bool {
+fn has_collected_above(segment: &[Point], level: f64, drop: f64) -> bool {
     let mut reached = false;
     for p in segment {
         if p.peak >= level {
             reached = true;
-        } else if reached && p.peak < 0.75 * level {
+        } else if reached && p.peak < level - drop {
             return true;
         }
     }
@@ -319,7 +334,10 @@ fn fit_span(
     }
     let quarter = (points.len() / 4).max(2);
     let early_floor = ys[..quarter].iter().copied().fold(f64::MAX, f64::min);
-    let late_floor = ys[ys.len() - quarter..].iter().copied().fold(f64::MAX, f64::min);
+    let late_floor = ys[ys.len() - quarter..]
+        .iter()
+        .copied()
+        .fold(f64::MAX, f64::min);
     let predicted_rise = trend.slope * (xs[xs.len() - quarter] - xs[quarter - 1]).max(0.0);
     if late_floor - early_floor < 0.5 * predicted_rise {
         return None;

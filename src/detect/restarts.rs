@@ -66,10 +66,16 @@ impl Detector for RestartDetector {
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let mut findings = Vec::new();
         // Rows are sorted by cluster, namespace, pod, container, pod_uid, bucket.
-        for range in groups(frame.height(), |i| (cluster[i], namespace[i], pod[i], container[i])) {
+        for range in groups(frame.height(), |i| {
+            (cluster[i], namespace[i], pod[i], container[i])
+        }) {
             let first = range.start;
             let mut entity = BTreeMap::new();
-            let workload_name = workload[range.clone()].iter().copied().find(|w| !w.is_empty()).unwrap_or("");
+            let workload_name = workload[range.clone()]
+                .iter()
+                .copied()
+                .find(|w| !w.is_empty())
+                .unwrap_or("");
             for (key, value) in [
                 ("cluster", cluster[first]),
                 ("namespace", namespace[first]),
@@ -85,7 +91,11 @@ impl Detector for RestartDetector {
                 continue;
             }
             let count_since = |start: f64| -> u64 {
-                range.clone().filter(|&i| bucket[i] >= start).map(|i| restarts[i]).sum()
+                range
+                    .clone()
+                    .filter(|&i| bucket[i] >= start)
+                    .map(|i| restarts[i])
+                    .sum()
             };
             let loop_start = as_of_s - params.crash_loop_within.as_secs_f64();
             let in_loop_span = count_since(loop_start);
@@ -98,7 +108,14 @@ impl Detector for RestartDetector {
             let reasons: Vec<(&str, u64)> = reason_counts
                 .iter()
                 .map(|(label, counts)| {
-                    (*label, range.clone().filter(|&i| bucket[i] >= rate_start).map(|i| counts[i]).sum())
+                    (
+                        *label,
+                        range
+                            .clone()
+                            .filter(|&i| bucket[i] >= rate_start)
+                            .map(|i| counts[i])
+                            .sum(),
+                    )
                 })
                 .filter(|(_, n)| *n > 0)
                 .collect();
@@ -113,7 +130,9 @@ impl Detector for RestartDetector {
                 params.rate_recent.as_secs_f64(),
                 backoff,
             );
-            let Some((severity, kind, p_value)) = judged else { continue };
+            let Some((severity, kind, p_value)) = judged else {
+                continue;
+            };
             let reason_text = if reasons.is_empty() {
                 String::new()
             } else {
@@ -142,7 +161,10 @@ impl Detector for RestartDetector {
             let mut evidence = Evidence::new()
                 .text("pattern", kind)
                 .int("restarts_in_crash_loop_window", in_loop_span)
-                .num("crash_loop_window_s", params.crash_loop_within.as_secs_f64())
+                .num(
+                    "crash_loop_window_s",
+                    params.crash_loop_within.as_secs_f64(),
+                )
                 .int("restarts_recent", recent)
                 .num("recent_window_s", params.rate_recent.as_secs_f64())
                 .int("restarts_before", total - recent)

@@ -31,9 +31,8 @@ pub fn statements(generation: Generation, names: &TelemetryNames) -> Vec<String>
 
 /// The DDL as one printable script.
 pub fn script(generation: Generation, names: &TelemetryNames) -> String {
-    let mut out = format!(
-        "-- OpenTelemetry clickhouseexporter tables, generation {generation}\n\n"
-    );
+    let mut out =
+        format!("-- OpenTelemetry clickhouseexporter tables, generation {generation}\n\n");
     for statement in statements(generation, names) {
         out.push_str(&statement);
         out.push_str(";\n\n");

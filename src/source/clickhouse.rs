@@ -236,7 +236,11 @@ impl ClickHouseSource {
     }
 
     /// Fetches one window, normalised to its frame schema.
-    pub async fn fetch(&self, kind: QueryKind, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+    pub async fn fetch(
+        &self,
+        kind: QueryKind,
+        window: &WindowSpec,
+    ) -> Result<DataFrame, SourceError> {
         self.fetch_with_stats(kind, window).await.map(|(f, _)| f)
     }
 
@@ -252,7 +256,11 @@ impl ClickHouseSource {
         );
         let status = if uses_logs { &self.logs } else { &self.metrics };
         let generation = self.table_error(status, &origin)?;
-        let logs_generation = if uses_logs { generation } else { Generation::G2 };
+        let logs_generation = if uses_logs {
+            generation
+        } else {
+            Generation::G2
+        };
         let sql = self.queries.render(kind, logs_generation);
         let names = &self.names;
         let since = timefmt::clickhouse_datetime64(window.since);
@@ -392,7 +400,11 @@ fn exception_summary(text: &str) -> String {
     line.to_string()
 }
 
-fn classify_error(config: &ClickHouseConfig, error: clickhouse::error::Error, query: &str) -> SourceError {
+fn classify_error(
+    config: &ClickHouseConfig,
+    error: clickhouse::error::Error,
+    query: &str,
+) -> SourceError {
     use clickhouse::error::Error as E;
     let scrub = |text: String| -> String {
         match &config.password {

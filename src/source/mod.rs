@@ -71,7 +71,11 @@ pub enum Source {
 
 impl Source {
     /// Fetches one query's window, normalised to its schema.
-    pub async fn fetch(&self, kind: QueryKind, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+    pub async fn fetch(
+        &self,
+        kind: QueryKind,
+        window: &WindowSpec,
+    ) -> Result<DataFrame, SourceError> {
         match self {
             Source::ClickHouse(source) => source.fetch(kind, window).await,
             Source::Parquet(source) => source.fetch(kind, window),

@@ -62,10 +62,7 @@ impl ParquetSource {
             .table_path(table)
             .ok_or_else(|| SourceError::MissingTable {
                 query: format!("{} (parquet)", query.file_name()),
-                table: format!(
-                    "{table} (no {table}.parquet in {})",
-                    self.dir.display()
-                ),
+                table: format!("{table} (no {table}.parquet in {})", self.dir.display()),
             })?;
         let pattern = if is_dir {
             path.join("**").join("*.parquet")
@@ -109,13 +106,21 @@ impl ParquetSource {
 
     /// The table's time column as naive UTC nanoseconds. G2 metrics exported from ClickHouse
     /// carry `DateTime` as integer seconds.
-    fn time_column(&self, lf: &mut LazyFrame, name: &str, query: QueryKind) -> Result<Expr, SourceError> {
+    fn time_column(
+        &self,
+        lf: &mut LazyFrame,
+        name: &str,
+        query: QueryKind,
+    ) -> Result<Expr, SourceError> {
         let schema = lf.collect_schema().map_err(self.parquet_error(query))?;
-        let dtype = schema.get(name).cloned().ok_or_else(|| SourceError::MissingColumn {
-            query: format!("{} (parquet)", query.file_name()),
-            table: self.dir.display().to_string(),
-            column: name.to_string(),
-        })?;
+        let dtype = schema
+            .get(name)
+            .cloned()
+            .ok_or_else(|| SourceError::MissingColumn {
+                query: format!("{} (parquet)", query.file_name()),
+                table: self.dir.display().to_string(),
+                column: name.to_string(),
+            })?;
         Ok(match dtype {
             DataType::Datetime(_, _) => utc_nanos(col(name)),
             d if d.is_integer() => (col(name).cast(DataType::Int64) * lit(1_000_000_000i64))
@@ -186,7 +191,11 @@ impl ParquetSource {
                 len().alias("samples"),
             ]);
         // Rows are sorted by time first, and groups keep row order: `last` is the latest value.
-        let latest = |metric: &str| col("Value").filter(col("MetricName").eq(lit(metric))).last();
+        let latest = |metric: &str| {
+            col("Value")
+                .filter(col("MetricName").eq(lit(metric)))
+                .last()
+        };
         let spec = gauge
             .filter(
                 col("MetricName")
@@ -194,7 +203,10 @@ impl ParquetSource {
                     .or(col("MetricName").eq(lit(n.request_metric.as_str())))
                     .or(col("MetricName").eq(lit(n.restarts_metric.as_str()))),
             )
-            .sort(["time"], SortMultipleOptions::default().with_maintain_order(true))
+            .sort(
+                ["time"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )
             .with_columns([
                 map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
                 map_get("ResourceAttributes", "k8s.container.name").alias("container"),
@@ -290,7 +302,12 @@ impl ParquetSource {
                 col("ServiceName").cast(DataType::String).alias("service"),
                 is_error.alias("is_error"),
             ])
-            .group_by([col("bucket"), col("cluster"), col("namespace"), col("service")])
+            .group_by([
+                col("bucket"),
+                col("cluster"),
+                col("namespace"),
+                col("service"),
+            ])
             .agg([
                 len().alias("total"),
                 col("is_error").cast(DataType::UInt64).sum().alias("errors"),
@@ -420,16 +437,22 @@ impl ParquetSource {
             Column::new("column".into(), out_column),
         ])
         .map_err(self.parquet_error(q))?;
-        let counts: Vec<Expr> = ["backoff_events", "oom_events", "unhealthy_events", "killing_events", "failed_events"]
-            .iter()
-            .map(|c| {
-                col("column")
-                    .eq(lit(*c))
-                    .cast(DataType::UInt64)
-                    .sum()
-                    .alias(*c)
-            })
-            .collect();
+        let counts: Vec<Expr> = [
+            "backoff_events",
+            "oom_events",
+            "unhealthy_events",
+            "killing_events",
+            "failed_events",
+        ]
+        .iter()
+        .map(|c| {
+            col("column")
+                .eq(lit(*c))
+                .cast(DataType::UInt64)
+                .sum()
+                .alias(*c)
+        })
+        .collect();
         events
             .lazy()
             .with_column(col("bucket").cast(ColumnType::Time.dtype()))

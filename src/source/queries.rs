@@ -10,9 +10,18 @@ use crate::window::QueryKind;
 const EMBEDDED: [(QueryKind, &str); 5] = [
     (QueryKind::Memory, include_str!("../../queries/memory.sql")),
     (QueryKind::Errors, include_str!("../../queries/errors.sql")),
-    (QueryKind::Restarts, include_str!("../../queries/restarts.sql")),
-    (QueryKind::PodEvents, include_str!("../../queries/pod_events.sql")),
-    (QueryKind::Heartbeats, include_str!("../../queries/heartbeats.sql")),
+    (
+        QueryKind::Restarts,
+        include_str!("../../queries/restarts.sql"),
+    ),
+    (
+        QueryKind::PodEvents,
+        include_str!("../../queries/pod_events.sql"),
+    ),
+    (
+        QueryKind::Heartbeats,
+        include_str!("../../queries/heartbeats.sql"),
+    ),
 ];
 
 /// The placeholder a logs query uses for its sort-key predicate (differs per generation).

@@ -121,9 +121,14 @@ impl QueryKind {
     /// Columns that identify a row (rows are sorted by these).
     pub fn key_columns(self) -> &'static [&'static str] {
         match self {
-            QueryKind::Memory | QueryKind::Restarts => {
-                &["cluster", "namespace", "pod", "container", "pod_uid", "bucket"]
-            }
+            QueryKind::Memory | QueryKind::Restarts => &[
+                "cluster",
+                "namespace",
+                "pod",
+                "container",
+                "pod_uid",
+                "bucket",
+            ],
             QueryKind::Errors => &["cluster", "namespace", "service", "bucket"],
             QueryKind::PodEvents => &["cluster", "namespace", "pod", "bucket"],
             QueryKind::Heartbeats => &["cluster", "canary", "bucket"],
@@ -197,7 +202,9 @@ pub enum FrameError {
         column: String,
         expected: String,
     },
-    #[error("the {query} query's column `{column}` has type {found}, which cannot become {expected}")]
+    #[error(
+        "the {query} query's column `{column}` has type {found}, which cannot become {expected}"
+    )]
     ColumnType {
         query: QueryKind,
         column: String,
@@ -245,9 +252,7 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameE
             ColumnType::Time if found != DataType::Null => utc_nanos(col(*name)),
             // Sums and means of the same values differ in the last bits between engines
             // (summation order); to a thousandth of a byte/ratio unit they agree.
-            ColumnType::Float => col(*name)
-                .cast(ty.dtype())
-                .round(3, RoundMode::HalfToEven),
+            ColumnType::Float => col(*name).cast(ty.dtype()).round(3, RoundMode::HalfToEven),
             _ => col(*name).cast(ty.dtype()),
         };
         exprs.push(expr.alias(*name));
@@ -256,7 +261,10 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameE
     frame
         .lazy()
         .select(exprs)
-        .sort(keys, SortMultipleOptions::default().with_maintain_order(true))
+        .sort(
+            keys,
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
         .collect()
         .map_err(|source| FrameError::Polars { query, source })
 }
@@ -292,12 +300,7 @@ pub fn join_pod_events(restarts: DataFrame, events: DataFrame) -> Result<DataFra
     ];
     restarts
         .lazy()
-        .join(
-            events.lazy(),
-            on.clone(),
-            on,
-            JoinArgs::new(JoinType::Left),
-        )
+        .join(events.lazy(), on.clone(), on, JoinArgs::new(JoinType::Left))
         .with_columns(
             counts
                 .iter()
