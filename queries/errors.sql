@@ -4,8 +4,10 @@
 --   total UInt64   log records of the service in the bucket
 --   errors UInt64  records at or above error_severity_min, or with no severity number and a
 --                  severity text in error_severity_texts (compared upper-case)
+-- Canary heartbeats (records carrying the canary attribute) are not requests and are left out.
 -- Parameters: since, until DateTime64(9); bucket_s UInt32; logs_table Identifier;
---   cluster_attribute String; error_severity_min UInt8; error_severity_texts Array(String).
+--   cluster_attribute, canary_attribute String; error_severity_min UInt8;
+--   error_severity_texts Array(String).
 -- {{logs_time_prune}} is replaced by the predicate on the sort key of the logs table's
 -- generation (G1: TimestampTime, G2: toStartOfFiveMinutes(Timestamp)), so the primary key prunes.
 SELECT
@@ -20,5 +22,6 @@ FROM {logs_table:Identifier}
 WHERE {{logs_time_prune}}
   AND Timestamp >= {since:DateTime64(9)} AND Timestamp < {until:DateTime64(9)}
   AND ServiceName != ''
+  AND LogAttributes[{canary_attribute:String}] = ''
 GROUP BY bucket, cluster, namespace, service
 ORDER BY cluster, namespace, service, bucket

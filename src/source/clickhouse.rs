@@ -131,10 +131,16 @@ impl ClickHouseSource {
     ) -> Result<ClickHouseSource, SourceError> {
         let client = config.read_client();
         let tables = vec![names.logs_table.clone(), names.gauge_table.clone()];
-        let sql = "SELECT currentDatabase() AS database, table, name, type FROM system.columns \
-                   WHERE database = currentDatabase() AND table IN {tables:Array(String)} \
-                   ORDER BY table, name";
-        let bytes = run_arrow(&config, &client, sql, |q| q.param("tables", &tables)).await?;
+        // The database is named explicitly when configured rather than read back from the
+        // session, so what is checked is exactly what the queries will read.
+        let sql = "SELECT database, table, name, type FROM system.columns \
+                   WHERE database = if(empty({database:String}), currentDatabase(), {database:String}) \
+                   AND table IN {tables:Array(String)} ORDER BY table, name";
+        let configured = config.database.clone().unwrap_or_default();
+        let bytes = run_arrow(&config, &client, sql, |q| {
+            q.param("tables", &tables).param("database", &configured)
+        })
+        .await?;
         let frame = decode_arrow(&bytes).map_err(|message| SourceError::Decode {
             query: "system.columns".into(),
             message,
@@ -397,7 +403,18 @@ fn exception_code(text: &str) -> Option<u32> {
 fn exception_summary(text: &str) -> String {
     let line = text.lines().next().unwrap_or(text).trim();
     let line = line.split(" (version ").next().unwrap_or(line);
-    line.to_string()
+    // ClickHouse echoes the whole rewritten query after "In scope"; the query file is named
+    // separately, so keep the message and the exception name.
+    match line.split_once(" In scope ") {
+        Some((message, rest)) => {
+            let name = rest
+                .rsplit_once(". (")
+                .map(|(_, n)| format!(" ({n}"))
+                .unwrap_or_default();
+            format!("{message}{name}")
+        }
+        None => line.to_string(),
+    }
 }
 
 fn classify_error(

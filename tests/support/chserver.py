@@ -132,6 +132,8 @@ PYTHON_ONLY_FORMATS = {"arrowtable", "dataframe", "datastore", "debug"}
 SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORMAT_TAIL_RE = re.compile(
     r"\bFORMAT\s+([A-Za-z_][A-Za-z0-9_]*)(\s+SETTINGS\s+[^;]*)?\s*;?\s*$", re.I | re.S)
+# `input(` in an INSERT ... SELECT: the table function over the request body.
+INPUT_FUNCTION_RE = re.compile(r"\binput\s*\(", re.I)
 INSERT_HEAD_RE = re.compile(r"^\s*INSERT\b", re.I)
 INSERT_FORMAT_TAIL_RE = re.compile(r"^(.*?)\s+FORMAT\s+([A-Za-z_][A-Za-z0-9_]*)\s*;?\s*$", re.I | re.S)
 INSERT_VALUES_TAIL_RE = re.compile(r"^(.*?)\s+VALUES\s*$", re.I | re.S)
@@ -677,6 +679,13 @@ class Handler(BaseHTTPRequestHandler):
                         insert_m = (vm.group(1), "Values")
                 else:
                     insert_m = (insert_m.group(1), insert_m.group(2))
+            if insert_m is not None and INPUT_FUNCTION_RE.search(insert_m[0]):
+                # INSERT ... SELECT ... FROM input('structure') FORMAT F: chdb's streaming insert
+                # refuses it, so spool the body to a file and let the real engine run the same
+                # SELECT over file(path, F, 'structure') — same data, same transformation.
+                self.run_insert_select(insert_m[0], insert_m[1], data_iter, database, settings,
+                                       readonly, query_id, compress_out, started)
+                return
             if insert_m is not None:
                 # INSERT header in the URL, data in the body: stream it.
                 self.run_insert(insert_m[0], insert_m[1], data_iter, database, settings, readonly,
@@ -733,6 +742,25 @@ class Handler(BaseHTTPRequestHandler):
         ]
         self.send_bytes(200, body, headers)
         log.info("%s ok %s %s in %.3fs", query_id[:8], what, fmt, time.monotonic() - started)
+
+    def run_insert_select(self, header, fmt, data_iter, database, settings, readonly, query_id,
+                          compress_out, started):
+        spool_dir = os.path.join(self.server.engine.data_dir, "user_files")
+        os.makedirs(spool_dir, exist_ok=True)
+        path = os.path.join(spool_dir, f"insert-{query_id}.{fmt.lower()}")
+        try:
+            with open(path, "wb") as f:
+                for chunk in data_iter:
+                    f.write(chunk)
+            replacement = f"file({sql_str(path)}, {sql_str(fmt)}, "
+            sql = INPUT_FUNCTION_RE.sub(lambda _m: replacement, header, count=1)
+            self.run_sql(sql, {}, "TabSeparated", database, settings, readonly, query_id,
+                         compress_out, started)
+        finally:
+            try:
+                os.remove(path)
+            except OSError:
+                pass
 
     def run_sql(self, sql, qparams, default_format, database, settings, readonly, query_id,
                 compress_out, started):
