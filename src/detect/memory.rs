@@ -11,8 +11,9 @@
 //!    (≥ `min_growth_fraction_per_hour` of the limit per hour), and visible in the floor itself
 //!    (the last quarter's lowest floor is above the first quarter's by half what the slope
 //!    predicts — periodic patterns fail this).
-//! 3. The newest `tail` span must still rise (at least half the fitted slope: a warm-up that has
-//!    levelled off is not a leak), and the working set must be at a new high for the segment:
+//! 3. The newest `tail` span must still rise, and the forecast uses its slope where that is lower
+//!    (the current rate: a warm-up after a restart decelerates), and the working set must be at a
+//!    new high for the segment:
 //!    if it has been this high before and came back down without a restart (a slow GC cycle),
 //!    the process manages this level and is not heading for the limit.
 //! 4. Forecast: time until the current peak plus slope × t reaches the limit. Warn within
@@ -153,19 +154,31 @@ impl Detector for MemoryDetector {
                 }
             }
             let Some(fit) = best else { continue };
-            // The newest span must agree: a leak that stopped is not heading for the limit.
+            // Forecast with the current rate: the newest `tail` span's slope where it is lower than
+            // the span's. A leak keeps its rate; a warm-up after a (re)start decelerates toward
+            // its normal level and a stopped leak flattens, and a straight line over the whole
+            // span would overstate how fast either is still growing.
             let tail_start = as_of_s - params.tail.as_secs_f64();
             let (tx, ty): (Vec<f64>, Vec<f64>) = segment
                 .iter()
                 .filter(|p| p.t >= tail_start)
                 .map(|p| (p.t, p.floor))
                 .unzip();
-            if tx.len() >= 4
-                && stats::theil_sen(&tx, &ty).is_none_or(|t| t.slope < 0.5 * fit.slope_per_s)
-            {
-                continue;
+            let mut fit = fit;
+            if tx.len() >= 4 {
+                let Some(tail) = stats::theil_sen(&tx, &ty) else {
+                    continue;
+                };
+                if tail.slope <= 0.0 {
+                    continue;
+                }
+                if tail.slope < fit.slope_per_s {
+                    fit.slope_per_s = tail.slope;
+                    if let Some(limit) = limit_bytes {
+                        fit.seconds_to_limit = ((limit - current_peak) / tail.slope).max(0.0);
+                    }
+                }
             }
-
             let name = entity.get("container").cloned().unwrap_or_default();
             let mut evidence = Evidence::new()
                 .num("working_set_bytes", current_peak)

@@ -1,0 +1,270 @@
+//! The command line as a user meets it: exit codes, rule errors with file/line/column, the
+//! findings contract on stdout, and no half-runs when configuration is broken.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use support::forewarn_bin;
+
+fn forewarn(args: &[&str]) -> Output {
+    Command::new(forewarn_bin())
+        .args(args)
+        .env("RUST_LOG", "error")
+        .env_remove("FOREWARN_RULES")
+        .output()
+        .expect("running forewarn")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).to_string()
+}
+
+fn shipped_rules_copy(dir: &Path) {
+    for (file, contents) in forewarn::config::rules::EMBEDDED_RULES {
+        let name = Path::new(file).file_name().unwrap();
+        std::fs::write(dir.join(name), contents).unwrap();
+    }
+}
+
+/// Demo data written once per test binary: 8 h ending at a fixed time.
+fn demo_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = forewarn(&[
+            "demo",
+            "generate",
+            dir.path().to_str().unwrap(),
+            "--seed",
+            "5",
+            "--hours",
+            "8",
+            "--end",
+            "2026-11-20T12:00:00Z",
+        ]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        dir
+    })
+    .path()
+}
+
+#[test]
+fn check_accepts_the_shipped_rules() {
+    let out = forewarn(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("rules OK"));
+}
+
+#[test]
+fn a_broken_rule_is_named_by_file_line_column_and_field_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    shipped_rules_copy(dir.path());
+    let broken = std::fs::read_to_string(dir.path().join("memory.yaml"))
+        .unwrap()
+        .replace("warning_within: 2h", "warning_within: two hours");
+    std::fs::write(dir.path().join("memory.yaml"), broken).unwrap();
+    let rules = dir.path().to_str().unwrap();
+
+    let out = forewarn(&["check", "--rules", rules]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let line = std::fs::read_to_string(dir.path().join("memory.yaml"))
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("two hours"))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("memory.yaml:{line}:")), "{err}");
+    assert!(err.contains("warning_within"), "{err}");
+    assert!(err.contains("`two hours` is not a duration"), "{err}");
+
+    // The same rules make analyze refuse before touching any source: no findings, exit 2.
+    let source = format!("parquet:{}", demo_dir().display());
+    let out = forewarn(&[
+        "analyze", "--rules", rules, "--source", &source, "--output", "jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        out.stdout.is_empty(),
+        "a broken rule set half-ran: {}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn an_unknown_field_in_a_rule_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    shipped_rules_copy(dir.path());
+    let broken = std::fs::read_to_string(dir.path().join("errors.yaml"))
+        .unwrap()
+        .replace(
+            "      min_errors: 5\n",
+            "      min_errors: 5\n      min_erors: 3\n",
+        );
+    std::fs::write(dir.path().join("errors.yaml"), broken).unwrap();
+    let out = forewarn(&["check", "--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("errors.yaml:"), "{err}");
+    assert!(err.contains("min_erors"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = forewarn(&["query", "cpu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unknown window `cpu`"));
+    let out = forewarn(&["analyze", "--source", "s3:bucket"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("use `clickhouse` or `parquet:DIR`"));
+}
+
+fn labels() -> forewarn::demo::model::Labels {
+    serde_json::from_str(&std::fs::read_to_string(demo_dir().join("labels.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn analyze_prints_contract_findings_and_fail_on_exits_3() {
+    // As of 20 minutes before the first OOM kill, the leaking container must be flagged.
+    let labels = labels();
+    let leak = labels
+        .incidents
+        .iter()
+        .filter(|i| i.kind == "memory_leak")
+        .min_by_key(|i| i.impact_at)
+        .expect("the demo injects memory leaks");
+    let at =
+        forewarn::window::timefmt::rfc3339(leak.impact_at.unwrap() - time::Duration::minutes(20));
+    let source = format!("parquet:{}", demo_dir().display());
+    let out = forewarn(&[
+        "analyze", "--source", &source, "--at", &at, "--output", "jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let findings: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON finding"))
+        .collect();
+    let hit = findings
+        .iter()
+        .find(|f| f["signal"] == "memory_pressure" && f["entity"]["pod"] == leak.entity["pod"])
+        .unwrap_or_else(|| panic!("no memory finding for {:?} in {findings:#?}", leak.entity));
+    let keys: Vec<&str> = hit
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in [
+        "id",
+        "rule",
+        "signal",
+        "severity",
+        "status",
+        "entity",
+        "evaluated_at",
+        "window",
+        "summary",
+        "evidence",
+        "runbook",
+    ] {
+        assert!(keys.contains(&key), "finding lacks `{key}`: {hit}");
+    }
+    // Windows end on bucket boundaries: the finding is as of the 1-minute bucket before --at.
+    let floored = forewarn::window::timefmt::floor_to(
+        leak.impact_at.unwrap() - time::Duration::minutes(20),
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(
+        hit["evaluated_at"],
+        serde_json::Value::String(forewarn::window::timefmt::rfc3339(floored))
+    );
+    assert!(hit["evidence"]["limit_bytes"].as_f64().unwrap() > 0.0);
+    assert!(hit["evidence"]["exhaustion_at"].is_string());
+    assert!(hit["summary"]
+        .as_str()
+        .unwrap()
+        .contains("limit reached in"));
+
+    let out = forewarn(&[
+        "analyze",
+        "--source",
+        &source,
+        "--at",
+        &at,
+        "--output",
+        "jsonl",
+        "--fail-on",
+        "warning",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    // Before any incident, nothing fires and --fail-on stays 0.
+    let quiet = forewarn::window::timefmt::rfc3339(labels.start + time::Duration::hours(2));
+    let out = forewarn(&[
+        "analyze",
+        "--source",
+        &source,
+        "--at",
+        &quiet,
+        "--fail-on",
+        "critical",
+        "--output",
+        "jsonl",
+        "--rule",
+        "memory-pressure",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}
+
+#[test]
+fn backtest_prints_jsonl_and_scores_itself_against_labels() {
+    let labels = labels();
+    let source = format!("parquet:{}", demo_dir().display());
+    let from = forewarn::window::timefmt::rfc3339(labels.start + time::Duration::hours(2));
+    let to = forewarn::window::timefmt::rfc3339(labels.end);
+    let labels_file = demo_dir().join("labels.json");
+    let out = forewarn(&[
+        "backtest",
+        "--source",
+        &source,
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--step",
+        "5m",
+        "--output",
+        "jsonl",
+        "--labels",
+        labels_file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let times: std::collections::BTreeSet<String> = stdout
+        .lines()
+        .map(|l| {
+            let f: serde_json::Value = serde_json::from_str(l).unwrap();
+            f["evaluated_at"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(times.len() > 5, "findings at several steps: {times:?}");
+    let err = text(&out.stderr);
+    assert!(err.contains("steps evaluated"), "{err}");
+    assert!(err.contains("precision") && err.contains("recall"), "{err}");
+    assert!(err.contains("first detection per entity"), "{err}");
+}
+
+#[test]
+fn the_demo_runs_and_reports_what_it_found() {
+    let out = forewarn(&["demo", "--seed", "3", "--hours", "8"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("Injected incidents and what forewarn said"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("memory_pressure"));
+    assert!(stdout.contains("precision"));
+    assert!(stdout.contains("first warned"), "{stdout}");
+}

@@ -1,0 +1,1246 @@
+//! The four detectors, judged the way users run them: the shipped rules (`RuleSet::embedded()`),
+//! window frames shaped by `window::normalize` exactly as the sources shape them, and
+//! `evaluate::judge` on the rule's window. Each test states what a user would notice: a finding
+//! or silence, its severity, and for findings the evidence a person would check.
+//!
+//! Frames are synthetic: a small builder turns per-row values into a frame of a `QueryKind`'s
+//! schema. All noise is deterministic (seeded `StdRng`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use forewarn::config::rules::DeclaredCanary;
+use forewarn::config::{DurationText, Rule, RuleSet};
+use forewarn::evaluate::{judge, rule_window};
+use forewarn::findings::{Finding, Severity, Signal, Status};
+use forewarn::window::{self, ColumnType, QueryKind};
+use polars::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+// ---------------------------------------------------------------------------------------------
+// Frame builder
+// ---------------------------------------------------------------------------------------------
+
+/// The fixed as-of time of every test (a bucket boundary for every rule).
+const AS_OF: OffsetDateTime = datetime!(2026-11-20 12:00 UTC);
+const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
+
+/// One cell of a row.
+#[derive(Debug, Clone)]
+enum V {
+    /// A time, nanoseconds since the epoch (UTC).
+    T(i64),
+    S(String),
+    F(f64),
+    C(u64),
+    Null,
+}
+
+type Row = Vec<(&'static str, V)>;
+
+fn s(text: &str) -> V {
+    V::S(text.to_string())
+}
+
+/// A time `seconds` after AS_OF (negative: before).
+fn at(seconds: f64) -> V {
+    V::T(ns_at(seconds))
+}
+
+fn ns_at(seconds: f64) -> i64 {
+    AS_OF.unix_timestamp_nanos() as i64 + (seconds * 1e9).round() as i64
+}
+
+/// A frame of `kind` from rows (cells not given are null), through `window::normalize` so its
+/// columns, types and row order are exactly those the sources produce. The columns are handed to
+/// `normalize` in reverse schema order, to rely on it rather than on the builder.
+fn frame(kind: QueryKind, rows: &[Row]) -> DataFrame {
+    let schema = kind.schema();
+    for row in rows {
+        for (name, _) in row {
+            assert!(
+                schema.iter().any(|(n, _)| n == name),
+                "{kind} has no column {name}"
+            );
+        }
+    }
+    let mut columns = Vec::new();
+    for (name, ty) in schema.iter().rev() {
+        let cells: Vec<&V> = rows
+            .iter()
+            .map(|row| {
+                row.iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v)
+                    .unwrap_or(&V::Null)
+            })
+            .collect();
+        let bad = |v: &V| -> ! { panic!("{kind}.{name}: {v:?} is not a {ty:?}") };
+        let column = match ty {
+            ColumnType::Time => {
+                let values: Vec<Option<i64>> = cells
+                    .iter()
+                    .map(|v| match v {
+                        V::T(ns) => Some(*ns),
+                        V::Null => None,
+                        other => bad(other),
+                    })
+                    .collect();
+                Column::new((*name).into(), values)
+                    .cast(&ty.dtype())
+                    .unwrap()
+            }
+            ColumnType::Text => {
+                let values: Vec<Option<String>> = cells
+                    .iter()
+                    .map(|v| match v {
+                        V::S(t) => Some(t.clone()),
+                        V::Null => None,
+                        other => bad(other),
+                    })
+                    .collect();
+                Column::new((*name).into(), values)
+            }
+            ColumnType::Float => {
+                let values: Vec<Option<f64>> = cells
+                    .iter()
+                    .map(|v| match v {
+                        V::F(x) => Some(*x),
+                        V::C(n) => Some(*n as f64),
+                        V::Null => None,
+                        other => bad(other),
+                    })
+                    .collect();
+                Column::new((*name).into(), values)
+            }
+            ColumnType::Count => {
+                let values: Vec<Option<u64>> = cells
+                    .iter()
+                    .map(|v| match v {
+                        V::C(n) => Some(*n),
+                        V::Null => None,
+                        other => bad(other),
+                    })
+                    .collect();
+                Column::new((*name).into(), values)
+            }
+        };
+        columns.push(column);
+    }
+    let raw = DataFrame::new_infer_height(columns).expect("columns of one height");
+    window::normalize(kind, raw).expect("the frame normalizes")
+}
+
+/// The restarts frame as the sources build it: restarts and pod events normalized, then joined.
+fn restarts_frame(restarts: &[Row], events: &[Row]) -> DataFrame {
+    window::join_pod_events(
+        frame(QueryKind::Restarts, restarts),
+        frame(QueryKind::PodEvents, events),
+    )
+    .expect("pod events join")
+}
+
+/// The shipped rule for a signal (exactly one).
+fn shipped(signal: Signal) -> Rule {
+    let set = RuleSet::embedded().expect("shipped rules are valid");
+    let mut rules = set.rules.into_iter().filter(|r| r.signal == signal);
+    let rule = rules.next().expect("a shipped rule for the signal");
+    assert!(rules.next().is_none(), "one shipped rule per signal");
+    rule
+}
+
+/// Judges `frame` with `rule` as of `as_of`, on the rule's window (rows outside it are cut, as
+/// a source would never return them).
+fn run_at(rule: &Rule, frame: &DataFrame, as_of: OffsetDateTime) -> Vec<Finding> {
+    let window = rule_window(rule, as_of);
+    let frame = window::slice(frame, &window).expect("slice");
+    judge(rule, &frame, window).expect("the detector runs")
+}
+
+fn run(rule: &Rule, frame: &DataFrame) -> Vec<Finding> {
+    run_at(rule, frame, AS_OF)
+}
+
+fn describe(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{} {:?}/{:?} {:?}: {} {}",
+                f.rule,
+                f.severity,
+                f.status,
+                f.entity,
+                f.summary,
+                Value::Object(f.evidence.clone())
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn assert_quiet(findings: &[Finding], what: &str) {
+    assert!(
+        findings.is_empty(),
+        "{what}: expected no findings, got:\n{}",
+        describe(findings)
+    );
+}
+
+fn only(findings: Vec<Finding>, what: &str) -> Finding {
+    assert_eq!(
+        findings.len(),
+        1,
+        "{what}: expected exactly one finding, got:\n{}",
+        describe(&findings)
+    );
+    findings.into_iter().next().unwrap()
+}
+
+fn evidence_num(f: &Finding, key: &str) -> f64 {
+    f.evidence
+        .get(key)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| {
+            panic!(
+                "evidence {key} missing or not a number: {}",
+                describe(&[f.clone()])
+            )
+        })
+}
+
+fn evidence_text<'a>(f: &'a Finding, key: &str) -> &'a str {
+    f.evidence
+        .get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| {
+            panic!(
+                "evidence {key} missing or not text: {}",
+                describe(&[f.clone()])
+            )
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory series
+// ---------------------------------------------------------------------------------------------
+
+/// One container incarnation.
+struct Container {
+    namespace: &'static str,
+    pod: &'static str,
+    uid: &'static str,
+    container: &'static str,
+}
+
+const CART: Container = Container {
+    namespace: "shop",
+    pod: "cart-7d9f8b6c4-x2x7q",
+    uid: "0b6c2f8e-cart",
+    container: "cart",
+};
+
+/// Rows of a container's memory window: one per minute bucket starting `minutes` relative to
+/// AS_OF. Each bucket has 4 samples (every 15 s) of `level(t)` × 1 GiB plus uniform noise of
+/// ± `noise` GiB, with t in seconds relative to AS_OF; the bucket's max, min and average are
+/// those samples'. The restart counter is the highest `restarts(t)` of the samples.
+fn memory_rows(
+    c: &Container,
+    limit: Option<f64>,
+    minutes: Range<i64>,
+    noise: f64,
+    seed: u64,
+    level: impl Fn(f64) -> f64,
+    restarts: impl Fn(f64) -> f64,
+) -> Vec<Row> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut rows = Vec::new();
+    for minute in minutes {
+        let start = minute as f64 * 60.0;
+        let samples: Vec<f64> = (0..4)
+            .map(|i| {
+                let t = start + 15.0 * i as f64;
+                (level(t) + noise * (2.0 * rng.random::<f64>() - 1.0)) * GIB
+            })
+            .collect();
+        let restart_count = (0..4)
+            .map(|i| restarts(start + 15.0 * i as f64))
+            .fold(f64::MIN, f64::max);
+        let max = samples.iter().copied().fold(f64::MIN, f64::max);
+        let min = samples.iter().copied().fold(f64::MAX, f64::min);
+        let avg = samples.iter().sum::<f64>() / samples.len() as f64;
+        rows.push(vec![
+            ("bucket", at(start)),
+            ("cluster", s("prod")),
+            ("namespace", s(c.namespace)),
+            ("pod", s(c.pod)),
+            ("pod_uid", s(c.uid)),
+            ("container", s(c.container)),
+            ("node", s("node-a")),
+            ("workload", s("Deployment/cart")),
+            ("working_set_max_bytes", V::F(max)),
+            ("working_set_min_bytes", V::F(min)),
+            ("working_set_avg_bytes", V::F(avg)),
+            ("samples", V::C(4)),
+            ("limit_bytes", limit.map(V::F).unwrap_or(V::Null)),
+            ("request_bytes", V::F(0.5 * GIB)),
+            ("restart_count", V::F(restart_count)),
+        ]);
+    }
+    rows
+}
+
+/// A straight line through (t0, v0) and (t1, v1), t in seconds relative to AS_OF.
+fn line(t0: f64, v0: f64, t1: f64, v1: f64) -> impl Fn(f64) -> f64 {
+    move |t| v0 + (v1 - v0) * (t - t0) / (t1 - t0)
+}
+
+fn never_restarts(_: f64) -> f64 {
+    0.0
+}
+
+fn memory_rule() -> Rule {
+    let rule = shipped(Signal::MemoryPressure);
+    assert_eq!(
+        rule.bucket.0.as_secs(),
+        60,
+        "the tests assume 1-minute buckets"
+    );
+    assert_eq!(
+        rule.window.0.as_secs(),
+        3 * 3600,
+        "the tests assume a 3 h window"
+    );
+    rule
+}
+
+fn exhaustion_at(f: &Finding) -> OffsetDateTime {
+    OffsetDateTime::parse(evidence_text(f, "exhaustion_at"), &Rfc3339).expect("RFC 3339")
+}
+
+/// Linear leak from 40% at the window start reaching the 1 GiB limit 60 min after AS_OF.
+fn linear_leak_rows() -> Vec<Row> {
+    memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        1,
+        line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0),
+        never_restarts,
+    )
+}
+
+#[test]
+fn memory_linear_leak_warns_with_the_exhaustion_time() {
+    let rule = memory_rule();
+    let findings = run(&rule, &frame(QueryKind::Memory, &linear_leak_rows()));
+    let f = only(findings, "linear leak");
+    assert_eq!(f.signal, Signal::MemoryPressure);
+    assert_eq!(f.status, Status::Firing);
+    assert_eq!(f.severity, Severity::Warning, "{}", describe(&[f.clone()]));
+    let truth = AS_OF + time::Duration::minutes(60);
+    let error = (exhaustion_at(&f) - truth).whole_seconds().abs();
+    assert!(
+        error <= 25 * 60,
+        "exhaustion_at {} is {} s from the truth {truth}",
+        evidence_text(&f, "exhaustion_at"),
+        error
+    );
+    assert!(f.summary.contains("limit reached in"), "{}", f.summary);
+    assert_eq!(f.entity.get("container").map(String::as_str), Some("cart"));
+    assert_eq!(f.entity.get("namespace").map(String::as_str), Some("shop"));
+    assert_eq!(evidence_num(&f, "limit_bytes"), GIB);
+    assert_eq!(f.runbook.as_deref(), Some("oom-remediation"));
+}
+
+#[test]
+fn memory_fast_leak_is_critical() {
+    let rule = memory_rule();
+    // Flat at 30% until 80 min before AS_OF, then climbing to the limit 20 min after AS_OF.
+    let ramp = line(-80.0 * 60.0, 0.30, 20.0 * 60.0, 1.0);
+    let rows = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        2,
+        |t| if t < -80.0 * 60.0 { 0.30 } else { ramp(t) },
+        never_restarts,
+    );
+    let f = only(run(&rule, &frame(QueryKind::Memory, &rows)), "fast leak");
+    assert_eq!(f.severity, Severity::Critical, "{}", describe(&[f.clone()]));
+    let truth = AS_OF + time::Duration::minutes(20);
+    let error = (exhaustion_at(&f) - truth).whole_seconds().abs();
+    assert!(
+        error <= 10 * 60,
+        "exhaustion_at {} vs {truth}",
+        evidence_text(&f, "exhaustion_at")
+    );
+    assert!(f.summary.contains("limit reached in"), "{}", f.summary);
+}
+
+/// A GC sawtooth: ramps from 50% to 88% over `period_min`, collected back to 50%.
+fn sawtooth(period_min: f64, phase_min: f64) -> impl Fn(f64) -> f64 {
+    move |t| {
+        let period = period_min * 60.0;
+        let x = (t - phase_min * 60.0).rem_euclid(period) / period;
+        0.50 + 0.38 * x
+    }
+}
+
+#[test]
+fn memory_gc_sawtooth_with_a_flat_floor_is_quiet() {
+    let rule = memory_rule();
+    // Every phase at AS_OF: just collected, mid-ramp, at the top.
+    for period in [20.0, 50.0] {
+        for phase in (0..10).map(|i| i as f64 * period / 10.0) {
+            let rows = memory_rows(
+                &CART,
+                Some(GIB),
+                -180..0,
+                0.005,
+                3,
+                sawtooth(period, phase),
+                never_restarts,
+            );
+            assert_quiet(
+                &run(&rule, &frame(QueryKind::Memory, &rows)),
+                &format!("sawtooth, period {period} min, phase {phase} min"),
+            );
+        }
+    }
+}
+
+#[test]
+fn memory_flat_but_high_is_quiet() {
+    let rule = memory_rule();
+    let rows = memory_rows(&CART, Some(GIB), -180..0, 0.01, 4, |_| 0.94, never_restarts);
+    assert_quiet(&run(&rule, &frame(QueryKind::Memory, &rows)), "flat at 94%");
+}
+
+#[test]
+fn memory_growth_without_a_limit_is_quiet_with_the_shipped_rule() {
+    let rule = memory_rule();
+    let rows = memory_rows(
+        &CART,
+        None,
+        -180..0,
+        0.01,
+        5,
+        line(-180.0 * 60.0, 0.40, 0.0, 0.95),
+        never_restarts,
+    );
+    assert_quiet(&run(&rule, &frame(QueryKind::Memory, &rows)), "no limit");
+}
+
+#[test]
+fn memory_leak_that_already_restarted_is_quiet() {
+    let rule = memory_rule();
+    // Leaked to the limit and was OOM-killed 60 min before AS_OF: the counter goes 0 → 1 and the
+    // new incarnation sits flat at 30%.
+    let restart_at = -60.0 * 60.0;
+    let leak = line(-180.0 * 60.0, 0.40, restart_at, 0.99);
+    let rows = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        6,
+        |t| if t < restart_at { leak(t) } else { 0.30 },
+        |t| if t < restart_at { 0.0 } else { 1.0 },
+    );
+    assert_quiet(&run(&rule, &frame(QueryKind::Memory, &rows)), "OOM'd leak");
+}
+
+#[test]
+fn memory_warm_up_after_a_restart_is_quiet() {
+    let rule = memory_rule();
+    // Ramp 20% → 60% over 15 min, then flat for 60 min (the restart 75 min before AS_OF).
+    let restart_at = -75.0 * 60.0;
+    let warm_up = |t: f64| {
+        if t < restart_at + 15.0 * 60.0 {
+            0.20 + 0.40 * (t - restart_at) / (15.0 * 60.0)
+        } else {
+            0.60
+        }
+    };
+    // With the restart counter: the same incarnation, the counter rises.
+    let restarted = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        7,
+        |t| if t < restart_at { 0.55 } else { warm_up(t) },
+        |t| if t < restart_at { 2.0 } else { 3.0 },
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &restarted)),
+        "warm-up after a counted restart",
+    );
+    // A new pod: the series itself starts at the warm-up.
+    let fresh = memory_rows(&CART, Some(GIB), -75..0, 0.01, 8, warm_up, never_restarts);
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &fresh)),
+        "warm-up of a new pod",
+    );
+}
+
+#[test]
+fn memory_too_little_history_is_quiet() {
+    let rule = memory_rule();
+    // 30 min of a steep ramp (would hit the limit 10 min after AS_OF).
+    let rows = memory_rows(
+        &CART,
+        Some(GIB),
+        -30..0,
+        0.01,
+        9,
+        line(-30.0 * 60.0, 0.30, 10.0 * 60.0, 1.0),
+        never_restarts,
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "30 min of history",
+    );
+}
+
+#[test]
+fn memory_series_that_stopped_reporting_is_quiet() {
+    let rule = memory_rule();
+    // A batch pod climbing steadily until it completed 30 min before AS_OF.
+    let rows = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..-30,
+        0.01,
+        10,
+        line(-180.0 * 60.0, 0.40, 0.0, 0.97),
+        never_restarts,
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "stopped series",
+    );
+}
+
+#[test]
+fn memory_kube_system_is_excluded_by_the_shipped_rule() {
+    let rule = memory_rule();
+    let system = Container {
+        namespace: "kube-system",
+        pod: "coredns-5d78c9869d-abcde",
+        uid: "uid-coredns",
+        container: "coredns",
+    };
+    let rows = memory_rows(
+        &system,
+        Some(GIB),
+        -180..0,
+        0.01,
+        11,
+        line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0),
+        never_restarts,
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "kube-system leak",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+fn errors_rule() -> Rule {
+    let rule = shipped(Signal::ErrorRate);
+    assert_eq!(
+        rule.bucket.0.as_secs(),
+        300,
+        "the tests assume 5-minute buckets"
+    );
+    assert_eq!(
+        rule.window.0.as_secs(),
+        3 * 3600,
+        "the tests assume a 3 h window"
+    );
+    rule
+}
+
+/// The 36 five-minute buckets of the 3 h window: index k starts (k - 36) × 5 min from AS_OF;
+/// k ≥ 33 is the recent 15 min.
+const ERROR_BUCKETS: usize = 36;
+
+/// Rows of a service: per bucket k, `shape(k)` gives (requests, error probability); errors are
+/// drawn per request.
+fn error_rows(service: &str, seed: u64, shape: impl Fn(usize) -> (u64, f64)) -> Vec<Row> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..ERROR_BUCKETS)
+        .map(|k| {
+            let (total, p) = shape(k);
+            let errors = (0..total).filter(|_| rng.random_bool(p)).count() as u64;
+            error_row(service, k, total, errors)
+        })
+        .collect()
+}
+
+fn error_row(service: &str, k: usize, total: u64, errors: u64) -> Row {
+    vec![
+        ("bucket", at((k as f64 - ERROR_BUCKETS as f64) * 300.0)),
+        ("cluster", s("prod")),
+        ("namespace", s("shop")),
+        ("service", s(service)),
+        ("total", V::C(total)),
+        ("errors", V::C(errors)),
+    ]
+}
+
+fn is_recent(k: usize) -> bool {
+    k >= ERROR_BUCKETS - 3
+}
+
+#[test]
+fn errors_burst_is_critical_and_significant() {
+    let rule = errors_rule();
+    // 40 requests/min = 200 per bucket; 1% errors, then 10% in the last 15 min.
+    let rows = error_rows("checkout", 20, |k| {
+        (200, if is_recent(k) { 0.10 } else { 0.01 })
+    });
+    let f = only(run(&rule, &frame(QueryKind::Errors, &rows)), "error burst");
+    assert_eq!(f.signal, Signal::ErrorRate);
+    assert_eq!(f.severity, Severity::Critical, "{}", describe(&[f.clone()]));
+    assert_eq!(
+        f.entity.get("service").map(String::as_str),
+        Some("checkout")
+    );
+    let p = evidence_num(&f, "p_value");
+    assert!(p < 1e-4, "p_value {p}");
+    let recent = evidence_num(&f, "recent_error_ratio");
+    assert!((0.06..0.14).contains(&recent), "recent ratio {recent}");
+    assert_eq!(evidence_num(&f, "recent_window_s"), 900.0);
+    assert!(f.summary.contains("checkout"), "{}", f.summary);
+}
+
+#[test]
+fn errors_chronically_high_flat_ratio_is_quiet() {
+    let rule = errors_rule();
+    let rows = error_rows("legacy", 21, |_| (200, 0.08));
+    assert_quiet(&run(&rule, &frame(QueryKind::Errors, &rows)), "flat 8%");
+}
+
+#[test]
+fn errors_traffic_swings_at_a_constant_ratio_are_quiet() {
+    let rule = errors_rule();
+    // 10 ↔ 100 requests/min: alternating buckets, and hour-long swings with the recent span at
+    // the peak and in the trough.
+    let patterns: [(&str, fn(usize) -> u64); 3] = [
+        ("alternating", |k| if k % 2 == 0 { 50 } else { 500 }),
+        ("peak now", |k| if (k / 12) % 2 == 0 { 50 } else { 500 }),
+        ("trough now", |k| if (k / 12) % 2 == 1 { 50 } else { 500 }),
+    ];
+    for (name, volume) in patterns {
+        for seed in 0..5 {
+            let rows = error_rows("search", 100 + seed, |k| (volume(k), 0.01));
+            assert_quiet(
+                &run(&rule, &frame(QueryKind::Errors, &rows)),
+                &format!("traffic swings ({name}, seed {seed})"),
+            );
+        }
+    }
+}
+
+#[test]
+fn errors_quiet_service_with_one_recent_error_is_quiet() {
+    let rule = errors_rule();
+    // 3 requests an hour (one every 20 min); the one in the last 15 min failed.
+    let rows: Vec<Row> = (0..ERROR_BUCKETS)
+        .map(|k| {
+            let total = u64::from(k % 4 == 1);
+            let errors = u64::from(total == 1 && is_recent(k));
+            error_row("admin", k, total, errors)
+        })
+        .collect();
+    assert!(
+        rows.iter().any(|r| matches!(r[5].1, V::C(1))),
+        "an error is in the frame"
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Errors, &rows)),
+        "3 requests/hour",
+    );
+}
+
+#[test]
+fn errors_gradual_creep_fires() {
+    let rule = errors_rule();
+    // 1% rising linearly to 6% over the 3 h.
+    let rows = error_rows("payments", 22, |k| {
+        (200, 0.01 + 0.05 * (k as f64 + 0.5) / ERROR_BUCKETS as f64)
+    });
+    let f = only(
+        run(&rule, &frame(QueryKind::Errors, &rows)),
+        "gradual creep",
+    );
+    assert_eq!(f.status, Status::Firing);
+    assert!(
+        f.severity >= Severity::Warning,
+        "{}",
+        describe(&[f.clone()])
+    );
+    assert_eq!(
+        f.entity.get("service").map(String::as_str),
+        Some("payments")
+    );
+}
+
+#[test]
+fn errors_binomial_noise_across_many_services_stays_quiet() {
+    let rule = errors_rule();
+    let names: Vec<String> = (0..40).map(|i| format!("svc-{i:02}")).collect();
+    let rows: Vec<Row> = names
+        .iter()
+        .enumerate()
+        .flat_map(|(i, name)| error_rows(name, 1000 + i as u64, |_| (200, 0.01)))
+        .collect();
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Errors, &rows)),
+        "40 services of binomial noise",
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Restarts
+// ---------------------------------------------------------------------------------------------
+
+fn restarts_rule() -> Rule {
+    let rule = shipped(Signal::RestartFrequency);
+    assert_eq!(
+        rule.bucket.0.as_secs(),
+        60,
+        "the tests assume 1-minute buckets"
+    );
+    assert_eq!(
+        rule.window.0.as_secs(),
+        6 * 3600,
+        "the tests assume a 6 h window"
+    );
+    rule
+}
+
+/// Rows of a container's restart window: one per minute bucket of `minutes` (relative to AS_OF);
+/// `restart_minutes` are the minutes in which the container restarted; the counter starts at
+/// `initial_count`.
+fn restart_rows(
+    pod: &str,
+    uid: &str,
+    minutes: Range<i64>,
+    restart_minutes: &[i64],
+    initial_count: u64,
+) -> Vec<Row> {
+    let mut count = initial_count;
+    minutes
+        .map(|m| {
+            let restarts = restart_minutes.iter().filter(|r| **r == m).count() as u64;
+            count += restarts;
+            vec![
+                ("bucket", at(m as f64 * 60.0)),
+                ("cluster", s("prod")),
+                ("namespace", s("shop")),
+                ("pod", s(pod)),
+                ("pod_uid", s(uid)),
+                ("container", s("app")),
+                ("workload", s("Deployment/api")),
+                ("restarts", V::C(restarts)),
+                ("restart_count", V::F(count as f64)),
+            ]
+        })
+        .collect()
+}
+
+/// A pod-events row: `reason` columns with counts, in minute `m` relative to AS_OF.
+fn event_row(pod: &str, m: i64, counts: &[(&'static str, u64)]) -> Row {
+    let mut row = vec![
+        ("bucket", at(m as f64 * 60.0)),
+        ("cluster", s("prod")),
+        ("namespace", s("shop")),
+        ("pod", s(pod)),
+    ];
+    for column in [
+        "backoff_events",
+        "oom_events",
+        "unhealthy_events",
+        "killing_events",
+        "failed_events",
+    ] {
+        let n = counts
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, n)| *n)
+            .unwrap_or(0);
+        row.push((column, V::C(n)));
+    }
+    row
+}
+
+const API_POD: &str = "api-6b8d9c7f5-q4w2e";
+
+#[test]
+fn restarts_crash_loop_with_backoff_is_critical() {
+    let rule = restarts_rule();
+    // 4 restarts in the last 25 min, spaced further apart each time (back-off), a BackOff
+    // event after each.
+    let at_minutes = [-25, -21, -15, -6];
+    let rows = restart_rows(API_POD, "uid-api", -360..0, &at_minutes, 0);
+    let events: Vec<Row> = at_minutes
+        .iter()
+        .map(|m| event_row(API_POD, m + 1, &[("backoff_events", 2)]))
+        .collect();
+    let f = only(run(&rule, &restarts_frame(&rows, &events)), "crash loop");
+    assert_eq!(f.signal, Signal::RestartFrequency);
+    assert_eq!(f.severity, Severity::Critical, "{}", describe(&[f.clone()]));
+    assert!(f.summary.contains("BackOff"), "{}", f.summary);
+    assert_eq!(evidence_text(&f, "pattern"), "crash_loop");
+    assert_eq!(evidence_num(&f, "restarts_in_crash_loop_window"), 4.0);
+    assert_eq!(f.entity.get("pod").map(String::as_str), Some(API_POD));
+    assert_eq!(f.entity.get("container").map(String::as_str), Some("app"));
+}
+
+#[test]
+fn restarts_single_restart_is_quiet() {
+    let rule = restarts_rule();
+    for minute in [-200, -45, -10] {
+        let rows = restart_rows(API_POD, "uid-api", -360..0, &[minute], 0);
+        let events = vec![event_row(API_POD, minute, &[("oom_events", 1)])];
+        assert_quiet(
+            &run(&rule, &restarts_frame(&rows, &events)),
+            &format!("single restart at {minute} min"),
+        );
+    }
+}
+
+#[test]
+fn restarts_rolling_update_is_quiet() {
+    let rule = restarts_rule();
+    let old = [
+        ("api-7d9f8b6c4-aaaaa", "uid-old-a", -40),
+        ("api-7d9f8b6c4-bbbbb", "uid-old-b", -35),
+        ("api-7d9f8b6c4-ccccc", "uid-old-c", -30),
+    ];
+    let new = [
+        ("api-5c4b7d9e8-xxxxx", "uid-new-x", -42),
+        ("api-5c4b7d9e8-yyyyy", "uid-new-y", -37),
+        ("api-5c4b7d9e8-zzzzz", "uid-new-z", -32),
+    ];
+    let mut rows = Vec::new();
+    let mut events = Vec::new();
+    for (pod, uid, end) in old {
+        // The old pods had restarted twice long ago (before the window): the counter is 2.
+        rows.extend(restart_rows(pod, uid, -360..end, &[], 2));
+        events.push(event_row(pod, end - 1, &[("killing_events", 1)]));
+    }
+    for (pod, uid, start) in new {
+        rows.extend(restart_rows(pod, uid, start..0, &[], 0));
+    }
+    assert_quiet(
+        &run(&rule, &restarts_frame(&rows, &events)),
+        "rolling update",
+    );
+}
+
+#[test]
+fn restarts_rate_rise_fires() {
+    let rule = restarts_rule();
+    // One restart 4 h ago, then three in the last hour 20 min apart.
+    let rows = restart_rows(API_POD, "uid-api", -360..0, &[-240, -55, -35, -15], 0);
+    let f = only(run(&rule, &restarts_frame(&rows, &[])), "rate rise");
+    let pattern = evidence_text(&f, "pattern");
+    assert!(
+        pattern == "rate_rising" || pattern == "crash_loop",
+        "pattern {pattern}"
+    );
+    assert_eq!(evidence_num(&f, "restarts_recent"), 3.0);
+    assert!(f.severity >= Severity::Warning);
+}
+
+#[test]
+fn restarts_chronic_steady_restarter_is_not_a_rising_rate() {
+    let rule = restarts_rule();
+    // Every 20 min for the whole 6 h (at minutes …:10, …:30, …:50).
+    let at_minutes: Vec<i64> = (0..18).map(|i| -350 + 20 * i).collect();
+    let rows = restart_rows(API_POD, "uid-api", -360..0, &at_minutes, 0);
+    let findings = run(&rule, &restarts_frame(&rows, &[]));
+    for f in &findings {
+        assert_ne!(
+            evidence_text(f, "pattern"),
+            "rate_rising",
+            "a steady rate is not rising: {}",
+            describe(&findings)
+        );
+    }
+}
+
+#[test]
+fn restarts_frame_keeps_entity_rows_contiguous_after_the_event_join() {
+    // The restart detector walks each container's rows as one contiguous run of the frame, so
+    // the pod-event join must keep the normalized (sorted) order. Many containers, events for
+    // some of them in scattered buckets.
+    let pods: Vec<String> = (0..60).map(|i| format!("api-6b8d9c7f5-p{i:03}")).collect();
+    let mut rows = Vec::new();
+    let mut events = Vec::new();
+    for (i, pod) in pods.iter().enumerate() {
+        let uid = format!("uid-{i:03}");
+        let restarts: Vec<i64> = if i % 7 == 0 {
+            vec![-25, -21, -15, -6]
+        } else {
+            vec![]
+        };
+        for r in restart_rows(pod, &uid, -360..0, &restarts, 0) {
+            rows.push(r);
+        }
+        if i % 3 == 0 {
+            for m in (-300..0).step_by(37) {
+                events.push(event_row(pod, m, &[("unhealthy_events", 1)]));
+            }
+        }
+    }
+    let normalized = frame(QueryKind::Restarts, &rows);
+    let joined = restarts_frame(&rows, &events);
+    assert_eq!(joined.height(), normalized.height());
+    let keys = [
+        "cluster",
+        "namespace",
+        "pod",
+        "container",
+        "pod_uid",
+        "bucket",
+    ];
+    for key in keys {
+        assert!(
+            joined
+                .column(key)
+                .unwrap()
+                .equals(normalized.column(key).unwrap()),
+            "join changed the row order (column {key})"
+        );
+    }
+    // And every crash-looping container is one finding.
+    let rule = restarts_rule();
+    let findings = run(&rule, &joined);
+    assert_eq!(findings.len(), 9, "{}", describe(&findings));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heartbeats
+// ---------------------------------------------------------------------------------------------
+
+fn heartbeats_rule() -> Rule {
+    let rule = shipped(Signal::HeartbeatMissing);
+    assert_eq!(
+        rule.bucket.0.as_secs(),
+        60,
+        "the tests assume 1-minute buckets"
+    );
+    assert_eq!(
+        rule.window.0.as_secs(),
+        2 * 3600,
+        "the tests assume a 2 h window"
+    );
+    rule
+}
+
+/// Rows of a canary from its beat times (seconds relative to AS_OF), grouped into minute
+/// buckets as the heartbeats query does.
+fn heartbeat_rows(canary: &str, beats: &[f64]) -> Vec<Row> {
+    let mut by_bucket: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for b in beats {
+        by_bucket
+            .entry((b / 60.0).floor() as i64)
+            .or_default()
+            .push(*b);
+    }
+    by_bucket
+        .into_iter()
+        .map(|(minute, beats)| {
+            let first = beats.iter().copied().fold(f64::MAX, f64::min);
+            let last = beats.iter().copied().fold(f64::MIN, f64::max);
+            vec![
+                ("bucket", at(minute as f64 * 60.0)),
+                ("cluster", s("prod")),
+                ("canary", s(canary)),
+                ("beats", V::C(beats.len() as u64)),
+                ("first_seen_at", at(first)),
+                ("last_seen_at", at(last)),
+            ]
+        })
+        .collect()
+}
+
+/// Beats every `period` s at 17 s past the period from `from` (inclusive) to `to` (exclusive).
+fn regular_beats(from: f64, to: f64, period: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    let mut t = from + 17.0;
+    while t < to {
+        out.push(t);
+        t += period;
+    }
+    out
+}
+
+const WINDOW_START_S: f64 = -2.0 * 3600.0;
+
+#[test]
+fn heartbeat_stopped_canary_is_down_and_critical() {
+    let rule = heartbeats_rule();
+    let mut rows = heartbeat_rows(
+        "checkout-canary",
+        &regular_beats(WINDOW_START_S, -300.0, 60.0),
+    );
+    rows.extend(heartbeat_rows(
+        "search-canary",
+        &regular_beats(WINDOW_START_S, 0.0, 60.0),
+    ));
+    let f = only(
+        run(&rule, &frame(QueryKind::Heartbeats, &rows)),
+        "stopped canary",
+    );
+    assert_eq!(f.signal, Signal::HeartbeatMissing);
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.status, Status::Firing);
+    assert_eq!(evidence_text(&f, "state"), "down");
+    assert_eq!(
+        f.entity.get("canary").map(String::as_str),
+        Some("checkout-canary")
+    );
+    let silent = evidence_num(&f, "silent_for_s");
+    assert!((300.0..=360.0).contains(&silent), "silent_for_s {silent}");
+    let period = evidence_num(&f, "period_s");
+    assert!((59.0..=61.0).contains(&period), "period_s {period}");
+}
+
+#[test]
+fn heartbeat_jittered_canary_is_quiet() {
+    let rule = heartbeats_rule();
+    for seed in 0..5 {
+        let mut rng = StdRng::seed_from_u64(300 + seed);
+        // Scheduled every 60 s, each beat delayed by up to 40% of the period.
+        let beats: Vec<f64> = (0..120)
+            .map(|k| WINDOW_START_S + 60.0 * k as f64 + rng.random_range(0.0..24.0))
+            .collect();
+        let rows = heartbeat_rows("jittery-canary", &beats);
+        assert_quiet(
+            &run(&rule, &frame(QueryKind::Heartbeats, &rows)),
+            &format!("jittered canary, seed {seed}"),
+        );
+    }
+}
+
+#[test]
+fn heartbeat_single_late_beat_within_grace_is_quiet() {
+    let rule = heartbeats_rule();
+    // One gap of 100 s (period 60 s) ten minutes ago, regular otherwise.
+    let mut beats = regular_beats(WINDOW_START_S, -600.0, 60.0);
+    let last = *beats.last().unwrap();
+    beats.extend(regular_beats(last + 100.0 - 17.0, 0.0, 60.0));
+    let mut rows = heartbeat_rows("late-once-canary", &beats);
+    // And a canary that is late right now: its last beat 100 s before AS_OF.
+    let late_now: Vec<f64> = (0..118).rev().map(|j| -100.0 - 60.0 * j as f64).collect();
+    rows.extend(heartbeat_rows("late-now-canary", &late_now));
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Heartbeats, &rows)),
+        "late but within grace",
+    );
+}
+
+#[test]
+fn heartbeat_recovery_is_reported_resolved() {
+    let rule = heartbeats_rule();
+    // Silent from 15 min to 5 min before AS_OF, beating every minute otherwise.
+    let mut beats = regular_beats(WINDOW_START_S, -15.0 * 60.0, 60.0);
+    beats.extend(regular_beats(-5.0 * 60.0 - 17.0, 0.0, 60.0));
+    let rows = heartbeat_rows("billing-canary", &beats);
+    let f = only(run(&rule, &frame(QueryKind::Heartbeats, &rows)), "recovery");
+    assert_eq!(f.status, Status::Resolved, "{}", describe(&[f.clone()]));
+    assert_eq!(f.severity, Severity::Info);
+    assert_eq!(evidence_text(&f, "state"), "up");
+    let outage = evidence_num(&f, "outage_s");
+    assert!((540.0..=660.0).contains(&outage), "outage_s {outage}");
+}
+
+#[test]
+fn heartbeat_declared_canary_never_seen_is_down() {
+    let mut rule = heartbeats_rule();
+    rule.heartbeats
+        .as_mut()
+        .expect("the shipped rule has a heartbeats section")
+        .canaries
+        .push(DeclaredCanary {
+            name: "nightly-backup".into(),
+            cluster: Some("prod".into()),
+            period: DurationText::secs(3600),
+            grace: DurationText::secs(600),
+        });
+    let rows = heartbeat_rows("search-canary", &regular_beats(WINDOW_START_S, 0.0, 60.0));
+    let f = only(
+        run(&rule, &frame(QueryKind::Heartbeats, &rows)),
+        "declared canary never seen",
+    );
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.status, Status::Firing);
+    assert_eq!(
+        f.entity.get("canary").map(String::as_str),
+        Some("nightly-backup")
+    );
+    assert_eq!(f.entity.get("cluster").map(String::as_str), Some("prod"));
+    assert_eq!(evidence_text(&f, "state"), "down");
+    assert_eq!(evidence_num(&f, "beats_in_window"), 0.0);
+    // Also with no heartbeat data at all.
+    let f = only(
+        run(&rule, &window::empty_frame(QueryKind::Heartbeats)),
+        "declared canary, empty window",
+    );
+    assert_eq!(
+        f.entity.get("canary").map(String::as_str),
+        Some("nightly-backup")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The finding contract
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn finding_json_has_exactly_the_contract_keys_and_a_stable_id() {
+    let rule = memory_rule();
+    let first = only(
+        run(&rule, &frame(QueryKind::Memory, &linear_leak_rows())),
+        "first run",
+    );
+    let second = only(
+        run(&rule, &frame(QueryKind::Memory, &linear_leak_rows())),
+        "second run",
+    );
+    assert_eq!(first.id, second.id, "identical runs give the same id");
+    assert_eq!(first, second, "identical runs give the same finding");
+
+    let json = serde_json::to_value(&first).unwrap();
+    let keys: BTreeSet<&str> = json
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = [
+        "id",
+        "rule",
+        "signal",
+        "severity",
+        "status",
+        "entity",
+        "evaluated_at",
+        "window",
+        "summary",
+        "evidence",
+        "runbook",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(keys, expected);
+    let window_keys: BTreeSet<&str> = json["window"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(window_keys, ["from", "to"].into_iter().collect());
+    assert_eq!(json["rule"], "memory-pressure");
+    assert_eq!(json["signal"], "memory_pressure");
+    assert_eq!(json["severity"], "warning");
+    assert_eq!(json["status"], "firing");
+    assert_eq!(json["evaluated_at"], "2026-11-20T12:00:00Z");
+    assert_eq!(json["window"]["from"], "2026-11-20T09:00:00Z");
+    assert_eq!(json["window"]["to"], "2026-11-20T12:00:00Z");
+    assert!(json["evidence"].is_object());
+    assert!(json["id"].as_str().is_some_and(|id| id.len() == 16));
+
+    // The same problem five minutes later keeps its id.
+    let later = memory_rows(
+        &CART,
+        Some(GIB),
+        -175..5,
+        0.01,
+        1,
+        line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0),
+        never_restarts,
+    );
+    let later = only(
+        run_at(
+            &rule,
+            &frame(QueryKind::Memory, &later),
+            AS_OF + time::Duration::minutes(5),
+        ),
+        "five minutes later",
+    );
+    assert_eq!(later.id, first.id);
+}
+
+// PROBES (temporary)
+#[test]
+fn probe() {
+    let rule = memory_rule();
+    let count = |rows: Vec<Row>| {
+        let f = run(&rule, &frame(QueryKind::Memory, &rows));
+        f.iter()
+            .map(|f| format!("{:?}", f.severity))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    for amp in [0.05, 0.10, 0.12, 0.15, 0.20, 0.30] {
+        for period in [5.0, 10.0, 20.0] {
+            let mut out = Vec::new();
+            for phase in 0..10 {
+                let floor = line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0 - amp);
+                let rows = memory_rows(
+                    &CART,
+                    Some(GIB),
+                    -180..0,
+                    0.005,
+                    12,
+                    move |t| {
+                        let p = period * 60.0;
+                        let x = (t - phase as f64 * p / 10.0).rem_euclid(p) / p;
+                        floor(t) + amp * x
+                    },
+                    never_restarts,
+                );
+                out.push(count(rows));
+            }
+            eprintln!("amp {amp} period {period}: {:?}", out);
+        }
+    }
+    for spike in [0.05, 0.08, 0.11, 0.13, 0.15, 0.25] {
+        let base = line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0);
+        let rows: Vec<Row> = memory_rows(&CART, Some(GIB), -180..0, 0.01, 1, base, never_restarts)
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut r)| {
+                if i == 150 {
+                    for c in r.iter_mut() {
+                        if c.0 == "working_set_max_bytes" {
+                            if let V::F(x) = c.1 {
+                                c.1 = V::F(x + spike * GIB);
+                            }
+                        }
+                    }
+                }
+                r
+            })
+            .collect();
+        eprintln!("one spike +{spike} 30 min ago: {}", count(rows));
+    }
+}
