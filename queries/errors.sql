@@ -1,12 +1,13 @@
 -- forewarn window: errors
 -- Returns one row per service and bucket, from application logs:
 --   bucket DateTime64(9,'UTC'), cluster, namespace, service  String
+--   opt_out String  the opt-out label value of the service's pods (the greatest seen), "" if unset
 --   total UInt64   log records of the service in the bucket
 --   errors UInt64  records at or above error_severity_min, or with no severity number and a
 --                  severity text in error_severity_texts (compared upper-case)
 -- Canary heartbeats (records carrying the canary attribute) are not requests and are left out.
 -- Parameters: since, until DateTime64(9); bucket_s UInt32; logs_table Identifier;
---   cluster_attribute, canary_attribute String; error_severity_min UInt8;
+--   cluster_attribute, canary_attribute, opt_out_attribute String; error_severity_min UInt8;
 --   error_severity_texts Array(String).
 -- {{logs_time_prune}} is replaced by the predicate on the sort key of the logs table's
 -- generation (G1: TimestampTime, G2: toStartOfFiveMinutes(Timestamp)), so the primary key prunes.
@@ -15,6 +16,7 @@ SELECT
     ResourceAttributes[{cluster_attribute:String}] AS cluster,
     ResourceAttributes['k8s.namespace.name'] AS namespace,
     ServiceName AS service,
+    max(ResourceAttributes[{opt_out_attribute:String}]) AS opt_out,
     count() AS total,
     countIf(SeverityNumber >= {error_severity_min:UInt8}
         OR (SeverityNumber = 0 AND has({error_severity_texts:Array(String)}, upper(SeverityText)))) AS errors

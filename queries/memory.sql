@@ -2,6 +2,7 @@
 -- Returns one row per container incarnation (pod UID + container) and bucket:
 --   bucket DateTime64(9,'UTC')   start of the bucket (toStartOfInterval, aligned to the epoch)
 --   cluster, namespace, pod, pod_uid, container, node, workload  String ("" when unknown)
+--   opt_out String  the pod's opt-out label (resource attribute opt_out_attribute), "" if unset
 --   working_set_max_bytes, working_set_min_bytes, working_set_avg_bytes  Float64 (the bucket's
 --       peak, GC floor and mean of container.memory.working_set)
 --   samples UInt64
@@ -9,7 +10,8 @@
 --   restart_count Nullable(Float64): the k8s.container.restarts gauge (latest in the bucket), so
 --       detectors split the series at restarts exactly instead of guessing from memory drops
 -- Parameters: since, until DateTime64(9); bucket_s UInt32; gauge_table Identifier;
---   working_set_metric, limit_metric, request_metric, restarts_metric, cluster_attribute String.
+--   working_set_metric, limit_metric, request_metric, restarts_metric, cluster_attribute,
+--   opt_out_attribute String.
 -- The usage side groups by a hash of the resource map and copies the map once per group: pulling
 -- strings out of the map for every sample doubles ClickHouse's work (build-notes.md).
 WITH usage AS (
@@ -57,6 +59,7 @@ SELECT
     u.resource['k8s.pod.uid'] AS pod_uid,
     u.resource['k8s.container.name'] AS container,
     u.resource['k8s.node.name'] AS node,
+    u.resource[{opt_out_attribute:String}] AS opt_out,
     s.workload AS workload,
     u.working_set_max_bytes AS working_set_max_bytes,
     u.working_set_min_bytes AS working_set_min_bytes,

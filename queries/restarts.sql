@@ -1,12 +1,13 @@
 -- forewarn window: restarts
 -- Returns one row per container incarnation (pod UID + container) and bucket:
 --   bucket DateTime64(9,'UTC'), cluster, namespace, pod, pod_uid, container, workload  String
+--   opt_out String         the pod's opt-out label value, "" if unset
 --   restarts UInt64        positive jumps of the k8s.container.restarts gauge inside the bucket
 --   restart_count Float64  the gauge's highest value in the bucket
 -- The gauge is a count that resets (new pod, re-list), so only positive jumps between
 -- consecutive samples of the same pod UID + container count; never raw differences.
 -- Parameters: since, until DateTime64(9); bucket_s UInt32; gauge_table Identifier;
---   restarts_metric, cluster_attribute String.
+--   restarts_metric, cluster_attribute, opt_out_attribute String.
 SELECT
     toDateTime64(toStartOfInterval(time_unix, toIntervalSecond({bucket_s:UInt32})), 9, 'UTC') AS bucket,
     any(cluster_name) AS cluster,
@@ -15,6 +16,7 @@ SELECT
     pod_uid,
     container,
     any(workload_name) AS workload,
+    max(opt_out_value) AS opt_out,
     toUInt64(sum(jump)) AS restarts,
     max(restart_value) AS restart_count
 FROM (
@@ -32,6 +34,7 @@ FROM (
             ResourceAttributes['k8s.cronjob.name'] != '', concat('CronJob/', ResourceAttributes['k8s.cronjob.name']),
             ResourceAttributes['k8s.job.name'] != '', concat('Job/', ResourceAttributes['k8s.job.name']),
             '') AS workload_name,
+        ResourceAttributes[{opt_out_attribute:String}] AS opt_out_value,
         Value AS restart_value,
         greatest(Value - lagInFrame(Value, 1, Value) OVER (
             PARTITION BY pod_uid, container ORDER BY TimeUnix

@@ -51,7 +51,7 @@ pub async fn analyze(
     let mut findings = Vec::new();
     for rule in rules {
         let window = rule_window(rule, as_of);
-        let query = detect::query_for(rule.signal);
+        let query = detect::query_for(rule);
         let key = (
             query,
             timefmt::to_nanos(window.since),
@@ -97,7 +97,7 @@ impl BacktestData {
         let mut ranges: BTreeMap<(QueryKind, u64), (OffsetDateTime, OffsetDateTime, Duration)> =
             BTreeMap::new();
         for rule in rules {
-            let query = detect::query_for(rule.signal);
+            let query = detect::query_for(rule);
             let first = rule_window(rule, from);
             let last = rule_window(rule, to);
             let entry = ranges.entry((query, rule.bucket.0.as_secs())).or_insert((
@@ -138,7 +138,7 @@ impl BacktestData {
     ) -> Result<Vec<Finding>, EvalError> {
         let mut findings = Vec::new();
         for rule in rules {
-            let query = detect::query_for(rule.signal);
+            let query = detect::query_for(rule);
             let window = rule_window(rule, as_of);
             let Some(frame) = self.frames.get(&(query, rule.bucket.0.as_secs())) else {
                 continue;

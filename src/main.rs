@@ -158,6 +158,9 @@ struct ClickHouseArgs {
 struct NameArgs {
     #[arg(long, env = "FOREWARN_LOGS_TABLE", default_value = "otel_logs")]
     logs_table: String,
+    /// Spans, for rules with `errors.source: traces`.
+    #[arg(long, env = "FOREWARN_TRACES_TABLE", default_value = "otel_traces")]
+    traces_table: String,
     #[arg(
         long,
         env = "FOREWARN_GAUGE_TABLE",
@@ -197,6 +200,13 @@ struct NameArgs {
         default_value = "k8s.cluster.name"
     )]
     cluster_attribute: String,
+    /// Resource attribute of the pod label that opts a workload out of forewarn.
+    #[arg(
+        long,
+        env = "FOREWARN_OPT_OUT_ATTRIBUTE",
+        default_value = "k8s.pod.labels.forewarn.io/opt-out"
+    )]
+    opt_out_attribute: String,
     /// Log attribute that marks a heartbeat and names its canary.
     #[arg(long, env = "FOREWARN_CANARY_ATTRIBUTE", default_value = "canary.name")]
     canary_attribute: String,
@@ -206,6 +216,7 @@ impl NameArgs {
     fn names(&self) -> TelemetryNames {
         TelemetryNames {
             logs_table: self.logs_table.clone(),
+            traces_table: self.traces_table.clone(),
             gauge_table: self.gauge_table.clone(),
             sum_table: self.sum_table.clone(),
             working_set_metric: self.working_set_metric.clone(),
@@ -214,6 +225,7 @@ impl NameArgs {
             restarts_metric: self.restarts_metric.clone(),
             cluster_attribute: self.cluster_attribute.clone(),
             canary_attribute: self.canary_attribute.clone(),
+            opt_out_attribute: self.opt_out_attribute.clone(),
             ..TelemetryNames::default()
         }
     }
@@ -234,7 +246,8 @@ impl ClickHouseArgs {
 
 #[derive(Args)]
 struct QueryArgs {
-    /// The window: memory, errors, restarts (with pod event reasons), pod_events, heartbeats.
+    /// The window: memory, errors, restarts (with pod event reasons), pod_events, heartbeats,
+    /// trace_errors (the errors window from span status).
     #[arg(value_parser = parse_query_kind)]
     name: QueryKind,
     #[command(flatten)]
@@ -446,8 +459,8 @@ async fn schema(args: SchemaArgs) -> anyhow::Result<Outcome> {
         .await
         .map_err(|e| config.describe_error(e, "forewarn schema --apply"))?;
     eprintln!(
-        "created the {} exporter tables ({}, {}, {}) where missing",
-        args.generation, names.logs_table, names.gauge_table, names.sum_table
+        "created the {} exporter tables ({}, {}, {}, {}) where missing",
+        args.generation, names.logs_table, names.traces_table, names.gauge_table, names.sum_table
     );
     Ok(Outcome::Completed)
 }

@@ -417,6 +417,45 @@ fn memory_gc_sawtooth_with_a_flat_floor_is_quiet() {
     }
 }
 
+/// A leak under a GC sawtooth (a garbage-collected runtime that leaks): the floor after each
+/// collection climbs from 40% of the 1 GiB limit at the window start, and the heap refills by
+/// 20% of the limit between collections every 10 min, so the cycle tops reach the limit 60 min
+/// after AS_OF. `phase` (minutes) shifts the GC cycle against AS_OF.
+fn sawtooth_leak_rows(phase: usize) -> Vec<Row> {
+    let floor = line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 0.80);
+    memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.005,
+        12,
+        move |t| {
+            let period = 600.0;
+            let x = (t - phase as f64 * 60.0).rem_euclid(period) / period;
+            floor(t) + 0.20 * x
+        },
+        never_restarts,
+    )
+}
+
+#[test]
+fn memory_leak_under_a_gc_sawtooth_fires_at_every_phase() {
+    let rule = memory_rule();
+    let mut quiet_phases = Vec::new();
+    for phase in 0..10 {
+        let findings = run(&rule, &frame(QueryKind::Memory, &sawtooth_leak_rows(phase)));
+        match findings.as_slice() {
+            [f] => assert!(f.severity >= Severity::Warning, "{}", describe(&findings)),
+            [] => quiet_phases.push(phase),
+            _ => panic!("more than one finding: {}", describe(&findings)),
+        }
+    }
+    assert!(
+        quiet_phases.is_empty(),
+        "a floor rising toward the limit went unreported at GC phases {quiet_phases:?} of 0..10"
+    );
+}
+
 #[test]
 fn memory_flat_but_high_is_quiet() {
     let rule = memory_rule();
@@ -437,6 +476,21 @@ fn memory_growth_without_a_limit_is_quiet_with_the_shipped_rule() {
         never_restarts,
     );
     assert_quiet(&run(&rule, &frame(QueryKind::Memory, &rows)), "no limit");
+    // Control: the same growth under a 1 GiB limit fires.
+    let limited = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        5,
+        line(-180.0 * 60.0, 0.40, 0.0, 0.95),
+        never_restarts,
+    );
+    assert_eq!(
+        run(&rule, &frame(QueryKind::Memory, &limited)).len(),
+        1,
+        "control"
+    );
 }
 
 #[test]
@@ -456,6 +510,25 @@ fn memory_leak_that_already_restarted_is_quiet() {
         |t| if t < restart_at { 0.0 } else { 1.0 },
     );
     assert_quiet(&run(&rule, &frame(QueryKind::Memory, &rows)), "OOM'd leak");
+    // Without a restart counter (null), the drop of the floor itself starts a new segment.
+    let uncounted: Vec<Row> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|(n, v)| {
+                    if n == "restart_count" {
+                        (n, V::Null)
+                    } else {
+                        (n, v)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &uncounted)),
+        "OOM'd leak, no restart counter",
+    );
 }
 
 #[test]
@@ -509,6 +582,18 @@ fn memory_too_little_history_is_quiet() {
         &run(&rule, &frame(QueryKind::Memory, &rows)),
         "30 min of history",
     );
+    // Control: 60 min of the same ramp is enough history (min_points 45) and is critical.
+    let longer = memory_rows(
+        &CART,
+        Some(GIB),
+        -60..0,
+        0.01,
+        9,
+        line(-30.0 * 60.0, 0.30, 10.0 * 60.0, 1.0),
+        never_restarts,
+    );
+    let f = only(run(&rule, &frame(QueryKind::Memory, &longer)), "control");
+    assert_eq!(f.severity, Severity::Critical);
 }
 
 #[test]
@@ -527,6 +612,21 @@ fn memory_series_that_stopped_reporting_is_quiet() {
     assert_quiet(
         &run(&rule, &frame(QueryKind::Memory, &rows)),
         "stopped series",
+    );
+    // Control: the same climb still reporting at AS_OF fires.
+    let running = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        10,
+        line(-180.0 * 60.0, 0.40, 0.0, 0.97),
+        never_restarts,
+    );
+    assert_eq!(
+        run(&rule, &frame(QueryKind::Memory, &running)).len(),
+        1,
+        "control"
     );
 }
 
@@ -627,6 +727,42 @@ fn errors_burst_is_critical_and_significant() {
     assert!(f.summary.contains("checkout"), "{}", f.summary);
 }
 
+/// 400 requests/min without a single error for 2 h 45 min, then 2% errors.
+fn zero_baseline_burst_rows() -> Vec<Row> {
+    error_rows("ledger", 7, |k| {
+        (2000, if is_recent(k) { 0.02 } else { 0.0 })
+    })
+}
+
+#[test]
+fn errors_burst_from_a_zero_baseline_fires() {
+    let rule = errors_rule();
+    let rows = zero_baseline_burst_rows();
+    let f = only(
+        run(&rule, &frame(QueryKind::Errors, &rows)),
+        "zero baseline",
+    );
+    assert_eq!(evidence_num(&f, "baseline_error_ratio"), 0.0);
+    assert!(f.severity >= Severity::Warning);
+}
+
+#[test]
+fn errors_burst_from_a_zero_baseline_reads_sensibly() {
+    let rule = errors_rule();
+    let rows = zero_baseline_burst_rows();
+    let f = only(
+        run(&rule, &frame(QueryKind::Errors, &rows)),
+        "zero baseline",
+    );
+    let increase = f.evidence.get("ratio_increase").and_then(Value::as_f64);
+    assert!(
+        increase.is_none_or(|x| x < 1e6),
+        "ratio_increase {increase:?}; summary: {}",
+        f.summary
+    );
+    assert!(!f.summary.contains("00000"), "summary: {}", f.summary);
+}
+
 #[test]
 fn errors_chronically_high_flat_ratio_is_quiet() {
     let rule = errors_rule();
@@ -711,6 +847,20 @@ fn errors_binomial_noise_across_many_services_stays_quiet() {
     assert_quiet(
         &run(&rule, &frame(QueryKind::Errors, &rows)),
         "40 services of binomial noise",
+    );
+    // Control: with a real burst in one more service, that one (and only it) still fires
+    // under the stricter per-service level.
+    let mut with_burst = rows;
+    with_burst.extend(error_rows("checkout", 20, |k| {
+        (200, if is_recent(k) { 0.10 } else { 0.01 })
+    }));
+    let f = only(
+        run(&rule, &frame(QueryKind::Errors, &with_burst)),
+        "burst among noise",
+    );
+    assert_eq!(
+        f.entity.get("service").map(String::as_str),
+        Some("checkout")
     );
 }
 
@@ -948,8 +1098,8 @@ fn heartbeats_rule() -> Rule {
     );
     assert_eq!(
         rule.window.0.as_secs(),
-        2 * 3600,
-        "the tests assume a 2 h window"
+        6 * 3600,
+        "the tests assume a 6 h window"
     );
     rule
 }
@@ -1055,6 +1205,21 @@ fn heartbeat_single_late_beat_within_grace_is_quiet() {
         &run(&rule, &frame(QueryKind::Heartbeats, &rows)),
         "late but within grace",
     );
+    // Control: past period + grace (130 s > 60 s + 60 s) the same shapes are reported: the
+    // gap as a recovery, the current silence as down.
+    let mut beats = regular_beats(WINDOW_START_S, -600.0, 60.0);
+    let last = *beats.last().unwrap();
+    beats.extend(regular_beats(last + 130.0 - 17.0, 0.0, 60.0));
+    let gap = frame(QueryKind::Heartbeats, &heartbeat_rows("gap-canary", &beats));
+    let f = only(run(&rule, &gap), "control: 130 s gap");
+    assert_eq!(f.status, Status::Resolved);
+    let silent: Vec<f64> = (0..118).rev().map(|j| -130.0 - 60.0 * j as f64).collect();
+    let silent = frame(
+        QueryKind::Heartbeats,
+        &heartbeat_rows("silent-canary", &silent),
+    );
+    let f = only(run(&rule, &silent), "control: silent 130 s");
+    assert_eq!(evidence_text(&f, "state"), "down");
 }
 
 #[test]
@@ -1187,60 +1352,4 @@ fn finding_json_has_exactly_the_contract_keys_and_a_stable_id() {
         "five minutes later",
     );
     assert_eq!(later.id, first.id);
-}
-
-// PROBES (temporary)
-#[test]
-fn probe() {
-    let rule = memory_rule();
-    let count = |rows: Vec<Row>| {
-        let f = run(&rule, &frame(QueryKind::Memory, &rows));
-        f.iter()
-            .map(|f| format!("{:?}", f.severity))
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    for amp in [0.05, 0.10, 0.12, 0.15, 0.20, 0.30] {
-        for period in [5.0, 10.0, 20.0] {
-            let mut out = Vec::new();
-            for phase in 0..10 {
-                let floor = line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0 - amp);
-                let rows = memory_rows(
-                    &CART,
-                    Some(GIB),
-                    -180..0,
-                    0.005,
-                    12,
-                    move |t| {
-                        let p = period * 60.0;
-                        let x = (t - phase as f64 * p / 10.0).rem_euclid(p) / p;
-                        floor(t) + amp * x
-                    },
-                    never_restarts,
-                );
-                out.push(count(rows));
-            }
-            eprintln!("amp {amp} period {period}: {:?}", out);
-        }
-    }
-    for spike in [0.05, 0.08, 0.11, 0.13, 0.15, 0.25] {
-        let base = line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0);
-        let rows: Vec<Row> = memory_rows(&CART, Some(GIB), -180..0, 0.01, 1, base, never_restarts)
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut r)| {
-                if i == 150 {
-                    for c in r.iter_mut() {
-                        if c.0 == "working_set_max_bytes" {
-                            if let V::F(x) = c.1 {
-                                c.1 = V::F(x + spike * GIB);
-                            }
-                        }
-                    }
-                }
-                r
-            })
-            .collect();
-        eprintln!("one spike +{spike} 30 min ago: {}", count(rows));
-    }
 }

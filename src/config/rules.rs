@@ -100,7 +100,7 @@ impl fmt::Display for Origin {
 
 /// Which entities a rule looks at. Each filter: `include` (empty = all) then `exclude`;
 /// patterns match whole values, `*` matches any run of characters.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Selector {
     pub clusters: Filter,
@@ -109,6 +109,31 @@ pub struct Selector {
     pub services: Filter,
     pub pods: Filter,
     pub canaries: Filter,
+    /// Skip pods (and services) whose opt-out label is set to true/yes/1/on (the label's
+    /// resource attribute is configured globally, default `k8s.pod.labels.forewarn.io/opt-out`).
+    pub honour_opt_out: bool,
+}
+
+impl Default for Selector {
+    fn default() -> Self {
+        Selector {
+            clusters: Filter::default(),
+            namespaces: Filter::default(),
+            workloads: Filter::default(),
+            services: Filter::default(),
+            pods: Filter::default(),
+            canaries: Filter::default(),
+            honour_opt_out: true,
+        }
+    }
+}
+
+/// Whether an opt-out label value opts out.
+pub fn opts_out(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "true" | "yes" | "1" | "on"
+    )
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -208,10 +233,23 @@ impl Default for MemoryParams {
     }
 }
 
+/// Where a service's requests and errors are counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorSource {
+    /// Log records of the service; errors by severity (ERROR/FATAL).
+    #[default]
+    Logs,
+    /// Server and consumer spans of the service; errors by span status.
+    Traces,
+}
+
 /// Error rate: a service's error ratio against its own baseline.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ErrorParams {
+    /// `logs` (default) or `traces`.
+    pub source: ErrorSource,
     /// The recent span compared with the rest of the window (the baseline).
     pub recent: DurationText,
     /// One-sided significance level of the two-proportion test (Fisher exact), divided among
@@ -238,6 +276,7 @@ pub struct ErrorParams {
 impl Default for ErrorParams {
     fn default() -> Self {
         ErrorParams {
+            source: ErrorSource::Logs,
             recent: DurationText::secs(15 * 60),
             significance: 0.001,
             min_requests: 50,

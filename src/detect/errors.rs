@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
 
-use crate::config::rules::ErrorParams;
+use crate::config::rules::{opts_out, ErrorParams};
 use crate::detect::frame::{groups, Columns};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
@@ -39,10 +39,11 @@ impl Detector for ErrorRateDetector {
     fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
         let rule = ctx.rule;
         let params = rule.error_params();
-        let columns = Columns::new(frame, &rule.name, QueryKind::Errors);
+        let columns = Columns::new(frame, &rule.name, crate::detect::query_for(rule));
         let cluster = columns.text("cluster")?;
         let namespace = columns.text("namespace")?;
         let service = columns.text("service")?;
+        let opt_out = columns.text("opt_out")?;
         let bucket = columns.seconds("bucket")?;
         let total = columns.count("total")?;
         let errors = columns.count("errors")?;
@@ -77,7 +78,9 @@ impl Detector for ErrorRateDetector {
                     entity.insert(key.to_string(), value.to_string());
                 }
             }
-            if !rule.select.allows(&entity) {
+            let opted_out =
+                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
+            if opted_out || !rule.select.allows(&entity) {
                 continue;
             }
             let rows: Vec<(f64, u64, u64)> =
@@ -101,20 +104,23 @@ impl Detector for ErrorRateDetector {
                 100.0 * judgement.baseline_ratio,
                 judgement.reason
             );
-            let evidence = Evidence::new()
+            let mut evidence = Evidence::new()
                 .num("recent_error_ratio", judgement.recent_ratio)
                 .num("baseline_error_ratio", judgement.baseline_ratio)
                 .int("recent_errors", judgement.recent_errors)
                 .int("recent_requests", judgement.recent_total)
                 .int("baseline_errors", judgement.baseline_errors)
                 .int("baseline_requests", judgement.baseline_total)
-                .num(
-                    "ratio_increase",
-                    judgement.recent_ratio / judgement.baseline_ratio.max(1e-9),
-                )
                 .num("p_value", judgement.p_value)
                 .num("recent_window_s", params.recent.as_secs_f64())
                 .text("method", judgement.method);
+            // A multiple of nothing is meaningless: only a non-zero baseline gets one.
+            if judgement.baseline_ratio > 0.0 {
+                evidence = evidence.num(
+                    "ratio_increase",
+                    judgement.recent_ratio / judgement.baseline_ratio,
+                );
+            }
             findings.push(Finding::new(
                 &rule.name,
                 Signal::ErrorRate,
@@ -188,10 +194,11 @@ fn judge_step(
     Some(Judgement {
         severity,
         method: "fisher_exact",
-        reason: format!(
-            "{:.1}× its baseline",
-            recent_ratio / baseline_ratio.max(1e-9)
-        ),
+        reason: if baseline_ratio > 0.0 {
+            format!("{:.1}× its baseline", recent_ratio / baseline_ratio)
+        } else {
+            "up from no errors".to_string()
+        },
         recent_ratio,
         baseline_ratio,
         recent_errors,

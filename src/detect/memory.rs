@@ -13,9 +13,9 @@
 //!    predicts — periodic patterns fail this).
 //! 3. The newest `tail` span must still rise, and the forecast uses its slope where that is lower
 //!    (the current rate: a warm-up after a restart decelerates), and the working set must be at a
-//!    new high for the segment:
-//!    if it has been this high before and came back down without a restart (a slow GC cycle),
-//!    the process manages this level and is not heading for the limit.
+//!    collections must not be managing it: where the segment shows GC collections (peaks
+//!    falling back without a restart), the troughs they leave must rise — a sawtooth with a
+//!    flat floor is quiet at every phase of its cycle, a leak under GC is not.
 //! 4. Forecast: time until the current peak plus slope × t reaches the limit. Warn within
 //!    `warning_within`, critical within `critical_within`; the summary says when.
 
@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
 
+use crate::config::rules::opts_out;
 use crate::detect::frame::{groups, Columns};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
@@ -58,6 +59,7 @@ impl Detector for MemoryDetector {
         let pod_uid = columns.text("pod_uid")?;
         let container = columns.text("container")?;
         let workload = columns.text("workload")?;
+        let opt_out = columns.text("opt_out")?;
         let bucket = columns.seconds("bucket")?;
         let peak = columns.float("working_set_max_bytes")?;
         let floor = columns.float("working_set_min_bytes")?;
@@ -91,7 +93,9 @@ impl Detector for MemoryDetector {
                     entity.insert(key.to_string(), value.to_string());
                 }
             }
-            if !rule.select.allows(&entity) {
+            let opted_out =
+                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
+            if opted_out || !rule.select.allows(&entity) {
                 continue;
             }
             // A series that stopped reporting (completed batch pod, replaced pod) is gone.
@@ -123,14 +127,21 @@ impl Detector for MemoryDetector {
             if segment.len() < params.min_points {
                 continue;
             }
+            // The working set that meets the limit next is the top of the recent GC cycles, not
+            // wherever the current cycle happens to be: the highest peak over the tail span.
+            let tail_from = as_of_s - params.tail.as_secs_f64();
+            let current_peak = segment
+                .iter()
+                .filter(|p| p.t >= tail_from)
+                .map(|p| p.peak)
+                .fold(segment[segment.len() - 1].peak, f64::max);
             let recent = &segment[segment.len().saturating_sub(5)..];
-            let current_peak = recent.iter().map(|p| p.peak).fold(f64::MIN, f64::max);
             let current_floor = recent.iter().map(|p| p.floor).fold(f64::MAX, f64::min);
             let reference = limit_bytes.unwrap_or(current_peak.max(1.0));
             let min_slope = params.min_growth_fraction_per_hour * reference / 3600.0;
 
             // Been this high before and collected without a restart: a slow GC cycle, not a leak.
-            if has_collected_above(segment, current_peak - 0.02 * reference, 0.1 * reference) {
+            if managed_by_collections(segment, current_peak, reference, min_slope) {
                 continue;
             }
 
@@ -287,20 +298,44 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
     &points[start..]
 }
 
-/// Whether the segment's working set reached `level` earlier and then stayed at least `drop`
-/// below it for a whole bucket — memory the process gave back without restarting. Peaks, not
-/// floors: a GC faster than a bucket shows in every bucket's floor, and says nothing about
-/// whether the peaks come back down.
-fn has_collected_above(segment: &[Point], level: f64, drop: f64) -> bool {
-    let mut reached = false;
+/// Whether the process is managing its memory by collections rather than leaking: the segment
+/// shows collections (a bucket whose peak falls at least a tenth of the reference below the
+/// highest peak since the previous collection, without a restart) and
+/// - with two or more, the troughs they leave do not rise by `min_slope` (a sawtooth whose
+///   floor is flat; a leak under GC raises its troughs and is judged on);
+/// - with one, the working set has not yet climbed past the peak that was collected (a slow
+///   cycle seen once cannot show a trend, but it shows the process gives this level back).
+fn managed_by_collections(
+    segment: &[Point],
+    current_peak: f64,
+    reference: f64,
+    min_slope: f64,
+) -> bool {
+    let drop = 0.1 * reference;
+    let mut troughs: Vec<(f64, f64)> = Vec::new();
+    let mut collected_peaks: Vec<f64> = Vec::new();
+    let mut running_max = f64::MIN;
     for p in segment {
-        if p.peak >= level {
-            reached = true;
-        } else if reached && p.peak < level - drop {
-            return true;
+        if p.peak < running_max - drop {
+            troughs.push((p.t, p.floor));
+            collected_peaks.push(running_max);
+            running_max = p.peak;
+        } else {
+            running_max = running_max.max(p.peak);
         }
     }
-    false
+    match troughs.len() {
+        0 => false,
+        1 => current_peak < collected_peaks[0] + 0.02 * reference,
+        _ => {
+            let (xs, ys): (Vec<f64>, Vec<f64>) = troughs.iter().copied().unzip();
+            let rise_per_s = (ys[ys.len() - 1] - ys[0]) / (xs[xs.len() - 1] - xs[0]).max(1.0);
+            let slope = stats::theil_sen(&xs, &ys)
+                .map(|t| t.slope)
+                .unwrap_or(rise_per_s);
+            slope.min(rise_per_s) < min_slope
+        }
+    }
 }
 
 /// The trend of the floor over the trailing `span_s` of the segment, if it is significant,

@@ -60,11 +60,14 @@ pub fn detector_for(signal: Signal) -> Box<dyn Detector + Send + Sync> {
     }
 }
 
-/// The query a signal's detector reads.
-pub fn query_for(signal: Signal) -> QueryKind {
-    match signal {
+/// The window a rule's detector reads.
+pub fn query_for(rule: &Rule) -> QueryKind {
+    match rule.signal {
         Signal::MemoryPressure => QueryKind::Memory,
-        Signal::ErrorRate => QueryKind::Errors,
+        Signal::ErrorRate => match rule.error_params().source {
+            crate::config::rules::ErrorSource::Logs => QueryKind::Errors,
+            crate::config::rules::ErrorSource::Traces => QueryKind::TraceErrors,
+        },
         Signal::RestartFrequency => QueryKind::Restarts,
         Signal::HeartbeatMissing => QueryKind::Heartbeats,
     }

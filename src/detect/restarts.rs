@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
 
-use crate::config::rules::RestartParams;
+use crate::config::rules::{opts_out, RestartParams};
 use crate::detect::frame::{groups, Columns};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
@@ -49,6 +49,7 @@ impl Detector for RestartDetector {
         let pod = columns.text("pod")?;
         let container = columns.text("container")?;
         let workload = columns.text("workload")?;
+        let opt_out = columns.text("opt_out")?;
         let bucket = columns.seconds("bucket")?;
         let restarts = columns.count("restarts")?;
         let mut reason_counts = Vec::new();
@@ -87,7 +88,9 @@ impl Detector for RestartDetector {
                     entity.insert(key.to_string(), value.to_string());
                 }
             }
-            if !rule.select.allows(&entity) {
+            let opted_out =
+                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
+            if opted_out || !rule.select.allows(&entity) {
                 continue;
             }
             let count_since = |start: f64| -> u64 {

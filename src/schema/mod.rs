@@ -23,6 +23,7 @@ pub fn statements(generation: Generation, names: &TelemetryNames) -> Vec<String>
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.replace("{logs_table}", &quote_identifier(&names.logs_table))
+                .replace("{traces_table}", &quote_identifier(&names.traces_table))
                 .replace("{gauge_table}", &quote_identifier(&names.gauge_table))
                 .replace("{sum_table}", &quote_identifier(&names.sum_table))
         })
@@ -72,6 +73,7 @@ mod tests {
         assert!(g2.contains("EventName String"));
         assert!(g1.contains("TimeUnix DateTime64(9)"));
         assert!(g2.contains("TimeUnix DateTime CODEC"));
-        assert_eq!(statements(Generation::G2, &names).len(), 3);
+        assert_eq!(statements(Generation::G2, &names).len(), 4);
+        assert!(g2.contains("StatusCode LowCardinality(String)"));
     }
 }

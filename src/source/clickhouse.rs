@@ -109,6 +109,7 @@ pub struct ClickHouseSource {
     database: String,
     logs: TableStatus,
     metrics: TableStatus,
+    traces: TableStatus,
 }
 
 /// What ClickHouse reported about one query (from `X-ClickHouse-Summary`).
@@ -130,7 +131,11 @@ impl ClickHouseSource {
         queries: QuerySet,
     ) -> Result<ClickHouseSource, SourceError> {
         let client = config.read_client();
-        let tables = vec![names.logs_table.clone(), names.gauge_table.clone()];
+        let tables = vec![
+            names.logs_table.clone(),
+            names.gauge_table.clone(),
+            names.traces_table.clone(),
+        ];
         // The database is named explicitly when configured rather than read back from the
         // session, so what is checked is exactly what the queries will read.
         let sql = "SELECT database, table, name, type FROM system.columns \
@@ -153,6 +158,10 @@ impl ClickHouseSource {
             table: names.gauge_table.clone(),
             ..Default::default()
         };
+        let mut traces = TableColumns {
+            table: names.traces_table.clone(),
+            ..Default::default()
+        };
         let database = match (&config.database, frame.height()) {
             (Some(db), _) => db.clone(),
             (None, 0) => "default".into(),
@@ -166,7 +175,10 @@ impl ClickHouseSource {
                 logs.columns.insert(name.clone(), ty.clone());
             }
             if table == names.gauge_table {
-                metrics.columns.insert(name, ty);
+                metrics.columns.insert(name.clone(), ty.clone());
+            }
+            if table == names.traces_table {
+                traces.columns.insert(name, ty);
             }
         }
         let status = |t: &TableColumns, role| TableStatus {
@@ -179,6 +191,7 @@ impl ClickHouseSource {
         };
         let logs = status(&logs, TableRole::Logs);
         let metrics = status(&metrics, TableRole::Metrics);
+        let traces = status(&traces, TableRole::Traces);
         tracing::debug!(?logs, ?metrics, "introspected exporter tables");
         Ok(ClickHouseSource {
             config,
@@ -188,6 +201,7 @@ impl ClickHouseSource {
             database,
             logs,
             metrics,
+            traces,
         })
     }
 
@@ -260,7 +274,11 @@ impl ClickHouseSource {
             kind,
             QueryKind::Errors | QueryKind::PodEvents | QueryKind::Heartbeats
         );
-        let status = if uses_logs { &self.logs } else { &self.metrics };
+        let status = match kind {
+            QueryKind::TraceErrors => &self.traces,
+            _ if uses_logs => &self.logs,
+            _ => &self.metrics,
+        };
         let generation = self.table_error(status, &origin)?;
         let logs_generation = if uses_logs {
             generation
@@ -282,6 +300,15 @@ impl ClickHouseSource {
                 .param("until", &until)
                 .param("bucket_s", bucket_s)
                 .param("cluster_attribute", &names.cluster_attribute);
+            if matches!(
+                kind,
+                QueryKind::Memory
+                    | QueryKind::Restarts
+                    | QueryKind::Errors
+                    | QueryKind::TraceErrors
+            ) {
+                query = query.param("opt_out_attribute", &names.opt_out_attribute);
+            }
             query = match kind {
                 QueryKind::Memory => query
                     .param("gauge_table", &names.gauge_table)
@@ -301,6 +328,7 @@ impl ClickHouseSource {
                 QueryKind::Heartbeats => query
                     .param("logs_table", &names.logs_table)
                     .param("canary_attribute", &names.canary_attribute),
+                QueryKind::TraceErrors => query.param("traces_table", &names.traces_table),
             };
             let mut cursor = query.fetch_bytes("ArrowStream")?;
             let bytes = cursor.collect().await?;

@@ -63,6 +63,7 @@ pub enum SchemaProblem {
 pub enum TableRole {
     Logs,
     Metrics,
+    Traces,
 }
 
 impl TableColumns {
@@ -88,6 +89,16 @@ impl TableColumns {
                 ],
                 &["ResourceAttributes"],
                 "TimeUnix",
+            ),
+            TableRole::Traces => (
+                &[
+                    ("Timestamp", "DateTime64"),
+                    ("ServiceName", "String"),
+                    ("SpanKind", "String"),
+                    ("StatusCode", "String"),
+                ],
+                &["ResourceAttributes"],
+                "Timestamp",
             ),
         };
         for map in maps {
@@ -132,6 +143,8 @@ impl TableColumns {
                 Generation::G1
             }
             TableRole::Metrics => Generation::G2,
+            // The traces table kept one layout across the generations forewarn reads.
+            TableRole::Traces => Generation::G2,
         })
     }
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryNames {
     pub logs_table: String,
+    /// Spans, for error rates from span status.
+    pub traces_table: String,
     pub gauge_table: String,
     pub sum_table: String,
     /// kubeletstats: what the OOM killer compares with the limit.
@@ -18,6 +20,9 @@ pub struct TelemetryNames {
     pub restarts_metric: String,
     /// Resource attribute naming the cluster (set by a processor; empty when absent).
     pub cluster_attribute: String,
+    /// Resource attribute carrying the pod label that opts a workload out of forewarn (the
+    /// k8sattributes processor exposes pod labels as `k8s.pod.labels.<label>`).
+    pub opt_out_attribute: String,
     /// Log attribute that marks a canary heartbeat and names the canary.
     pub canary_attribute: String,
     /// Log records at or above this severity number count as errors (17 = ERROR).
@@ -30,6 +35,7 @@ impl Default for TelemetryNames {
     fn default() -> Self {
         TelemetryNames {
             logs_table: "otel_logs".into(),
+            traces_table: "otel_traces".into(),
             gauge_table: "otel_metrics_gauge".into(),
             sum_table: "otel_metrics_sum".into(),
             working_set_metric: "container.memory.working_set".into(),
@@ -38,6 +44,7 @@ impl Default for TelemetryNames {
             restarts_metric: "k8s.container.restarts".into(),
             cluster_attribute: "k8s.cluster.name".into(),
             canary_attribute: "canary.name".into(),
+            opt_out_attribute: "k8s.pod.labels.forewarn.io/opt-out".into(),
             error_severity_min: 17,
             error_severity_texts: vec!["ERROR".into(), "FATAL".into(), "CRITICAL".into()],
         }

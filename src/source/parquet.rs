@@ -97,6 +97,7 @@ impl ParquetSource {
             QueryKind::Errors => self.errors(window),
             QueryKind::PodEvents => self.pod_events(window),
             QueryKind::Heartbeats => self.heartbeats(window),
+            QueryKind::TraceErrors => self.trace_errors(window),
         }?;
         window::normalize(kind, raw).map_err(|e| SourceError::Frame {
             query: format!("{} (parquet)", kind.file_name()),
@@ -174,6 +175,7 @@ impl ParquetSource {
                 map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
                 map_get("ResourceAttributes", "k8s.container.name").alias("container"),
                 map_get("ResourceAttributes", "k8s.node.name").alias("node"),
+                map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
             ])
             .group_by([
                 col("bucket"),
@@ -183,6 +185,7 @@ impl ParquetSource {
                 col("pod_uid"),
                 col("container"),
                 col("node"),
+                col("opt_out"),
             ])
             .agg([
                 col("Value").max().alias("working_set_max_bytes"),
@@ -246,6 +249,7 @@ impl ParquetSource {
                 map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
                 map_get("ResourceAttributes", "k8s.container.name").alias("container"),
                 workload_expr().alias("workload"),
+                map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
             ])
             .sort(
                 ["pod_uid", "container", "time"],
@@ -263,6 +267,7 @@ impl ParquetSource {
                 col("namespace").first(),
                 col("pod").first(),
                 col("workload").first(),
+                col("opt_out").max(),
                 col("jump").sum().cast(DataType::UInt64).alias("restarts"),
                 col("Value").max().alias("restart_count"),
             ])
@@ -301,6 +306,7 @@ impl ParquetSource {
                 map_get("ResourceAttributes", "k8s.namespace.name").alias("namespace"),
                 col("ServiceName").cast(DataType::String).alias("service"),
                 is_error.alias("is_error"),
+                map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
             ])
             .group_by([
                 col("bucket"),
@@ -309,6 +315,56 @@ impl ParquetSource {
                 col("service"),
             ])
             .agg([
+                col("opt_out").max(),
+                len().alias("total"),
+                col("is_error").cast(DataType::UInt64).sum().alias("errors"),
+            ])
+            .collect()
+            .map_err(self.parquet_error(q))
+    }
+
+    fn trace_errors(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+        let n = &self.names;
+        let q = QueryKind::TraceErrors;
+        let requests = [
+            "Server",
+            "SPAN_KIND_SERVER",
+            "Consumer",
+            "SPAN_KIND_CONSUMER",
+        ];
+        let failed = ["Error", "STATUS_CODE_ERROR"];
+        let set = |values: &[&str]| {
+            lit(Series::new(
+                "set".into(),
+                values.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            ))
+            .implode(false)
+        };
+        self.windowed(&n.traces_table, "Timestamp", q, window)?
+            .filter(
+                col("SpanKind")
+                    .cast(DataType::String)
+                    .is_in(set(&requests), false)
+                    .and(col("ServiceName").neq(lit(""))),
+            )
+            .with_columns([
+                map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"),
+                map_get("ResourceAttributes", "k8s.namespace.name").alias("namespace"),
+                col("ServiceName").cast(DataType::String).alias("service"),
+                col("StatusCode")
+                    .cast(DataType::String)
+                    .is_in(set(&failed), false)
+                    .alias("is_error"),
+                map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
+            ])
+            .group_by([
+                col("bucket"),
+                col("cluster"),
+                col("namespace"),
+                col("service"),
+            ])
+            .agg([
+                col("opt_out").max(),
                 len().alias("total"),
                 col("is_error").cast(DataType::UInt64).sum().alias("errors"),
             ])

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::source::introspect::Generation;
 use crate::window::QueryKind;
 
-const EMBEDDED: [(QueryKind, &str); 5] = [
+const EMBEDDED: [(QueryKind, &str); 6] = [
     (QueryKind::Memory, include_str!("../../queries/memory.sql")),
     (QueryKind::Errors, include_str!("../../queries/errors.sql")),
     (
@@ -21,6 +21,10 @@ const EMBEDDED: [(QueryKind, &str); 5] = [
     (
         QueryKind::Heartbeats,
         include_str!("../../queries/heartbeats.sql"),
+    ),
+    (
+        QueryKind::TraceErrors,
+        include_str!("../../queries/trace_errors.sql"),
     ),
 ];
 

@@ -25,15 +25,18 @@ pub enum QueryKind {
     Restarts,
     PodEvents,
     Heartbeats,
+    /// The errors window computed from spans (`otel_traces`) instead of logs.
+    TraceErrors,
 }
 
 impl QueryKind {
-    pub const ALL: [QueryKind; 5] = [
+    pub const ALL: [QueryKind; 6] = [
         QueryKind::Memory,
         QueryKind::Errors,
         QueryKind::Restarts,
         QueryKind::PodEvents,
         QueryKind::Heartbeats,
+        QueryKind::TraceErrors,
     ];
 
     /// The query's name, also its file name in `queries/` without `.sql`.
@@ -44,6 +47,7 @@ impl QueryKind {
             QueryKind::Restarts => "restarts",
             QueryKind::PodEvents => "pod_events",
             QueryKind::Heartbeats => "heartbeats",
+            QueryKind::TraceErrors => "trace_errors",
         }
     }
 
@@ -69,6 +73,7 @@ impl QueryKind {
                 ("container", Text),
                 ("node", Text),
                 ("workload", Text),
+                ("opt_out", Text),
                 ("working_set_max_bytes", Float),
                 ("working_set_min_bytes", Float),
                 ("working_set_avg_bytes", Float),
@@ -77,11 +82,12 @@ impl QueryKind {
                 ("request_bytes", Float),
                 ("restart_count", Float),
             ],
-            QueryKind::Errors => &[
+            QueryKind::Errors | QueryKind::TraceErrors => &[
                 ("bucket", Time),
                 ("cluster", Text),
                 ("namespace", Text),
                 ("service", Text),
+                ("opt_out", Text),
                 ("total", Count),
                 ("errors", Count),
             ],
@@ -93,6 +99,7 @@ impl QueryKind {
                 ("pod_uid", Text),
                 ("container", Text),
                 ("workload", Text),
+                ("opt_out", Text),
                 ("restarts", Count),
                 ("restart_count", Float),
             ],
@@ -129,7 +136,9 @@ impl QueryKind {
                 "pod_uid",
                 "bucket",
             ],
-            QueryKind::Errors => &["cluster", "namespace", "service", "bucket"],
+            QueryKind::Errors | QueryKind::TraceErrors => {
+                &["cluster", "namespace", "service", "bucket"]
+            }
             QueryKind::PodEvents => &["cluster", "namespace", "pod", "bucket"],
             QueryKind::Heartbeats => &["cluster", "canary", "bucket"],
         }
@@ -300,7 +309,16 @@ pub fn join_pod_events(restarts: DataFrame, events: DataFrame) -> Result<DataFra
     ];
     restarts
         .lazy()
-        .join(events.lazy(), on.clone(), on, JoinArgs::new(JoinType::Left))
+        .join(
+            events.lazy(),
+            on.clone(),
+            on,
+            // Detectors walk each container's rows as one contiguous run: keep the left order.
+            JoinArgs {
+                maintain_order: MaintainOrderJoin::Left,
+                ..JoinArgs::new(JoinType::Left)
+            },
+        )
         .with_columns(
             counts
                 .iter()
