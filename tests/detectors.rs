@@ -1353,3 +1353,29 @@ fn finding_json_has_exactly_the_contract_keys_and_a_stable_id() {
     );
     assert_eq!(later.id, first.id);
 }
+
+/// A pod labelled `forewarn.io/opt-out: "true"` (its resource attribute in the frame's
+/// `opt_out` column) is skipped — unless the rule says not to honour opt-outs.
+#[test]
+fn an_opted_out_pod_is_skipped_unless_the_rule_ignores_opt_outs() {
+    let mut rule = memory_rule();
+    let mut rows = linear_leak_rows();
+    for row in &mut rows {
+        row.push(("opt_out", s("true")));
+    }
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "opted-out leak",
+    );
+    rule.select.honour_opt_out = false;
+    let findings = run(&rule, &frame(QueryKind::Memory, &rows));
+    assert_eq!(findings.len(), 1, "{}", describe(&findings));
+    // A label set to something else does not opt out.
+    let mut rule = memory_rule();
+    rule.select.honour_opt_out = true;
+    for row in &mut rows {
+        row.retain(|(k, _)| *k != "opt_out");
+        row.push(("opt_out", s("false")));
+    }
+    assert_eq!(run(&rule, &frame(QueryKind::Memory, &rows)).len(), 1);
+}
