@@ -266,16 +266,55 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameE
         };
         exprs.push(expr.alias(*name));
     }
-    let keys: Vec<PlSmallStr> = query.key_columns().iter().map(|k| (*k).into()).collect();
-    frame
+    let shaped = frame
         .lazy()
         .select(exprs)
-        .sort(
-            keys,
-            SortMultipleOptions::default().with_maintain_order(true),
-        )
         .collect()
+        .map_err(|source| FrameError::Polars { query, source })?;
+    // Sources usually deliver key order already (the SQL orders by the keys): checking is one
+    // pass, sorting would copy the whole frame.
+    if is_sorted_by_keys(&shaped, query.key_columns()) {
+        return Ok(shaped);
+    }
+    let keys: Vec<PlSmallStr> = query.key_columns().iter().map(|k| (*k).into()).collect();
+    shaped
+        .sort(keys, SortMultipleOptions::default().with_maintain_order(true))
         .map_err(|source| FrameError::Polars { query, source })
+}
+
+/// Whether rows are in ascending order of `keys` (strings bytewise, times by instant).
+fn is_sorted_by_keys(frame: &DataFrame, keys: &[&str]) -> bool {
+    enum Key<'a> {
+        Text(Vec<Option<&'a str>>),
+        Time(Vec<Option<i64>>),
+    }
+    let mut columns = Vec::with_capacity(keys.len());
+    let mut physical = Vec::new();
+    for key in keys {
+        let Ok(column) = frame.column(key) else { return false };
+        if column.dtype() == &DataType::String {
+            let Ok(ca) = column.str() else { return false };
+            columns.push(Key::Text(ca.iter().collect()));
+        } else {
+            physical.push(column.as_materialized_series().to_physical_repr().into_owned());
+            let Ok(ca) = physical[physical.len() - 1].i64() else { return false };
+            columns.push(Key::Time(ca.iter().collect()));
+        }
+    }
+    (1..frame.height()).all(|i| {
+        for key in &columns {
+            let ordering = match key {
+                Key::Text(v) => v[i - 1].cmp(&v[i]),
+                Key::Time(v) => v[i - 1].cmp(&v[i]),
+            };
+            match ordering {
+                std::cmp::Ordering::Less => return true,
+                std::cmp::Ordering::Greater => return false,
+                std::cmp::Ordering::Equal => continue,
+            }
+        }
+        true
+    })
 }
 
 /// A datetime expression as naive UTC nanoseconds, whatever its unit and zone label.
