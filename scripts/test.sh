@@ -4,4 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-test-deps.sh
+# The ClickHouse test server's own protocol self-test (formats, compression, auth, errors).
+"${FOREWARN_VENV:-.venv}/bin/python" tests/support/test_chserver.py
 cargo test --locked "$@"

@@ -64,7 +64,10 @@ async fn every_window_is_identical_from_clickhouse_and_parquet_on_both_generatio
                 bucket,
             };
             // trace_errors has no demo data (the generator writes no spans); tests/trace_errors.rs.
-            for query in QueryKind::ALL.into_iter().filter(|q| *q != QueryKind::TraceErrors) {
+            for query in QueryKind::ALL
+                .into_iter()
+                .filter(|q| *q != QueryKind::TraceErrors)
+            {
                 let from_clickhouse = clickhouse.fetch(query, &window).await.unwrap();
                 let from_parquet = parquet.fetch(query, &window).await.unwrap();
                 assert!(

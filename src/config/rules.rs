@@ -509,6 +509,9 @@ fn parse_file(file: &str, text: &str) -> Result<RulesFile, RuleProblem> {
                 .location()
                 .map(|l| (l.line(), l.column()))
                 .unwrap_or((0, 0));
+            // Errors raised while converting a value (a bad duration) are located at the
+            // enclosing mapping: point at the field's own line instead.
+            let (line, column) = refine_location(text, &field, line, column);
             let message = inner.to_string();
             // serde_yaml appends " at line L column C"; the location is already in front.
             let message = message
@@ -532,6 +535,30 @@ fn parse_file(file: &str, text: &str) -> Result<RulesFile, RuleProblem> {
         };
     }
     Ok(parsed)
+}
+
+/// The first line at or after `line` whose key is the last segment of `field` (1-based line and
+/// column); the original location when there is none.
+fn refine_location(text: &str, field: &str, line: usize, column: usize) -> (usize, usize) {
+    let Some(key) = field
+        .rsplit('.')
+        .next()
+        .map(|k| k.split('[').next().unwrap_or(k))
+        .filter(|k| !k.is_empty() && *k != "-")
+    else {
+        return (line, column);
+    };
+    text.lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .find_map(|(i, l)| {
+            let trimmed = l.trim_start().trim_start_matches("- ");
+            trimmed
+                .strip_prefix(key)
+                .filter(|rest| rest.trim_start().starts_with(':'))
+                .map(|_| (i + 1, l.len() - trimmed.len() + 1))
+        })
+        .unwrap_or((line, column))
 }
 
 /// The line of `name: <rule>` in the text (1-based), for semantic errors.

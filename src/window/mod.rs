@@ -278,7 +278,10 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameE
     }
     let keys: Vec<PlSmallStr> = query.key_columns().iter().map(|k| (*k).into()).collect();
     shaped
-        .sort(keys, SortMultipleOptions::default().with_maintain_order(true))
+        .sort(
+            keys,
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
         .map_err(|source| FrameError::Polars { query, source })
 }
 
@@ -291,13 +294,22 @@ fn is_sorted_by_keys(frame: &DataFrame, keys: &[&str]) -> bool {
     let mut columns = Vec::with_capacity(keys.len());
     let mut physical = Vec::new();
     for key in keys {
-        let Ok(column) = frame.column(key) else { return false };
+        let Ok(column) = frame.column(key) else {
+            return false;
+        };
         if column.dtype() == &DataType::String {
             let Ok(ca) = column.str() else { return false };
             columns.push(Key::Text(ca.iter().collect()));
         } else {
-            physical.push(column.as_materialized_series().to_physical_repr().into_owned());
-            let Ok(ca) = physical[physical.len() - 1].i64() else { return false };
+            physical.push(
+                column
+                    .as_materialized_series()
+                    .to_physical_repr()
+                    .into_owned(),
+            );
+            let Ok(ca) = physical[physical.len() - 1].i64() else {
+                return false;
+            };
             columns.push(Key::Time(ca.iter().collect()));
         }
     }
