@@ -58,11 +58,13 @@ pub async fn analyze(
             timefmt::to_nanos(window.until),
             window.bucket.as_secs(),
         );
-        if !cache.contains_key(&key) {
-            let frame = source.fetch_window(query, &window).await?;
-            cache.insert(key, frame);
-        }
-        findings.extend(judge(rule, &cache[&key], window)?);
+        let frame = match cache.entry(key) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(source.fetch_window(query, &window).await?)
+            }
+        };
+        findings.extend(judge(rule, frame, window)?);
     }
     Ok(findings)
 }

@@ -301,6 +301,7 @@ struct DemoArgs {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum DemoCommand {
     /// Write a synthetic cluster (exporter-schema Parquet + labels.json of what was injected).
     Generate {

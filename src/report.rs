@@ -142,7 +142,7 @@ pub fn write_demo_report(
         let entity = entity_text(&incident.entity);
         let impact = incident
             .impact_at
-            .map(|t| timefmt::rfc3339(t))
+            .map(timefmt::rfc3339)
             .unwrap_or_else(|| "-".into());
         match incident.first_detected_at {
             Some(at) => {

@@ -209,7 +209,7 @@ fn evidence_num(f: &Finding, key: &str) -> f64 {
         .unwrap_or_else(|| {
             panic!(
                 "evidence {key} missing or not a number: {}",
-                describe(&[f.clone()])
+                describe(std::slice::from_ref(f))
             )
         })
 }
@@ -221,7 +221,7 @@ fn evidence_text<'a>(f: &'a Finding, key: &str) -> &'a str {
         .unwrap_or_else(|| {
             panic!(
                 "evidence {key} missing or not text: {}",
-                describe(&[f.clone()])
+                describe(std::slice::from_ref(f))
             )
         })
 }
@@ -343,7 +343,12 @@ fn memory_linear_leak_warns_with_the_exhaustion_time() {
     let f = only(findings, "linear leak");
     assert_eq!(f.signal, Signal::MemoryPressure);
     assert_eq!(f.status, Status::Firing);
-    assert_eq!(f.severity, Severity::Warning, "{}", describe(&[f.clone()]));
+    assert_eq!(
+        f.severity,
+        Severity::Warning,
+        "{}",
+        describe(std::slice::from_ref(&f))
+    );
     let truth = AS_OF + time::Duration::minutes(60);
     let error = (exhaustion_at(&f) - truth).whole_seconds().abs();
     assert!(
@@ -374,7 +379,12 @@ fn memory_fast_leak_is_critical() {
         never_restarts,
     );
     let f = only(run(&rule, &frame(QueryKind::Memory, &rows)), "fast leak");
-    assert_eq!(f.severity, Severity::Critical, "{}", describe(&[f.clone()]));
+    assert_eq!(
+        f.severity,
+        Severity::Critical,
+        "{}",
+        describe(std::slice::from_ref(&f))
+    );
     let truth = AS_OF + time::Duration::minutes(20);
     let error = (exhaustion_at(&f) - truth).whole_seconds().abs();
     assert!(
@@ -714,7 +724,12 @@ fn errors_burst_is_critical_and_significant() {
     });
     let f = only(run(&rule, &frame(QueryKind::Errors, &rows)), "error burst");
     assert_eq!(f.signal, Signal::ErrorRate);
-    assert_eq!(f.severity, Severity::Critical, "{}", describe(&[f.clone()]));
+    assert_eq!(
+        f.severity,
+        Severity::Critical,
+        "{}",
+        describe(std::slice::from_ref(&f))
+    );
     assert_eq!(
         f.entity.get("service").map(String::as_str),
         Some("checkout")
@@ -775,7 +790,8 @@ fn errors_traffic_swings_at_a_constant_ratio_are_quiet() {
     let rule = errors_rule();
     // 10 ↔ 100 requests/min: alternating buckets, and hour-long swings with the recent span at
     // the peak and in the trough.
-    let patterns: [(&str, fn(usize) -> u64); 3] = [
+    type Pattern = (&'static str, fn(usize) -> u64);
+    let patterns: [Pattern; 3] = [
         ("alternating", |k| if k % 2 == 0 { 50 } else { 500 }),
         ("peak now", |k| if (k / 12) % 2 == 0 { 50 } else { 500 }),
         ("trough now", |k| if (k / 12) % 2 == 1 { 50 } else { 500 }),
@@ -827,7 +843,7 @@ fn errors_gradual_creep_fires() {
     assert!(
         f.severity >= Severity::Warning,
         "{}",
-        describe(&[f.clone()])
+        describe(std::slice::from_ref(&f))
     );
     assert_eq!(
         f.entity.get("service").map(String::as_str),
@@ -953,7 +969,12 @@ fn restarts_crash_loop_with_backoff_is_critical() {
         .collect();
     let f = only(run(&rule, &restarts_frame(&rows, &events)), "crash loop");
     assert_eq!(f.signal, Signal::RestartFrequency);
-    assert_eq!(f.severity, Severity::Critical, "{}", describe(&[f.clone()]));
+    assert_eq!(
+        f.severity,
+        Severity::Critical,
+        "{}",
+        describe(std::slice::from_ref(&f))
+    );
     assert!(f.summary.contains("BackOff"), "{}", f.summary);
     assert_eq!(evidence_text(&f, "pattern"), "crash_loop");
     assert_eq!(evidence_num(&f, "restarts_in_crash_loop_window"), 4.0);
@@ -1230,7 +1251,12 @@ fn heartbeat_recovery_is_reported_resolved() {
     beats.extend(regular_beats(-5.0 * 60.0 - 17.0, 0.0, 60.0));
     let rows = heartbeat_rows("billing-canary", &beats);
     let f = only(run(&rule, &frame(QueryKind::Heartbeats, &rows)), "recovery");
-    assert_eq!(f.status, Status::Resolved, "{}", describe(&[f.clone()]));
+    assert_eq!(
+        f.status,
+        Status::Resolved,
+        "{}",
+        describe(std::slice::from_ref(&f))
+    );
     assert_eq!(f.severity, Severity::Info);
     assert_eq!(evidence_text(&f, "state"), "up");
     let outage = evidence_num(&f, "outage_s");

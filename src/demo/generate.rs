@@ -1165,7 +1165,8 @@ impl World {
         let mut kills = Vec::new();
         let mut step = 0u32;
         while crash < win.end {
-            let backoff = (10 * SEC << step.min(5)).min(300 * SEC) + between(&mut rng, 0, 2 * SEC);
+            let backoff =
+                ((10 * SEC) << step.min(5)).min(300 * SEC) + between(&mut rng, 0, 2 * SEC);
             let restart = crash + backoff;
             if restart >= win.end {
                 let container = &mut self.pods[p].containers[c];

@@ -296,7 +296,7 @@ fn judge_burn_rate(
         (t, e, if t > 0 { e as f64 / t as f64 } else { 0.0 })
     };
     let mut alerts: Vec<_> = burn.alerts.iter().collect();
-    alerts.sort_by(|a, b| b.severity.cmp(&a.severity));
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
     for alert in alerts {
         let (long_total, long_errors, long_ratio) = ratio_since(alert.long.as_secs_f64());
         let (short_total, short_errors, short_ratio) = ratio_since(alert.short.as_secs_f64());

@@ -150,7 +150,7 @@ impl Detector for MemoryDetector {
             let mut best: Option<TrendFit> = None;
             for span in spans {
                 let Some(fit) = fit_span(
-                    &segment,
+                    segment,
                     span,
                     bucket_s,
                     &params,
