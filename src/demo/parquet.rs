@@ -111,10 +111,10 @@ fn time_column(name: &str, nanos: Vec<i64>) -> PolarsResult<Column> {
     Column::new(name.into(), nanos).cast(&ColumnType::Time.dtype())
 }
 
-fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
-    let series = &dataset.gauge_series;
+/// One row per resource: its index, attribute map and service name (joined onto rows).
+fn resources_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     let resource_maps: Vec<&Attributes> = dataset.resources.iter().map(|r| &r.attributes).collect();
-    let resources = DataFrame::new_infer_height(vec![
+    DataFrame::new_infer_height(vec![
         Column::new(
             "resource".into(),
             (0..dataset.resources.len() as u32).collect::<Vec<_>>(),
@@ -128,7 +128,12 @@ fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
                 .map(|r| r.service_name.as_str())
                 .collect::<Vec<_>>(),
         ),
-    ])?;
+    ])
+}
+
+fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
+    let series = &dataset.gauge_series;
+    let resources = resources_frame(dataset)?;
     let series_frame = DataFrame::new_infer_height(vec![
         Column::new(
             "series".into(),
@@ -201,22 +206,7 @@ fn gauge_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
 
 fn logs_frame(dataset: &Dataset) -> PolarsResult<DataFrame> {
     let logs = &dataset.logs;
-    let resource_maps: Vec<&Attributes> = dataset.resources.iter().map(|r| &r.attributes).collect();
-    let resources = DataFrame::new_infer_height(vec![
-        Column::new(
-            "resource".into(),
-            (0..dataset.resources.len() as u32).collect::<Vec<_>>(),
-        ),
-        map_column("ResourceAttributes", &resource_maps)?,
-        Column::new(
-            "ServiceName".into(),
-            dataset
-                .resources
-                .iter()
-                .map(|r| r.service_name.as_str())
-                .collect::<Vec<_>>(),
-        ),
-    ])?;
+    let resources = resources_frame(dataset)?;
     let log_maps: Vec<&Attributes> = logs.iter().map(|l| &l.attributes).collect();
     let records = DataFrame::new_infer_height(vec![
         Column::new(

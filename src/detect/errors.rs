@@ -15,12 +15,10 @@
 //! rise over the window meets the same effect size. Optional SLO burn-rate alerts need both of
 //! a long and a short window above their factor.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::DataFrame;
 
 use crate::config::rules::{opts_out, ErrorParams};
-use crate::detect::frame::{groups, Columns};
+use crate::detect::frame::{entity, groups, Columns};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{Evidence, Finding, Severity, Signal, Status};
@@ -68,16 +66,11 @@ impl Detector for ErrorRateDetector {
         let mut findings = Vec::new();
         for range in services {
             let first = range.start;
-            let mut entity = BTreeMap::new();
-            for (key, value) in [
+            let entity = entity(&[
                 ("cluster", cluster[first]),
                 ("namespace", namespace[first]),
                 ("service", service[first]),
-            ] {
-                if !value.is_empty() {
-                    entity.insert(key.to_string(), value.to_string());
-                }
-            }
+            ]);
             let opted_out =
                 rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
             if opted_out || !rule.select.allows(&entity) {

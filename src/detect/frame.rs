@@ -67,6 +67,16 @@ impl<'a> Columns<'a> {
     }
 }
 
+/// A finding's entity from (key, value) pairs, leaving out empty values (entities hold only
+/// the keys that apply).
+pub fn entity(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Ranges of consecutive rows sharing the same key (the frame is sorted by its keys).
 pub fn groups<K: PartialEq>(len: usize, key: impl Fn(usize) -> K) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();

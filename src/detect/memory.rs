@@ -19,12 +19,10 @@
 //! 4. Forecast: time until the current peak plus slope × t reaches the limit. Warn within
 //!    `warning_within`, critical within `critical_within`; the summary says when.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::DataFrame;
 
 use crate::config::rules::opts_out;
-use crate::detect::frame::{groups, Columns};
+use crate::detect::frame::{entity, groups, Columns};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
@@ -74,8 +72,7 @@ impl Detector for MemoryDetector {
         });
         for range in series {
             let first = range.start;
-            let mut entity = BTreeMap::new();
-            for (key, value) in [
+            let entity = entity(&[
                 ("cluster", cluster[first]),
                 ("namespace", namespace[first]),
                 ("pod", pod[first]),
@@ -88,11 +85,7 @@ impl Detector for MemoryDetector {
                         .find(|w| !w.is_empty())
                         .unwrap_or(""),
                 ),
-            ] {
-                if !value.is_empty() {
-                    entity.insert(key.to_string(), value.to_string());
-                }
-            }
+            ]);
             let opted_out =
                 rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
             if opted_out || !rule.select.allows(&entity) {

@@ -13,12 +13,10 @@
 //! A rolling update replaces pods without restarting containers, and a single restart is one
 //! event: both stay quiet. The summary names the reasons seen in the pod's events.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::DataFrame;
 
 use crate::config::rules::{opts_out, RestartParams};
-use crate::detect::frame::{groups, Columns};
+use crate::detect::frame::{entity, groups, Columns};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
@@ -71,23 +69,18 @@ impl Detector for RestartDetector {
             (cluster[i], namespace[i], pod[i], container[i])
         }) {
             let first = range.start;
-            let mut entity = BTreeMap::new();
             let workload_name = workload[range.clone()]
                 .iter()
                 .copied()
                 .find(|w| !w.is_empty())
                 .unwrap_or("");
-            for (key, value) in [
+            let entity = entity(&[
                 ("cluster", cluster[first]),
                 ("namespace", namespace[first]),
                 ("pod", pod[first]),
                 ("container", container[first]),
                 ("workload", workload_name),
-            ] {
-                if !value.is_empty() {
-                    entity.insert(key.to_string(), value.to_string());
-                }
-            }
+            ]);
             let opted_out =
                 rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
             if opted_out || !rule.select.allows(&entity) {

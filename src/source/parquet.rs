@@ -295,32 +295,14 @@ impl ParquetSource {
                     .to_uppercase()
                     .is_in(lit(texts).implode(false), false),
             ));
-        self.windowed(&n.logs_table, "Timestamp", q, window)?
+        let requests = self
+            .windowed(&n.logs_table, "Timestamp", q, window)?
             .filter(
                 col("ServiceName")
                     .neq(lit(""))
                     .and(map_get("LogAttributes", &n.canary_attribute).eq(lit(""))),
-            )
-            .with_columns([
-                map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"),
-                map_get("ResourceAttributes", "k8s.namespace.name").alias("namespace"),
-                col("ServiceName").cast(DataType::String).alias("service"),
-                is_error.alias("is_error"),
-                map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
-            ])
-            .group_by([
-                col("bucket"),
-                col("cluster"),
-                col("namespace"),
-                col("service"),
-            ])
-            .agg([
-                col("opt_out").max(),
-                len().alias("total"),
-                col("is_error").cast(DataType::UInt64).sum().alias("errors"),
-            ])
-            .collect()
-            .map_err(self.parquet_error(q))
+            );
+        self.request_counts(requests, is_error, q)
     }
 
     fn trace_errors(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
@@ -340,21 +322,35 @@ impl ParquetSource {
             ))
             .implode(false)
         };
-        self.windowed(&n.traces_table, "Timestamp", q, window)?
+        let spans = self
+            .windowed(&n.traces_table, "Timestamp", q, window)?
             .filter(
                 col("SpanKind")
                     .cast(DataType::String)
                     .is_in(set(&requests), false)
                     .and(col("ServiceName").neq(lit(""))),
-            )
+            );
+        let is_error = col("StatusCode")
+            .cast(DataType::String)
+            .is_in(set(&failed), false);
+        self.request_counts(spans, is_error, q)
+    }
+
+    /// Requests and errors per service and bucket (the errors window's shape), from request
+    /// records (log lines or spans) and the expression that marks an error.
+    fn request_counts(
+        &self,
+        requests: LazyFrame,
+        is_error: Expr,
+        q: QueryKind,
+    ) -> Result<DataFrame, SourceError> {
+        let n = &self.names;
+        requests
             .with_columns([
                 map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"),
                 map_get("ResourceAttributes", "k8s.namespace.name").alias("namespace"),
                 col("ServiceName").cast(DataType::String).alias("service"),
-                col("StatusCode")
-                    .cast(DataType::String)
-                    .is_in(set(&failed), false)
-                    .alias("is_error"),
+                is_error.alias("is_error"),
                 map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
             ])
             .group_by([
