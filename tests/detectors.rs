@@ -1405,3 +1405,50 @@ fn an_opted_out_pod_is_skipped_unless_the_rule_ignores_opt_outs() {
     }
     assert_eq!(run(&rule, &frame(QueryKind::Memory, &rows)).len(), 1);
 }
+
+/// SLO burn-rate mode (multi-window): both the long and the short window must burn the error
+/// budget faster than the factor. The step and trend paths are switched off here so the test
+/// isolates burn rates.
+#[test]
+fn errors_burn_rate_needs_both_windows_above_the_factor() {
+    let mut rule = errors_rule();
+    let mut params = rule.error_params();
+    params.trend = false;
+    params.min_absolute_increase = 0.9;
+    params.burn_rate = Some(forewarn::config::rules::BurnRateParams {
+        objective: 0.999,
+        alerts: vec![forewarn::config::rules::BurnRateAlert {
+            long: forewarn::config::DurationText::secs(3600),
+            short: forewarn::config::DurationText::secs(300),
+            factor: 14.4,
+            severity: Severity::Critical,
+        }],
+    });
+    rule.errors = Some(params);
+    // 2% errors for the last hour (20× the 0.1% budget), 0.05% before.
+    let burning = error_rows("payments", 31, |k| {
+        (
+            400,
+            if k >= ERROR_BUCKETS - 12 {
+                0.02
+            } else {
+                0.0005
+            },
+        )
+    });
+    let f = only(run(&rule, &frame(QueryKind::Errors, &burning)), "burn rate");
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(evidence_text(&f, "method"), "burn_rate");
+    assert!(f.summary.contains("error budget"), "{}", f.summary);
+    // A steady 0.5% burns 5× — under 14.4: quiet.
+    let steady = error_rows("payments", 32, |_| (400, 0.005));
+    assert_quiet(&run(&rule, &frame(QueryKind::Errors, &steady)), "5× burn");
+    // A short spike that the long window does not confirm: quiet.
+    let spike = error_rows("payments", 33, |k| {
+        (400, if k == ERROR_BUCKETS - 1 { 0.05 } else { 0.0005 })
+    });
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Errors, &spike)),
+        "5-minute spike",
+    );
+}

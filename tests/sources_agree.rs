@@ -126,3 +126,48 @@ async fn the_query_command_prints_the_same_from_both_sources() {
     ));
     assert_eq!(from_parquet, from_clickhouse);
 }
+
+/// The detectors see the same frames, so `analyze` must report the same findings through either
+/// source — checked at the first OOM kill's eve, where the demo has findings of several kinds.
+#[tokio::test(flavor = "multi_thread")]
+async fn analyze_finds_the_same_through_clickhouse_and_parquet() {
+    let dir = tempfile::tempdir().unwrap();
+    let params = DemoParams {
+        seed: 17,
+        hours: 8.0,
+        end: datetime!(2026-11-20 12:00 UTC),
+        scale: 0.5,
+    };
+    let dataset = generate(&params);
+    forewarn::demo::parquet::write_dataset(&dataset, dir.path()).unwrap();
+    let labels = dataset.labels.clone();
+    drop(dataset);
+    let config = load(dir.path(), Generation::G2).await;
+    let clickhouse = Source::ClickHouse(Box::new(
+        ClickHouseSource::connect(config, TelemetryNames::default(), QuerySet::embedded())
+            .await
+            .unwrap(),
+    ));
+    let parquet =
+        Source::Parquet(ParquetSource::open(dir.path(), TelemetryNames::default()).unwrap());
+    let set = forewarn::config::RuleSet::embedded().unwrap();
+    let rules: Vec<_> = set.enabled_rules().collect();
+    let mut compared = 0;
+    for incident in labels
+        .incidents
+        .iter()
+        .filter(|i| i.impact_at.is_some())
+        .take(4)
+    {
+        let as_of = incident.impact_at.unwrap() - time::Duration::minutes(20);
+        let a = forewarn::evaluate::analyze(&clickhouse, &rules, as_of)
+            .await
+            .unwrap();
+        let b = forewarn::evaluate::analyze(&parquet, &rules, as_of)
+            .await
+            .unwrap();
+        assert_eq!(a, b, "findings differ as of {as_of}");
+        compared += a.len();
+    }
+    assert!(compared > 0, "no findings to compare");
+}
