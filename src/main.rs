@@ -47,7 +47,8 @@ enum Command {
     Query(QueryArgs),
     /// Print the exporter's table DDL (or create the tables with --apply).
     Schema(SchemaArgs),
-    /// Generate demo data or load it into ClickHouse.
+    /// Run the demo: a synthetic cluster, backtested, with what was found vs. injected.
+    /// `demo generate DIR` / `demo load DIR` write the data or load it into ClickHouse.
     Demo(DemoArgs),
     /// Validate the rules and configuration; with --connect, also that the source answers and
     /// has the expected tables. Exits 2 on any configuration error.
