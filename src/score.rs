@@ -2,7 +2,8 @@
 //! time (impact minus first detection).
 //!
 //! - An incident is *detected* by a firing finding of its signal whose entity contains the
-//!   incident's entity keys, evaluated between `onset − 1 h` and `impact + 1 h`.
+//!   incident's entity keys, evaluated between `onset − 1 h` and `impact + 1 h` (for memory
+//!   pressure: before the OOM kill — a warning after it is no warning).
 //! - Precision counts *alert episodes*: the consecutive steps at which one fingerprint (rule +
 //!   entity) fires, split where it stops firing for longer than [`EPISODE_GAP`]. An episode is a
 //!   true positive if any of its findings concerns an incident (its entity, between onset − 1 h
@@ -71,14 +72,21 @@ fn concerns(finding: &Finding, incident: &Incident) -> bool {
             .is_none_or(|end| finding.evaluated_at <= end + SLACK)
 }
 
-/// Whether a firing finding detects the incident in time to count for recall.
+/// Whether a firing finding detects the incident in time to count for recall: between an hour
+/// before onset and an hour after impact — except memory pressure, whose point is the warning
+/// before the OOM kill: a finding after the kill does not count.
 fn detects(finding: &Finding, incident: &Incident) -> bool {
     let impact = incident.impact_at.unwrap_or(incident.onset_at);
+    let latest = if incident.signal == Signal::MemoryPressure.as_str() {
+        impact
+    } else {
+        impact + SLACK
+    };
     finding.status == Status::Firing
         && finding.signal.as_str() == incident.signal
         && finding.entity_matches(&incident.entity)
         && finding.evaluated_at >= incident.onset_at - SLACK
-        && finding.evaluated_at <= impact + SLACK
+        && finding.evaluated_at <= latest
 }
 
 pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {

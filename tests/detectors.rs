@@ -1452,3 +1452,34 @@ fn errors_burn_rate_needs_both_windows_above_the_factor() {
         "5-minute spike",
     );
 }
+
+/// After an OOM kill the leak starts over. The kill lands mid-bucket, so that bucket holds the
+/// old incarnation's peak next to the new one's floor; the relapse must still be warned of.
+#[test]
+fn memory_leak_relapse_after_an_oom_is_warned() {
+    let rule = memory_rule();
+    let oom = -59.5 * 60.0;
+    let before = line(-180.0 * 60.0, 0.45, oom, 0.99);
+    let relapse = line(oom, 0.30, 40.0 * 60.0, 1.0);
+    let rows = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.005,
+        41,
+        move |t| if t < oom { before(t) } else { relapse(t) },
+        move |t| if t < oom { 1.0 } else { 2.0 },
+    );
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &rows)),
+        "relapse after OOM",
+    );
+    assert_eq!(f.severity, Severity::Warning, "{}", f.summary);
+    let truth = AS_OF + time::Duration::minutes(40);
+    let error = (exhaustion_at(&f) - truth).whole_seconds().abs();
+    assert!(
+        error <= 20 * 60,
+        "exhaustion forecast off by {error} s: {}",
+        f.summary
+    );
+}

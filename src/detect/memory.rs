@@ -265,6 +265,8 @@ struct Point {
 
 /// The points since the last restart. With a restart counter: after its last increase. Without
 /// one: after the last floor falling below `reset_fraction` of the three buckets before it.
+/// The restart's own bucket is left out: it holds both incarnations (the old one's peak, the new
+/// one's floor), and the old peak would read as memory the new process gave back.
 fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
     let mut start = 0;
     if points.iter().any(|p| p.restarts.is_some()) {
@@ -272,7 +274,7 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
         for (i, p) in points.iter().enumerate() {
             if let Some(count) = p.restarts {
                 if last_count.is_some_and(|last| count > last) {
-                    start = i;
+                    start = i + 1;
                 }
                 last_count = Some(count);
             }
@@ -285,7 +287,7 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
             .map(|p| p.floor)
             .fold(f64::MAX, f64::min);
         if points[i].floor < reset_fraction * recent_floor {
-            start = i;
+            start = i + 1;
         }
     }
     &points[start..]
