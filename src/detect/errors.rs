@@ -48,23 +48,29 @@ impl Detector for ErrorRateDetector {
 
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let recent_start = as_of_s - params.recent.as_secs_f64();
-        let services = groups(frame.height(), |i| (cluster[i], namespace[i], service[i]));
+        // Each service's buckets and its recent/baseline split, computed once.
+        let services: Vec<(std::ops::Range<usize>, Vec<BucketCounts>, Split)> =
+            groups(frame.height(), |i| (cluster[i], namespace[i], service[i]))
+                .into_iter()
+                .map(|range| {
+                    let rows: Vec<(f64, u64, u64)> = range
+                        .clone()
+                        .map(|i| (bucket[i], total[i], errors[i]))
+                        .collect();
+                    let split = Split::of(&rows, recent_start);
+                    (range, rows, split)
+                })
+                .collect();
         // The number of tests this step: services with the volume to be judged at all.
         let tested = services
             .iter()
-            .filter(|range| {
-                let rows: Vec<(f64, u64, u64)> = (*range)
-                    .clone()
-                    .map(|i| (bucket[i], total[i], errors[i]))
-                    .collect();
-                has_volume(&rows, recent_start, &params)
-            })
+            .filter(|(_, _, split)| split.has_volume(&params))
             .count()
             .max(1);
         let mut params = params;
         params.significance /= tested as f64;
         let mut findings = Vec::new();
-        for range in services {
+        for (range, rows, split) in services {
             let first = range.start;
             let entity = entity(&[
                 ("cluster", cluster[first]),
@@ -76,13 +82,11 @@ impl Detector for ErrorRateDetector {
             if opted_out || !rule.select.allows(&entity) {
                 continue;
             }
-            let rows: Vec<(f64, u64, u64)> =
-                range.map(|i| (bucket[i], total[i], errors[i])).collect();
-            let judged = judge_step(&rows, recent_start, &params)
+            let judged = judge_step(&split, &params)
                 .or_else(|| {
                     params
                         .trend
-                        .then(|| judge_trend(&rows, recent_start, &params))
+                        .then(|| judge_trend(&rows, &split, &params))
                         .flatten()
                 })
                 .or_else(|| judge_burn_rate(&rows, as_of_s, &params));
@@ -150,22 +154,51 @@ fn sums(rows: &[(f64, u64, u64)], keep: impl Fn(f64) -> bool) -> (u64, u64) {
         .fold((0, 0), |(t, e), r| (t + r.1, e + r.2))
 }
 
-/// Enough requests recently and in the baseline to judge a ratio.
-fn has_volume(rows: &[(f64, u64, u64)], recent_start: f64, params: &ErrorParams) -> bool {
-    let (recent_total, _) = sums(rows, |t| t >= recent_start);
-    let (baseline_total, _) = sums(rows, |t| t < recent_start);
-    recent_total >= params.min_requests && baseline_total >= params.min_baseline_requests
+/// One bucket of a service: (bucket start in epoch seconds, requests, errors).
+type BucketCounts = (f64, u64, u64);
+
+/// A service's requests and errors in the recent span and in the baseline before it.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    recent_total: u64,
+    recent_errors: u64,
+    baseline_total: u64,
+    baseline_errors: u64,
+}
+
+impl Split {
+    fn of(rows: &[(f64, u64, u64)], recent_start: f64) -> Split {
+        let (recent_total, recent_errors) = sums(rows, |t| t >= recent_start);
+        let (baseline_total, baseline_errors) = sums(rows, |t| t < recent_start);
+        Split {
+            recent_total,
+            recent_errors,
+            baseline_total,
+            baseline_errors,
+        }
+    }
+
+    /// Enough requests recently and in the baseline to judge a ratio.
+    fn has_volume(&self, params: &ErrorParams) -> bool {
+        self.recent_total >= params.min_requests
+            && self.baseline_total >= params.min_baseline_requests
+    }
+
+    /// Volume, and enough recent errors to speak of a rise at all.
+    fn judgeable(&self, params: &ErrorParams) -> bool {
+        self.has_volume(params) && self.recent_errors >= params.min_errors
+    }
 }
 
 /// Recent span against the baseline: volume, significance, effect.
-fn judge_step(
-    rows: &[(f64, u64, u64)],
-    recent_start: f64,
-    params: &ErrorParams,
-) -> Option<Judgement> {
-    let (recent_total, recent_errors) = sums(rows, |t| t >= recent_start);
-    let (baseline_total, baseline_errors) = sums(rows, |t| t < recent_start);
-    if !has_volume(rows, recent_start, params) || recent_errors < params.min_errors {
+fn judge_step(split: &Split, params: &ErrorParams) -> Option<Judgement> {
+    let Split {
+        recent_total,
+        recent_errors,
+        baseline_total,
+        baseline_errors,
+    } = *split;
+    if !split.judgeable(params) {
         return None;
     }
     let recent_ratio = recent_errors as f64 / recent_total as f64;
@@ -223,14 +256,14 @@ fn proportion_p_value(
 
 /// A gradual rise: the per-bucket ratio trends up significantly, and the fitted rise over the
 /// window meets the effect size, with the recent span elevated over the baseline.
-fn judge_trend(
-    rows: &[(f64, u64, u64)],
-    recent_start: f64,
-    params: &ErrorParams,
-) -> Option<Judgement> {
-    let (recent_total, recent_errors) = sums(rows, |t| t >= recent_start);
-    let (baseline_total, baseline_errors) = sums(rows, |t| t < recent_start);
-    if !has_volume(rows, recent_start, params) || recent_errors < params.min_errors {
+fn judge_trend(rows: &[(f64, u64, u64)], split: &Split, params: &ErrorParams) -> Option<Judgement> {
+    let Split {
+        recent_total,
+        recent_errors,
+        baseline_total,
+        baseline_errors,
+    } = *split;
+    if !split.judgeable(params) {
         return None;
     }
     let points: Vec<(f64, f64)> = rows
