@@ -268,3 +268,55 @@ fn the_demo_runs_and_reports_what_it_found() {
     assert!(stdout.contains("precision"));
     assert!(stdout.contains("first warned"), "{stdout}");
 }
+
+#[test]
+fn query_prints_every_output_format() {
+    let source = format!("parquet:{}", demo_dir().display());
+    let base = [
+        "query",
+        "heartbeats",
+        "--source",
+        &source,
+        "--since",
+        "2026-11-20T06:00:00Z",
+        "--until",
+        "2026-11-20T12:00:00Z",
+        "--bucket",
+        "15m",
+    ];
+    let run = |format: &str| {
+        let mut args = base.to_vec();
+        args.extend(["--output", format]);
+        let out = forewarn(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{format}: {}",
+            text(&out.stderr)
+        );
+        out.stdout
+    };
+    let jsonl = text(&run("jsonl"));
+    let rows: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(
+        rows[0]["canary"].is_string()
+            && rows[0]["beats"].is_u64()
+            && rows[0]["last_seen_at"].as_str().unwrap().ends_with('Z')
+    );
+    let json: Vec<serde_json::Value> = serde_json::from_slice(&run("json")).unwrap();
+    assert_eq!(json, rows);
+    let csv = text(&run("csv"));
+    assert!(
+        csv.starts_with("bucket,cluster,canary,beats,first_seen_at,last_seen_at\n"),
+        "{csv}"
+    );
+    assert_eq!(csv.lines().count(), rows.len() + 1);
+    let table = text(&run("table"));
+    assert!(table.contains(&format!("({} rows)", rows.len())), "{table}");
+    let parquet = run("parquet");
+    assert_eq!(&parquet[..4], b"PAR1");
+}

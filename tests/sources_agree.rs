@@ -92,7 +92,47 @@ async fn every_window_is_identical_from_clickhouse_and_parquet_on_both_generatio
 async fn the_query_command_prints_the_same_from_both_sources() {
     let dir = tempfile::tempdir().unwrap();
     let labels = small_dataset(dir.path());
-    let config = load(dir.path(), Generation::G2).await;
+    // Loaded through the CLI, as a user would.
+    let database = server().fresh_database().await.database.unwrap();
+    let out = Command::new(forewarn_bin())
+        .args(["demo", "load"])
+        .arg(dir.path())
+        .args([
+            "--clickhouse-url",
+            &server().url(),
+            "--clickhouse-database",
+            &database,
+            "--generation",
+            "g1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loaded otel_metrics_gauge"));
+    let out = Command::new(forewarn_bin())
+        .args([
+            "check",
+            "--connect",
+            "--clickhouse-url",
+            &server().url(),
+            "--clickhouse-database",
+            &database,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("generation g1"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let config = forewarn::source::ClickHouseConfig {
+        database: Some(database),
+        ..forewarn::source::ClickHouseConfig::new(server().url())
+    };
     let since = forewarn::window::timefmt::rfc3339(labels.start);
     let until = forewarn::window::timefmt::rfc3339(labels.end);
     let run = |source_args: Vec<String>| {
@@ -170,4 +210,60 @@ async fn analyze_finds_the_same_through_clickhouse_and_parquet() {
         compared += a.len();
     }
     assert!(compared > 0, "no findings to compare");
+}
+
+/// A table may be a folder of many Parquet files (`otel_logs/part-*.parquet`, or a folder named
+/// `otel_logs.parquet`): the windows are the same as from one file.
+#[tokio::test(flavor = "multi_thread")]
+async fn parquet_tables_split_into_folders_of_files_give_the_same_windows() {
+    use polars::prelude::{LazyFrame, ParquetWriter, PlRefPath};
+    let single = tempfile::tempdir().unwrap();
+    let labels = small_dataset(single.path());
+    let split = tempfile::tempdir().unwrap();
+    for (table, folder) in [
+        ("otel_logs", "otel_logs"),
+        ("otel_metrics_gauge", "otel_metrics_gauge.parquet"),
+    ] {
+        let file = single.path().join(format!("{table}.parquet"));
+        let frame = LazyFrame::scan_parquet(
+            PlRefPath::new(file.display().to_string()),
+            Default::default(),
+        )
+        .unwrap()
+        .collect()
+        .unwrap();
+        let dir = split.path().join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        let half = frame.height() / 2;
+        for (i, mut part) in [
+            frame.slice(0, half),
+            frame.slice(half as i64, frame.height() - half),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let out = std::fs::File::create(dir.join(format!("part-{i}.parquet"))).unwrap();
+            ParquetWriter::new(out).finish(&mut part).unwrap();
+        }
+    }
+    let one =
+        Source::Parquet(ParquetSource::open(single.path(), TelemetryNames::default()).unwrap());
+    let many =
+        Source::Parquet(ParquetSource::open(split.path(), TelemetryNames::default()).unwrap());
+    let window = WindowSpec {
+        since: labels.start,
+        until: labels.end,
+        bucket: Duration::from_secs(300),
+    };
+    for query in QueryKind::ALL
+        .into_iter()
+        .filter(|q| *q != QueryKind::TraceErrors)
+    {
+        let a = one.fetch(query, &window).await.unwrap();
+        let b = many.fetch(query, &window).await.unwrap();
+        assert!(
+            a.height() > 0 && a.equals_missing(&b),
+            "{query}: one file and a folder of files differ"
+        );
+    }
 }
