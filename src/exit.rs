@@ -16,7 +16,6 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 /// How a command that did not error ended.
-
 pub enum Outcome {
     Completed,
     /// Completed, and a finding at or above `--fail-on` fired.
