@@ -82,10 +82,13 @@ impl Detector for ErrorRateDetector {
             if opted_out || !rule.select.allows(&entity) {
                 continue;
             }
-            let judged = judge_step(&split, &params)
+            // The step and trend tests need volume; burn rates apply their own minimums.
+            let judgeable = split.judgeable(&params);
+            let judged = judgeable
+                .then(|| judge_step(&split, &params))
+                .flatten()
                 .or_else(|| {
-                    params
-                        .trend
+                    (judgeable && params.trend)
                         .then(|| judge_trend(&rows, &split, &params))
                         .flatten()
                 })
@@ -188,9 +191,17 @@ impl Split {
     fn judgeable(&self, params: &ErrorParams) -> bool {
         self.has_volume(params) && self.recent_errors >= params.min_errors
     }
+
+    fn recent_ratio(&self) -> f64 {
+        self.recent_errors as f64 / self.recent_total as f64
+    }
+
+    fn baseline_ratio(&self) -> f64 {
+        self.baseline_errors as f64 / self.baseline_total as f64
+    }
 }
 
-/// Recent span against the baseline: volume, significance, effect.
+/// Recent span against the baseline: significance and effect (the caller checked volume).
 fn judge_step(split: &Split, params: &ErrorParams) -> Option<Judgement> {
     let Split {
         recent_total,
@@ -198,11 +209,8 @@ fn judge_step(split: &Split, params: &ErrorParams) -> Option<Judgement> {
         baseline_total,
         baseline_errors,
     } = *split;
-    if !split.judgeable(params) {
-        return None;
-    }
-    let recent_ratio = recent_errors as f64 / recent_total as f64;
-    let baseline_ratio = baseline_errors as f64 / baseline_total as f64;
+    let recent_ratio = split.recent_ratio();
+    let baseline_ratio = split.baseline_ratio();
     if !effect_is_material(recent_ratio, baseline_ratio, params) {
         return None;
     }
@@ -255,17 +263,9 @@ fn proportion_p_value(
 }
 
 /// A gradual rise: the per-bucket ratio trends up significantly, and the fitted rise over the
-/// window meets the effect size, with the recent span elevated over the baseline.
+/// window meets the effect size, with the recent span elevated over the baseline (the caller
+/// checked volume).
 fn judge_trend(rows: &[(f64, u64, u64)], split: &Split, params: &ErrorParams) -> Option<Judgement> {
-    let Split {
-        recent_total,
-        recent_errors,
-        baseline_total,
-        baseline_errors,
-    } = *split;
-    if !split.judgeable(params) {
-        return None;
-    }
     let points: Vec<(f64, f64)> = rows
         .iter()
         .filter(|r| r.1 >= TREND_MIN_BUCKET_REQUESTS)
@@ -283,8 +283,7 @@ fn judge_trend(rows: &[(f64, u64, u64)], split: &Split, params: &ErrorParams) ->
     }
     let start_ratio = fit.predict(xs[0]).max(0.0);
     let end_ratio = fit.predict(xs[xs.len() - 1]);
-    let recent_ratio = recent_errors as f64 / recent_total as f64;
-    let baseline_ratio = baseline_errors as f64 / baseline_total as f64;
+    let (recent_ratio, baseline_ratio) = (split.recent_ratio(), split.baseline_ratio());
     if !effect_is_material(end_ratio, start_ratio, params)
         || recent_ratio - baseline_ratio < params.min_absolute_increase / 2.0
     {
@@ -300,10 +299,10 @@ fn judge_trend(rows: &[(f64, u64, u64)], split: &Split, params: &ErrorParams) ->
         ),
         recent_ratio,
         baseline_ratio,
-        recent_errors,
-        recent_total,
-        baseline_errors,
-        baseline_total,
+        recent_errors: split.recent_errors,
+        recent_total: split.recent_total,
+        baseline_errors: split.baseline_errors,
+        baseline_total: split.baseline_total,
         p_value: mk.p_increasing,
     })
 }

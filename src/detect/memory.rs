@@ -179,7 +179,9 @@ impl Detector for MemoryDetector {
                 if tail.slope < fit.slope_per_s {
                     fit.slope_per_s = tail.slope;
                     if let Some(limit) = limit_bytes {
-                        fit.seconds_to_limit = ((limit - current_peak) / tail.slope).max(0.0);
+                        fit.seconds_to_limit =
+                            stats::forecast_crossing(tail.slope, current_peak, limit)
+                                .unwrap_or(f64::INFINITY);
                     }
                 }
             }
@@ -362,7 +364,8 @@ fn fit_span(
         return None;
     }
     if let Some(limit) = limit_bytes {
-        if (limit - current_peak) / screen.slope > 2.0 * params.warning_within.as_secs_f64() {
+        let horizon = 2.0 * params.warning_within.as_secs_f64();
+        if stats::forecast_crossing(screen.slope, current_peak, limit).is_none_or(|s| s > horizon) {
             return None;
         }
     }
@@ -386,7 +389,9 @@ fn fit_span(
         return None;
     }
     let seconds_to_limit = match limit_bytes {
-        Some(limit) => ((limit - current_peak) / trend.slope).max(0.0),
+        Some(limit) => {
+            stats::forecast_crossing(trend.slope, current_peak, limit).unwrap_or(f64::INFINITY)
+        }
         None => f64::INFINITY,
     };
     Some(TrendFit {

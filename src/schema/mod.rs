@@ -6,13 +6,16 @@ use crate::source::TelemetryNames;
 
 const G1: &str = include_str!("g1.sql");
 const G2: &str = include_str!("g2.sql");
+/// Spans: one layout across both generations, so one file serves both.
+const TRACES: &str = include_str!("traces.sql");
 
 /// The DDL statements for `generation`, with the configured table names.
 pub fn statements(generation: Generation, names: &TelemetryNames) -> Vec<String> {
-    let text = match generation {
+    let tables = match generation {
         Generation::G1 => G1,
         Generation::G2 => G2,
     };
+    let text = format!("{tables}\n{TRACES}");
     let body: String = text
         .lines()
         .filter(|line| !line.starts_with("--"))
