@@ -3,18 +3,6 @@
 
 use std::process::ExitCode;
 
-/// A configuration or usage problem: exit code 2, the run never started.
-#[derive(Debug)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 /// How a command that did not error ended.
 pub enum Outcome {
     Completed,
@@ -24,15 +12,15 @@ pub enum Outcome {
     Failed,
 }
 
+/// Exit code 2 comes from the error's type ([`forewarn::error::is_configuration`] anywhere in
+/// the chain); any other error is a failed run.
 pub fn report(outcome: anyhow::Result<Outcome>) -> ExitCode {
     match outcome {
         Ok(Outcome::Completed) => ExitCode::SUCCESS,
         Ok(Outcome::FailOn) => ExitCode::from(3),
         Ok(Outcome::Failed) => ExitCode::from(1),
         Err(error) => {
-            let config = error
-                .chain()
-                .any(|e| e.downcast_ref::<ConfigError>().is_some());
+            let config = error.chain().any(forewarn::error::is_configuration);
             eprintln!("error: {error:#}");
             ExitCode::from(if config { 2 } else { 1 })
         }

@@ -4,16 +4,15 @@
 //! *window frames* (one Polars schema per signal), *detectors* judge them into *findings*, and
 //! later stages (state, actions) act on those. The tree mirrors that path.
 
+pub mod check;
 pub mod config;
 pub mod demo;
 pub mod detect;
-pub mod devserver;
+pub mod error;
 pub mod evaluate;
 pub mod findings;
 pub mod logging;
 pub mod output;
-pub mod report;
 pub mod schema;
-pub mod score;
 pub mod source;
 pub mod window;

@@ -4,19 +4,21 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::{IsTerminal, Write};
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
-use forewarn::config::{Rule, RuleSet};
-use forewarn::findings::{Finding, Severity};
-use forewarn::output::FrameFormat;
+use forewarn::error::ConfigError;
+use forewarn::evaluate::{self, select_rules, RunReport, Windows};
+use forewarn::findings::Severity;
+use forewarn::output::{FindingsFormat, FrameFormat};
 use forewarn::source::introspect::Generation;
-use forewarn::source::queries::QuerySet;
-use forewarn::source::{ClickHouseConfig, ClickHouseSource, ParquetSource, Source, TelemetryNames};
+use forewarn::source::{ClickHouseConfig, SourceSettings, SourceSpec, TelemetryNames};
 use forewarn::window::{timefmt, QueryKind, WindowSpec};
 
 mod exit;
-use exit::{ConfigError, Outcome};
+use exit::Outcome;
 
 /// forewarn — warns about Kubernetes trouble before it becomes an incident.
 ///
@@ -66,13 +68,6 @@ struct RuleArgs {
     /// Only this rule (repeatable).
     #[arg(long = "rule")]
     rule_names: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum FindingsFormat {
-    Table,
-    Json,
-    Jsonl,
 }
 
 #[derive(Args)]
@@ -229,6 +224,17 @@ impl NameArgs {
             opt_out_attribute: self.opt_out_attribute.clone(),
             ..TelemetryNames::default()
         }
+    }
+}
+
+impl SourceArgs {
+    fn settings(&self) -> Result<SourceSettings, ConfigError> {
+        Ok(SourceSettings {
+            spec: SourceSpec::parse(&self.source)?,
+            clickhouse: self.clickhouse.config(),
+            names: self.names.names(),
+            queries: self.queries.clone(),
+        })
     }
 }
 
@@ -390,51 +396,34 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     }
 }
 
-async fn open_source(args: &SourceArgs) -> anyhow::Result<Source> {
-    let names = args.names.names();
-    let queries = match &args.queries {
-        Some(dir) => QuerySet::with_overrides(dir).map_err(|e| ConfigError(e.to_string()))?,
-        None => QuerySet::embedded(),
-    };
-    if let Some(dir) = args.source.strip_prefix("parquet:") {
-        let source = ParquetSource::open(std::path::Path::new(dir), names)
-            .map_err(|e| ConfigError(e.to_string()))?;
-        return Ok(Source::Parquet(source));
-    }
-    if args.source != "clickhouse" {
-        return Err(ConfigError(format!(
-            "--source `{}`: use `clickhouse` or `parquet:DIR`",
-            args.source
-        ))
-        .into());
-    }
-    let source = ClickHouseSource::connect(args.clickhouse.config(), names, queries).await?;
-    Ok(Source::ClickHouse(Box::new(source)))
+/// A time flag: RFC 3339, `now` or `now-2h`.
+fn time_flag(flag: &'static str, text: &str) -> Result<time::OffsetDateTime, ConfigError> {
+    timefmt::parse_time(text, time::OffsetDateTime::now_utc())
+        .map_err(|reason| ConfigError::flag(flag, text, reason))
 }
 
 async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
-    let now = time::OffsetDateTime::now_utc();
-    let until = timefmt::parse_time(&args.until, now).map_err(ConfigError)?;
+    let until = time_flag("--until", &args.until)?;
     let window = match &args.since {
-        Some(since) => {
-            let since = timefmt::parse_time(since, now).map_err(ConfigError)?;
-            WindowSpec {
-                since: timefmt::floor_to(since, args.bucket),
-                until: timefmt::floor_to(until, args.bucket),
-                bucket: args.bucket,
-            }
-        }
+        Some(since) => WindowSpec {
+            since: timefmt::floor_to(time_flag("--since", since)?, args.bucket),
+            until: timefmt::floor_to(until, args.bucket),
+            bucket: args.bucket,
+        },
         None => WindowSpec::ending_at(until, args.lookback, args.bucket),
     };
     if window.since >= window.until {
-        return Err(ConfigError(format!(
-            "empty window: since {} is not before until {}",
-            timefmt::rfc3339(window.since),
-            timefmt::rfc3339(window.until)
-        ))
+        return Err(ConfigError::flag(
+            "--since",
+            &timefmt::rfc3339(window.since),
+            format!(
+                "empty window: not before --until {}",
+                timefmt::rfc3339(window.until)
+            ),
+        )
         .into());
     }
-    let source = open_source(&args.source).await?;
+    let source = args.source.settings()?.open().await?;
     let mut frame = source.fetch_window(args.name, &window).await?;
     tracing::info!(
         query = %args.name,
@@ -443,9 +432,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
         rows = frame.height(),
         "window fetched"
     );
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    forewarn::output::write_frame(&mut frame, args.output, &mut out)?;
+    forewarn::output::write_frame(&mut frame, args.output, &mut std::io::stdout().lock())?;
     Ok(Outcome::Completed)
 }
 
@@ -456,8 +443,7 @@ async fn schema(args: SchemaArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Completed);
     }
     let config = args.clickhouse.config();
-    let client = config.writable_client();
-    forewarn::schema::apply(&client, args.generation, &names)
+    forewarn::schema::apply(&config.writable_client(), args.generation, &names)
         .await
         .map_err(|e| config.describe_error(e, "forewarn schema --apply"))?;
     eprintln!(
@@ -469,7 +455,7 @@ async fn schema(args: SchemaArgs) -> anyhow::Result<Outcome> {
 
 async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
     let Some(command) = args.command else {
-        return demo_run(args).await;
+        return demo_story(args).await;
     };
     match command {
         DemoCommand::Generate {
@@ -479,18 +465,21 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
             end,
             scale,
         } => {
-            let now = time::OffsetDateTime::now_utc();
-            let end = timefmt::parse_time(&end, now).map_err(ConfigError)?;
+            let end = time_flag("--end", &end)?;
             if !(hours > 0.0 && hours <= 24.0 * 14.0) {
-                return Err(ConfigError(format!(
-                    "--hours {hours}: use more than 0 and at most 336"
-                ))
+                return Err(ConfigError::flag(
+                    "--hours",
+                    &hours.to_string(),
+                    "use more than 0 and at most 336",
+                )
                 .into());
             }
             if !(scale > 0.0 && scale <= 100.0) {
-                return Err(ConfigError(format!(
-                    "--scale {scale}: use more than 0 and at most 100"
-                ))
+                return Err(ConfigError::flag(
+                    "--scale",
+                    &scale.to_string(),
+                    "use more than 0 and at most 100",
+                )
                 .into());
             }
             let params = forewarn::demo::generate::DemoParams {
@@ -522,17 +511,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
         } => {
             let config = clickhouse.config();
             let names = names.names();
-            let client = config.writable_client();
-            forewarn::schema::apply(&client, generation, &names)
+            forewarn::schema::apply(&config.writable_client(), generation, &names)
                 .await
                 .map_err(|e| config.describe_error(e, "creating the exporter tables"))?;
             let loaded = forewarn::demo::load::load_dataset(&dir, &config, &names).await?;
             if loaded.is_empty() {
-                return Err(ConfigError(format!(
-                    "{}: no otel_*.parquet files to load (run `forewarn demo generate DIR` first)",
-                    dir.display()
-                ))
-                .into());
+                return Err(ConfigError::NothingToLoad { dir }.into());
             }
             for (table, bytes) in loaded {
                 eprintln!("loaded {table} ({bytes} bytes of Parquet)");
@@ -543,204 +527,157 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
-    let rules = load_rules(args.rules.as_deref())?;
+    use forewarn::check::Connection;
+    let settings = args.source.settings()?;
+    let report = forewarn::check::check(args.rules.as_deref(), &settings, args.connect).await?;
     println!(
         "rules OK: {} rules in {} jobs ({})",
-        rules.rules.len(),
-        rules.jobs.len(),
-        args.rules
-            .as_ref()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|| "shipped rules".into())
+        report.rules.rules.len(),
+        report.rules.jobs.len(),
+        report.rules_origin
     );
-    if let Some(dir) = &args.source.queries {
-        QuerySet::with_overrides(dir).map_err(|e| ConfigError(e.to_string()))?;
-    }
-    if let Some(dir) = args.source.source.strip_prefix("parquet:") {
-        ParquetSource::open(std::path::Path::new(dir), args.source.names.names())
-            .map_err(|e| ConfigError(e.to_string()))?;
-    }
-    if !args.connect {
-        println!("configuration OK");
-        return Ok(Outcome::Completed);
-    }
-    match open_source(&args.source).await? {
-        Source::ClickHouse(source) => {
-            let problems = source.table_problems();
-            let (logs, metrics) = source.generations();
-            for problem in &problems {
+    match &report.connection {
+        None => println!("configuration OK"),
+        Some(Connection::Parquet) => println!("Parquet directory OK"),
+        Some(Connection::ClickHouse {
+            logs,
+            metrics,
+            problems,
+        }) => {
+            for problem in problems {
                 eprintln!("error: {problem}");
             }
-            if !problems.is_empty() {
-                return Ok(Outcome::Failed);
-            }
-            println!(
-                "ClickHouse OK: logs table generation {}, metrics table generation {}",
-                logs.map(|g| g.to_string()).unwrap_or_else(|| "-".into()),
-                metrics.map(|g| g.to_string()).unwrap_or_else(|| "-".into())
-            );
-        }
-        Source::Parquet(_) => println!("Parquet directory OK"),
-    }
-    Ok(Outcome::Completed)
-}
-
-fn load_rules(dir: Option<&std::path::Path>) -> anyhow::Result<RuleSet> {
-    let set = match dir {
-        Some(dir) => RuleSet::load_dir(dir),
-        None => RuleSet::embedded(),
-    };
-    set.map_err(|e| ConfigError(e.to_string().trim_end().to_string()).into())
-}
-
-fn select_rules<'a>(set: &'a RuleSet, args: &RuleArgs) -> anyhow::Result<Vec<&'a Rule>> {
-    for job in &args.jobs {
-        if !set.jobs.iter().any(|j| &j.name == job) {
-            return Err(ConfigError(format!("--job {job}: no such job")).into());
-        }
-    }
-    for name in &args.rule_names {
-        if !set.rules.iter().any(|r| &r.name == name) {
-            return Err(ConfigError(format!("--rule {name}: no such rule")).into());
-        }
-    }
-    Ok(set
-        .enabled_rules()
-        .filter(|r| args.jobs.is_empty() || args.jobs.contains(&r.job))
-        .filter(|r| args.rule_names.is_empty() || args.rule_names.contains(&r.name))
-        .collect())
-}
-
-fn write_findings(findings: &[Finding], format: FindingsFormat) -> anyhow::Result<()> {
-    use std::io::Write;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match format {
-        FindingsFormat::Table => forewarn::report::write_findings_table(findings, &mut out)?,
-        FindingsFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, findings)?;
-            writeln!(out)?;
-        }
-        FindingsFormat::Jsonl => {
-            for f in findings {
-                serde_json::to_writer(&mut out, f)?;
-                writeln!(out)?;
+            if problems.is_empty() {
+                let text =
+                    |g: &Option<Generation>| g.map(|g| g.to_string()).unwrap_or_else(|| "-".into());
+                println!(
+                    "ClickHouse OK: logs table generation {}, metrics table generation {}",
+                    text(logs),
+                    text(metrics)
+                );
             }
         }
     }
-    Ok(())
+    Ok(if report.is_ok() {
+        Outcome::Completed
+    } else {
+        Outcome::Failed
+    })
 }
 
 async fn analyze(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
-    use std::io::IsTerminal;
-    let set = load_rules(args.rules.rules.as_deref())?;
-    let rules = select_rules(&set, &args.rules)?;
-    let now = time::OffsetDateTime::now_utc();
+    let set = evaluate::load_rules(args.rules.rules.as_deref()).map_err(ConfigError::from)?;
+    let rules = select_rules(&set, &args.rules.jobs, &args.rules.rule_names)?;
     let as_of = match &args.at {
-        Some(at) => timefmt::parse_time(at, now).map_err(ConfigError)?,
-        None => now,
+        Some(at) => time_flag("--at", at)?,
+        None => time::OffsetDateTime::now_utc(),
     };
-    let source = open_source(&args.source).await?;
-    let findings = forewarn::evaluate::analyze(&source, &rules, as_of).await?;
-    let format = args.output.unwrap_or(if std::io::stdout().is_terminal() {
-        FindingsFormat::Table
-    } else {
-        FindingsFormat::Jsonl
-    });
-    write_findings(&findings, format)?;
-    tracing::info!(rules = rules.len(), findings = findings.len(), as_of = %timefmt::rfc3339(as_of), "analysis complete");
-    Ok(fail_on(&findings, args.fail_on))
+    let source = args.source.settings()?.open().await?;
+    let report = evaluate::run(&Windows::Live { source: &source }, &rules, as_of).await;
+    let format = args.output.unwrap_or(FindingsFormat::for_terminal(
+        std::io::stdout().is_terminal(),
+    ));
+    forewarn::output::write_findings(&report.findings, format, &mut std::io::stdout().lock())?;
+    forewarn::output::findings::write_failures(&report.failures, &mut std::io::stderr().lock())?;
+    tracing::info!(
+        rules = rules.len(),
+        findings = report.findings.len(),
+        failed_rules = report.failures.len(),
+        as_of = %timefmt::rfc3339(as_of),
+        "analysis complete"
+    );
+    Ok(outcome_of(&report, args.fail_on))
 }
 
-fn fail_on(findings: &[Finding], level: Option<Severity>) -> Outcome {
-    match (level, forewarn::report::highest_firing(findings)) {
+/// Exit 1 when any rule could not be judged (never "all clear"), else 3 when `--fail-on` trips.
+fn outcome_of(report: &RunReport, fail_on: Option<Severity>) -> Outcome {
+    if !report.is_complete() {
+        return Outcome::Failed;
+    }
+    match (fail_on, report.highest_firing()) {
         (Some(level), Some(highest)) if highest >= level => Outcome::FailOn,
         _ => Outcome::Completed,
     }
 }
 
-async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
-    let set = load_rules(args.rules.rules.as_deref())?;
-    let rules = select_rules(&set, &args.rules)?;
-    let now = time::OffsetDateTime::now_utc();
-    let from = timefmt::parse_time(&args.from, now).map_err(ConfigError)?;
-    let to = timefmt::parse_time(&args.to, now).map_err(ConfigError)?;
-    if from > to {
-        return Err(ConfigError("--from must not be after --to".into()).into());
-    }
-    let labels = match &args.labels {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| ConfigError(format!("--labels {}: {e}", path.display())))?;
-            Some(
-                serde_json::from_str::<forewarn::demo::model::Labels>(&text)
-                    .map_err(|e| ConfigError(format!("--labels {}: {e}", path.display())))?,
-            )
-        }
-        None => None,
-    };
-    let source = open_source(&args.source).await?;
-    let started = std::time::Instant::now();
-    let findings = run_backtest(&source, &rules, from, to, args.step, true, |batch| {
-        write_findings(batch, args.output)
-    })
-    .await?;
-    let steps = forewarn::evaluate::steps(from, to, args.step).len();
-    let mut err = std::io::stderr().lock();
-    forewarn::report::write_backtest_summary(
-        &findings,
-        steps,
-        started.elapsed().as_secs_f64(),
-        &mut err,
-    )?;
-    if let Some(labels) = labels {
-        let report = forewarn::score::score(&labels, &findings);
-        forewarn::report::write_score(&report, &mut err)?;
-    }
-    Ok(Outcome::Completed)
-}
-
-/// Fetches once, evaluates every step, hands each step's findings to `emit`, returns them all.
-async fn run_backtest(
-    source: &Source,
-    rules: &[&Rule],
-    from: time::OffsetDateTime,
-    to: time::OffsetDateTime,
-    step: std::time::Duration,
-    progress: bool,
-    mut emit: impl FnMut(&[Finding]) -> anyhow::Result<()>,
-) -> anyhow::Result<Vec<Finding>> {
-    use std::io::IsTerminal;
-    let data = forewarn::evaluate::BacktestData::fetch(source, rules, from, to).await?;
-    let steps = forewarn::evaluate::steps(from, to, step);
-    let bar = (progress && std::io::stderr().is_terminal()).then(|| {
-        let bar = indicatif::ProgressBar::new(steps.len() as u64);
+/// A progress bar on stderr when it is a terminal.
+fn progress_bar(label: &str) -> Option<indicatif::ProgressBar> {
+    std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} backtest {bar:40} {pos}/{len} steps {elapsed}",
-            )
+            indicatif::ProgressStyle::with_template(&format!(
+                "{{spinner}} {label} {{bar:40}} {{pos}}/{{len}} steps {{elapsed}}"
+            ))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         bar
-    });
-    let mut all = Vec::new();
-    for as_of in steps {
-        let findings = data.evaluate(rules, as_of)?;
-        emit(&findings)?;
-        all.extend(findings);
-        if let Some(bar) = &bar {
-            bar.inc(1);
-        }
+    })
+}
+
+async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
+    let set = evaluate::load_rules(args.rules.rules.as_deref()).map_err(ConfigError::from)?;
+    let rules = select_rules(&set, &args.rules.jobs, &args.rules.rule_names)?;
+    let from = time_flag("--from", &args.from)?;
+    let to = time_flag("--to", &args.to)?;
+    if from > to {
+        return Err(ConfigError::flag("--from", &args.from, "must not be after --to").into());
     }
+    let labels = match &args.labels {
+        Some(path) => Some(forewarn::demo::score::load_labels(path).map_err(|source| {
+            ConfigError::Labels {
+                path: path.clone(),
+                source,
+            }
+        })?),
+        None => None,
+    };
+    let source = args.source.settings()?.open().await?;
+    let bar = progress_bar("backtest");
+    let outcome = evaluate::backtest::drive(
+        &source,
+        &rules,
+        from,
+        to,
+        args.step,
+        |_, total, report| -> anyhow::Result<()> {
+            forewarn::output::write_findings(
+                &report.findings,
+                args.output,
+                &mut std::io::stdout().lock(),
+            )?;
+            if let Some(bar) = &bar {
+                bar.set_length(total as u64);
+                bar.inc(1);
+            }
+            Ok(())
+        },
+    )
+    .await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    Ok(all)
+    let mut err = std::io::stderr().lock();
+    forewarn::output::findings::write_backtest_summary(
+        &outcome.findings,
+        outcome.steps,
+        outcome.seconds,
+        &mut err,
+    )?;
+    if let Some(labels) = labels {
+        let report = forewarn::demo::score::score(&labels, &outcome.findings);
+        forewarn::demo::render::write_score(&report, &mut err)?;
+    }
+    forewarn::output::findings::write_failures(&outcome.failures, &mut err)?;
+    Ok(if outcome.failures.is_empty() {
+        Outcome::Completed
+    } else {
+        Outcome::Failed
+    })
 }
 
-async fn demo_run(args: DemoArgs) -> anyhow::Result<Outcome> {
-    let set = load_rules(args.rules.as_deref())?;
-    let rules: Vec<&Rule> = set.enabled_rules().collect();
+async fn demo_story(args: DemoArgs) -> anyhow::Result<Outcome> {
+    let set = evaluate::load_rules(args.rules.as_deref()).map_err(ConfigError::from)?;
+    let rules: Vec<_> = set.enabled_rules().collect();
     let temp;
     let dir = match &args.keep {
         Some(dir) => dir.clone(),
@@ -752,62 +689,35 @@ async fn demo_run(args: DemoArgs) -> anyhow::Result<Outcome> {
     let params = forewarn::demo::generate::DemoParams {
         seed: args.seed,
         hours: args.hours,
-        end: timefmt::floor_to(
-            time::OffsetDateTime::now_utc(),
-            std::time::Duration::from_secs(300),
-        ),
+        end: timefmt::floor_to(time::OffsetDateTime::now_utc(), forewarn::demo::story::STEP),
         scale: 1.0,
     };
-    let started = std::time::Instant::now();
-    let dataset = forewarn::demo::generate::generate(&params);
-    forewarn::demo::parquet::write_dataset(&dataset, &dir)
-        .with_context(|| format!("writing demo data to {}", dir.display()))?;
-    let generated_s = started.elapsed().as_secs_f64();
-    let labels = dataset.labels.clone();
-    let (points, logs) = (dataset.gauge_points.len(), dataset.logs.len());
-    drop(dataset);
-    let source = Source::Parquet(ParquetSource::open(&dir, TelemetryNames::default())?);
-    // Start once the detectors have two hours of history behind them (the memory rule's
-    // longest fit span): judging a series from its first hour cannot tell a slow GC cycle
-    // from a leak.
-    let from = labels.start + time::Duration::hours(2);
-    let started = std::time::Instant::now();
-    let findings = run_backtest(
-        &source,
-        &rules,
-        from,
-        labels.end,
-        std::time::Duration::from_secs(300),
-        true,
-        |_| Ok(()),
-    )
-    .await?;
-    let backtest_s = started.elapsed().as_secs_f64();
-    let report = forewarn::score::score(&labels, &findings);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    use std::io::Write;
-    writeln!(
-        out,
-        "forewarn demo — a synthetic cluster, {} h of telemetry ({} metric points, {} log records, seed {}),\n\
-         generated in {generated_s:.1} s; the shipped rules ({}) backtested every 5 min from {} to {} in {backtest_s:.1} s.\n",
-        args.hours,
-        points,
-        logs,
-        args.seed,
-        rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", "),
-        timefmt::rfc3339(from),
-        timefmt::rfc3339(labels.end),
-    )?;
-    forewarn::report::write_demo_report(&report, &findings, &mut out)?;
+    let bar = progress_bar("demo backtest");
+    let story = forewarn::demo::story::run(&params, &rules, &dir, |_, total, _| {
+        if let Some(bar) = &bar {
+            bar.set_length(total as u64);
+            bar.inc(1);
+        }
+    })
+    .await
+    .with_context(|| format!("the demo in {}", dir.display()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let mut out = std::io::stdout().lock();
+    story.write(&mut out)?;
     if let Some(dir) = &args.keep {
         writeln!(
             out,
             "\nData kept in {} (try: forewarn analyze --source parquet:{} --at {})",
             dir.display(),
             dir.display(),
-            timefmt::rfc3339(labels.end)
+            timefmt::rfc3339(story.labels.end)
         )?;
     }
-    Ok(Outcome::Completed)
+    Ok(if story.backtest.failures.is_empty() {
+        Outcome::Completed
+    } else {
+        Outcome::Failed
+    })
 }

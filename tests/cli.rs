@@ -264,9 +264,31 @@ fn the_demo_runs_and_reports_what_it_found() {
         stdout.contains("Injected incidents and what forewarn said"),
         "{stdout}"
     );
-    assert!(stdout.contains("memory_pressure"));
     assert!(stdout.contains("precision"));
     assert!(stdout.contains("first warned"), "{stdout}");
+    // Every injected incident is listed, and every one was found: no ✗ lines, and each
+    // signal's `found d/n` column has d == n > 0.
+    assert!(
+        !stdout.contains("✗"),
+        "the demo missed incidents:\n{stdout}"
+    );
+    for signal in forewarn::findings::Signal::ALL {
+        let row = stdout
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(signal.as_str()))
+            .unwrap_or_else(|| panic!("no score row for {signal}:\n{stdout}"));
+        let found = row.split_whitespace().nth(3).unwrap();
+        let (detected, injected) = found.split_once('/').unwrap();
+        let (detected, injected): (u32, u32) =
+            (detected.parse().unwrap(), injected.parse().unwrap());
+        assert!(injected > 0, "no {signal} incident injected: {row}");
+        assert_eq!(detected, injected, "{signal}: {row}");
+    }
+    let found_lines = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("✓"))
+        .count();
+    assert!(found_lines >= 4, "{stdout}");
 }
 
 #[test]

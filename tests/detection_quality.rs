@@ -2,39 +2,31 @@
 //! rules must reach precision and recall ≥ 0.9 per signal, and warn of every OOM kill at least
 //! 15 minutes ahead. (scripts/seed-sweep.sh runs the same over many seeds.)
 
-use std::time::Duration;
-
 use forewarn::config::RuleSet;
-use forewarn::demo::generate::{generate, DemoParams};
-use forewarn::evaluate::{steps, BacktestData};
+use forewarn::demo::generate::DemoParams;
 use forewarn::findings::Signal;
-use forewarn::source::{ParquetSource, Source, TelemetryNames};
 use time::macros::datetime;
 
-async fn score_seed(seed: u64) -> forewarn::score::ScoreReport {
+/// The demo's own path: generate, backtest through `evaluate::run` every 5 min, score.
+async fn score_seed(seed: u64) -> forewarn::demo::score::ScoreReport {
     let dir = tempfile::tempdir().unwrap();
-    let dataset = generate(&DemoParams {
+    let params = DemoParams {
         seed,
         hours: 12.0,
         end: datetime!(2026-11-20 12:00 UTC),
         scale: 1.0,
-    });
-    forewarn::demo::parquet::write_dataset(&dataset, dir.path()).unwrap();
-    let labels = dataset.labels.clone();
-    drop(dataset);
-    let source =
-        Source::Parquet(ParquetSource::open(dir.path(), TelemetryNames::default()).unwrap());
+    };
     let set = RuleSet::embedded().unwrap();
     let rules: Vec<_> = set.enabled_rules().collect();
-    let from = labels.start + time::Duration::hours(2);
-    let data = BacktestData::fetch(&source, &rules, from, labels.end)
+    let story = forewarn::demo::story::run(&params, &rules, dir.path(), |_, _, _| {})
         .await
         .unwrap();
-    let mut findings = Vec::new();
-    for as_of in steps(from, labels.end, Duration::from_secs(300)) {
-        findings.extend(data.evaluate(&rules, as_of).unwrap());
-    }
-    forewarn::score::score(&labels, &findings)
+    assert!(
+        story.backtest.failures.is_empty(),
+        "seed {seed}: rules failed: {:?}",
+        story.backtest.failures
+    );
+    story.score
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -4,3 +4,6 @@ pub mod generate;
 pub mod load;
 pub mod model;
 pub mod parquet;
+pub mod render;
+pub mod score;
+pub mod story;

@@ -6,6 +6,7 @@ pub mod introspect;
 pub mod names;
 pub mod parquet;
 pub mod queries;
+pub mod spec;
 
 use polars::prelude::DataFrame;
 
@@ -14,6 +15,7 @@ use crate::window::{self, FrameError, QueryKind, WindowSpec};
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseSource};
 pub use self::names::TelemetryNames;
 pub use self::parquet::ParquetSource;
+pub use self::spec::{OpenError, SourceSettings, SourceSpec};
 
 /// Everything that can go wrong fetching a window. Messages name the query file and table; no
 /// variant ever carries a password.

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use forewarn::devserver::DevServer;
 use forewarn::source::ClickHouseConfig;
+use forewarn_devserver::DevServer;
 
 pub struct TestServer(DevServer);
 

@@ -167,3 +167,17 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
     }
     ScoreReport { signals, incidents }
 }
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabelsError {
+    #[error("cannot read it")]
+    Read(#[source] std::io::Error),
+    #[error("not a labels.json written by `forewarn demo generate`")]
+    Parse(#[source] serde_json::Error),
+}
+
+/// Reads a `labels.json` written by `forewarn demo generate`.
+pub fn load_labels(path: &std::path::Path) -> Result<Labels, LabelsError> {
+    let text = std::fs::read_to_string(path).map_err(LabelsError::Read)?;
+    serde_json::from_str(&text).map_err(LabelsError::Parse)
+}

@@ -7,7 +7,7 @@
 //! rows/s, forewarn's peak RSS, ClickHouse's own time for the query (X-ClickHouse-Summary), and
 //! the naive script's time and peak RSS. Median of `--runs`.
 //!
-//! `cargo run --bin forewarn-bench -- [--containers 10000] [--hours 6] [--bucket 5m] [--runs 3]`
+//! `cargo run --example forewarn-bench -- [--containers 10000] [--hours 6] [--bucket 5m] [--runs 3]`
 
 use std::path::Path;
 use std::process::Command;
@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use forewarn::devserver::DevServer;
 use forewarn::source::introspect::Generation;
 use forewarn::source::queries::QuerySet;
 use forewarn::source::{ClickHouseConfig, ClickHouseSource, TelemetryNames};
 use forewarn::window::{timefmt, QueryKind, WindowSpec};
+use forewarn_devserver::DevServer;
 use time::OffsetDateTime;
 
 #[derive(Parser)]

@@ -1,0 +1,139 @@
+//! Backtests: the rules judged as of every step of a past range, through the same [`run`] as a
+//! live evaluation. Each (query, bucket) is fetched once for the whole range and sliced per step.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use polars::prelude::DataFrame;
+use time::OffsetDateTime;
+
+use super::{rule_window, run, EvalError, RuleFailure, RunReport, Windows};
+use crate::config::Rule;
+use crate::detect;
+use crate::findings::Finding;
+use crate::source::Source;
+use crate::window::{timefmt, QueryKind, WindowSpec};
+
+/// A backtest's frames: one per (query, bucket), covering the whole range. A window that could
+/// not be fetched keeps its error, so every step reports the rules it fails.
+pub struct BacktestData {
+    frames: BTreeMap<(QueryKind, u64), Result<DataFrame, Arc<EvalError>>>,
+}
+
+/// The as-of times of a backtest: every `step` from `from` to `to` inclusive (floored to step).
+pub fn steps(from: OffsetDateTime, to: OffsetDateTime, step: Duration) -> Vec<OffsetDateTime> {
+    let mut out = Vec::new();
+    let mut t = timefmt::floor_to(from, step);
+    if t < from {
+        t += step;
+    }
+    while t <= to {
+        out.push(t);
+        t += step;
+    }
+    out
+}
+
+impl BacktestData {
+    /// Fetches, per (query, bucket), everything the rules need for as-of times in [from, to].
+    pub async fn fetch(
+        source: &Source,
+        rules: &[&Rule],
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> BacktestData {
+        let mut ranges: BTreeMap<(QueryKind, u64), WindowSpec> = BTreeMap::new();
+        for rule in rules {
+            let query = detect::query_for(rule);
+            let first = rule_window(rule, from);
+            let last = rule_window(rule, to);
+            let entry = ranges
+                .entry((query, rule.bucket.0.as_secs()))
+                .or_insert(WindowSpec {
+                    since: first.since,
+                    until: last.until,
+                    bucket: rule.bucket.0,
+                });
+            entry.since = entry.since.min(first.since);
+            entry.until = entry.until.max(last.until);
+        }
+        let mut frames = BTreeMap::new();
+        for (key, window) in ranges {
+            let started = Instant::now();
+            let frame = source.fetch_window(key.0, &window).await;
+            match &frame {
+                Ok(frame) => tracing::debug!(
+                    query = %key.0,
+                    since = %timefmt::rfc3339(window.since),
+                    until = %timefmt::rfc3339(window.until),
+                    rows = frame.height(),
+                    seconds = started.elapsed().as_secs_f64(),
+                    "backtest window fetched"
+                ),
+                Err(error) => tracing::warn!(query = %key.0, %error, "backtest window failed"),
+            }
+            frames.insert(key, frame.map_err(|e| Arc::new(EvalError::from(e))));
+        }
+        BacktestData { frames }
+    }
+
+    /// The slice of a fetched range frame that a fresh query of `spec` would return.
+    pub(super) fn slice(
+        &self,
+        query: QueryKind,
+        spec: &WindowSpec,
+    ) -> Result<DataFrame, EvalError> {
+        match self.frames.get(&(query, spec.bucket.as_secs())) {
+            None => Err(EvalError::NotFetched { query }),
+            Some(Err(error)) => Err(EvalError::Shared(Arc::clone(error))),
+            Some(Ok(frame)) => super::slice(frame, query, spec),
+        }
+    }
+}
+
+/// What a whole backtest produced.
+pub struct BacktestOutcome {
+    pub steps: usize,
+    pub findings: Vec<Finding>,
+    /// Distinct (rule, error) failures over all steps.
+    pub failures: Vec<RuleFailure>,
+    pub seconds: f64,
+}
+
+/// Fetches once, then runs every step; `on_step(index, total, report)` sees each step's report
+/// (to print findings, advance a progress bar) and may stop the backtest with an error.
+pub async fn drive<E>(
+    source: &Source,
+    rules: &[&Rule],
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    step: Duration,
+    mut on_step: impl FnMut(usize, usize, &RunReport) -> Result<(), E>,
+) -> Result<BacktestOutcome, E> {
+    let started = Instant::now();
+    let data = BacktestData::fetch(source, rules, from, to).await;
+    let windows = Windows::Backtest(&data);
+    let as_ofs = steps(from, to, step);
+    let mut outcome = BacktestOutcome {
+        steps: as_ofs.len(),
+        findings: Vec::new(),
+        failures: Vec::new(),
+        seconds: 0.0,
+    };
+    for (index, as_of) in as_ofs.iter().enumerate() {
+        let report = run(&windows, rules, *as_of).await;
+        on_step(index, as_ofs.len(), &report)?;
+        for failure in report.failures {
+            let seen = outcome.failures.iter().any(|f| {
+                f.rule == failure.rule && f.error.to_string() == failure.error.to_string()
+            });
+            if !seen {
+                outcome.failures.push(failure);
+            }
+        }
+        outcome.findings.extend(report.findings);
+    }
+    outcome.seconds = started.elapsed().as_secs_f64();
+    Ok(outcome)
+}

@@ -1,0 +1,7 @@
+//! What forewarn prints: window frames (`forewarn query`) and findings (the contract).
+
+pub mod findings;
+pub mod frame;
+
+pub use findings::{write_findings, FindingsFormat};
+pub use frame::{write_frame, FrameFormat};
