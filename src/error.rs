@@ -33,7 +33,7 @@ pub enum ConfigError {
     Parquet {
         dir: PathBuf,
         #[source]
-        source: SourceError,
+        source: Box<SourceError>,
     },
     #[error("--labels {}", path.display())]
     Labels {

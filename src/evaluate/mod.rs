@@ -207,7 +207,7 @@ pub async fn run(windows: &Windows<'_>, rules: &[&Rule], as_of: OffsetDateTime) 
         let window = rule_window(rule, as_of);
         let query = detect::query_for(rule);
         let key = window_key(query, &window);
-        if !frames.contains_key(&key) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = frames.entry(key) {
             let started = Instant::now();
             let fetched = windows.window(query, &window).await.map_err(Arc::new);
             let seconds = started.elapsed().as_secs_f64();
@@ -228,7 +228,7 @@ pub async fn run(windows: &Windows<'_>, rules: &[&Rule], as_of: OffsetDateTime) 
                     failed: fetched.is_err(),
                 },
             );
-            frames.insert(key, fetched);
+            slot.insert(fetched);
         }
         if let Some(stat) = stats.get_mut(&key) {
             stat.rules.push(rule.name.clone());

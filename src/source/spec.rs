@@ -86,6 +86,6 @@ impl SourceSettings {
 fn open_parquet(dir: &Path, names: TelemetryNames) -> Result<ParquetSource, ConfigError> {
     ParquetSource::open(dir, names).map_err(|source| ConfigError::Parquet {
         dir: dir.to_path_buf(),
-        source,
+        source: Box::new(source),
     })
 }
