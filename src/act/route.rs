@@ -561,9 +561,9 @@ mod tests {
             ["everything-to-alertmanager", "warnings-to-slack"]
         );
         assert_eq!(routes_of(&routed, "c"), ["everything-to-alertmanager"]);
-        let receivers: Vec<&str> = plan(&config, &items, AS_OF)
-            .iter()
-            .map(|b| b.receiver.as_str())
+        let receivers: Vec<String> = plan(&config, &items, AS_OF)
+            .into_iter()
+            .map(|b| b.receiver)
             .collect();
         assert_eq!(receivers, ["alertmanager", "slack-oncall", "slack-oncall"]);
     }

@@ -9,6 +9,7 @@
 //!
 //! Receivers' `config:` stays free-form JSON here; each receiver type reads its own settings.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
@@ -691,14 +692,28 @@ fn deserialize_yaml<'de, S: DeserializeSeed<'de>>(
             let message = error.to_string();
             // The crate appends " at line L column C"; the location is reported in front.
             let message = match message.rfind(" at line ") {
-                Some(end) => message[..end].to_string(),
-                None => message,
+                Some(end) => &message[..end],
+                None => &message,
+            };
+            // … and puts its own path of the enclosing node in front; the caller has a better one.
+            let message = match message.split_once(": ") {
+                Some((path, rest)) if !path.is_empty() && path.chars().all(is_path_char) => rest,
+                _ => message,
             };
             YamlError {
-                message,
+                message: message.to_string(),
                 location: error.location().map(|l| (l.line(), l.column())),
             }
         })
+}
+
+/// The key of serde's "duplicate field `key`" message.
+fn duplicate_key(message: &str) -> Option<&str> {
+    message.strip_prefix("duplicate field `")?.split('`').next()
+}
+
+fn is_path_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']')
 }
 
 /// Typed parse with the path of the first error.
@@ -723,28 +738,33 @@ fn located_parse_error(
     // A value that fails to convert (a bad duration) is reported by the crate at the enclosing
     // mapping; the path leads to the value itself. The later of the two is the precise one.
     let from_crate = error.location.unwrap_or((0, 0));
-    let from_path = locate(text, &path.0).unwrap_or((0, 0));
+    let from_path = match duplicate_key(&error.message) {
+        // serde reports a key written twice at the end of its mapping: point at the second one.
+        Some(key) => locate_nth(text, &path.clone().key(key).0, 1),
+        None => locate(text, &path.0),
+    };
+    let from_path = from_path.unwrap_or((0, 0));
     let (line, column) = from_crate.max(from_path);
-    let field = path.to_string();
-    let message = error
-        .message
-        .strip_prefix(&format!("{field}: "))
-        .map(str::to_string)
-        .unwrap_or(error.message);
     RuleProblem {
         file: file.to_string(),
         line,
         column,
-        field,
-        message,
+        field: path.to_string(),
+        message: error.message,
     }
 }
 
 /// Line and column (1-based) of the node at `path` — of the key when the path ends in a key —
 /// or of the deepest part of the path that exists.
 fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
+    locate_nth(text, path, 0)
+}
+
+/// Like `locate`, passing over the first `skip` occurrences of a final key.
+fn locate_nth(text: &str, path: &[Segment], skip: usize) -> Option<(usize, usize)> {
     (0..=path.len()).rev().find_map(|len| {
-        let error = deserialize_yaml(text, Probe(&path[..len])).err()?;
+        let skip = Cell::new(if len == path.len() { skip } else { 0 });
+        let error = deserialize_yaml(text, Probe(&path[..len], &skip)).err()?;
         error
             .message
             .contains(PROBE_FOUND)
@@ -756,8 +776,9 @@ fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
 /// Raised by `Probe` at its target, so that the YAML crate attaches the target's location.
 const PROBE_FOUND: &str = "forewarn-locate-probe-found";
 
-/// Walks the document along a path and fails at its end.
-struct Probe<'p>(&'p [Segment]);
+/// Walks the document along a path and fails at its end; `.1` is how many matches of a final key
+/// to pass over first (to find a key written twice).
+struct Probe<'p>(&'p [Segment], &'p Cell<usize>);
 
 impl Probe<'_> {
     fn leaf<E: de::Error>(self) -> Result<(), E> {
@@ -815,7 +836,7 @@ impl<'de> Visitor<'de> for Probe<'_> {
         loop {
             let more = match wanted {
                 Some((target, rest)) if target == index => {
-                    seq.next_element_seed(Probe(rest))?.is_some()
+                    seq.next_element_seed(Probe(rest, self.1))?.is_some()
                 }
                 _ => seq.next_element::<IgnoredAny>()?.is_some(),
             };
@@ -832,9 +853,13 @@ impl<'de> Visitor<'de> for Probe<'_> {
             Some((Segment::Index(_), rest)) => (None, rest),
         };
         let last = rest.is_empty();
-        while let Some(wanted) = map.next_key_seed(KeyProbe { key, last })? {
+        while let Some(wanted) = map.next_key_seed(KeyProbe {
+            key,
+            last,
+            skip: self.1,
+        })? {
             if wanted {
-                map.next_value_seed(Probe(rest))?;
+                map.next_value_seed(Probe(rest, self.1))?;
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
@@ -847,6 +872,7 @@ impl<'de> Visitor<'de> for Probe<'_> {
 struct KeyProbe<'k> {
     key: Option<&'k str>,
     last: bool,
+    skip: &'k Cell<usize>,
 }
 
 impl<'de> DeserializeSeed<'de> for KeyProbe<'_> {
@@ -863,6 +889,10 @@ impl<'de> Visitor<'de> for KeyProbe<'_> {
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
         match self.key {
+            Some(key) if key == v && self.last && self.skip.get() > 0 => {
+                self.skip.set(self.skip.get() - 1);
+                Ok(false)
+            }
             Some(key) if key == v && self.last => Err(E::custom(PROBE_FOUND)),
             Some(key) => Ok(key == v),
             None => Ok(false),
@@ -953,7 +983,7 @@ mod tests {
         let err = config.unwrap_err();
         assert_eq!(err.len(), 1, "{err:?}");
         assert!(err[0].message.contains("can never match"), "{}", err[0]);
-        assert_eq!((err[0].line, err[0].column), (14, 5));
+        assert_eq!((err[0].line, err[0].column), (13, 5));
 
         let config = parse(
             "group_by: [cluster]\nrepeat_interval: 2h\nroutes:\n  - name: shop\n    match:\n      namespace: shop\n    receivers: [am]\n    group_by: []\n    resolve_after: 1h\n  - name: all\n    receivers: [slack]\n",
@@ -989,7 +1019,7 @@ mod tests {
     fn an_unknown_receiver_is_named_with_its_line_and_column() {
         assert_eq!(
             problems("routes:\n  - name: all\n    receivers: [slack, pager]\n"),
-            ["10:30: routes[0].receivers[1]: unknown receiver `pager` (defined receivers: am, slack)"]
+            ["10:24: routes[0].receivers[1]: unknown receiver `pager` (defined receivers: am, slack)"]
         );
         assert_eq!(
             problems("routes:\n  - name: all\n    receivers:\n      - slack\n      - pagr\n"),
@@ -1003,11 +1033,6 @@ mod tests {
 
     #[test]
     fn every_problem_is_listed_not_just_the_first() {
-        let found = problems("receivers:\n");
-        // `receivers:` twice is a YAML error of its own: reported alone, located.
-        assert_eq!(found.len(), 1);
-        assert!(found[0].contains("duplicate"), "{found:?}");
-
         let found = NotifyConfig::from_text(
             "n.yaml",
             "receivers:\n  - name: slack\n    type: slack\n  - name: slack\n    type: email\n    config: [x]\nroutes:\n  - name: a\n    receivers: []\n  - name: a\n    match:\n      signal: [memory_pressure, disk_*]\n      namespace: []\n    receivers: [slack, slack]\n    group_by: [namespace, team, namespace]\n    repeat_interval: 0s\nstorm_threshold: 0\n",
@@ -1025,14 +1050,23 @@ mod tests {
                 "17:1: storm_threshold: must be at least 1",
                 "9:5: routes[0].receivers: route `a` has no receivers",
                 "10:5: routes[1].name: route `a` is defined twice (first as routes[0])",
-                "14:25: routes[1].receivers[1]: receiver `slack` is listed twice",
+                // routes[0] has no `match:` and no `continue`: it takes everything.
+                "10:5: routes[1].name: route `a` can never match: route `a` above it takes every finding and has no `continue: true`",
+                "14:24: routes[1].receivers[1]: receiver `slack` is listed twice",
+                "12:33: routes[1].match.signal[1]: `disk_*` matches no signal (signals: memory_pressure, error_rate, restart_frequency, heartbeat_missing)",
                 "13:7: routes[1].match.namespace: an empty list matches nothing: leave the field out to match any value",
-                "12:32: routes[1].match.signal[1]: `disk_*` matches no signal (signals: memory_pressure, error_rate, restart_frequency, heartbeat_missing)",
-                "15:28: routes[1].group_by[1]: cannot group by `team` (keys: signal, severity, rule, cluster, namespace, workload, service, pod, container, node, canary)",
-                "15:34: routes[1].group_by[2]: `namespace` is listed twice",
+                "15:27: routes[1].group_by[1]: cannot group by `team` (keys: signal, severity, rule, cluster, namespace, workload, service, pod, container, node, canary)",
+                "15:33: routes[1].group_by[2]: `namespace` is listed twice",
                 "16:5: routes[1].repeat_interval: must be longer than 0s (it is how long until a firing finding is announced again)",
-                "10:5: routes[1]: findings that match no route would be dropped: add `default_receivers:` (`[]` to record them without sending) or end with a route without `match:`",
             ]
+        );
+    }
+
+    #[test]
+    fn a_duplicate_key_is_a_yaml_error_reported_alone_with_its_location() {
+        assert_eq!(
+            problems("routes: []\nreceivers: []\n"),
+            ["9:1: -: duplicate field `receivers`"]
         );
     }
 
@@ -1040,7 +1074,7 @@ mod tests {
     fn no_routes_and_no_default_receivers_is_rejected() {
         assert_eq!(
             problems(""),
-            ["0:0: routes: findings that match no route would be dropped: add `default_receivers:` (`[]` to record them without sending) or end with a route without `match:`"]
+            ["1:1: routes: findings that match no route would be dropped: add `default_receivers:` (`[]` to record them without sending) or end with a route without `match:`"]
         );
     }
 
@@ -1048,14 +1082,14 @@ mod tests {
     fn a_misspelt_field_is_located_at_its_key() {
         assert_eq!(
             problems("routes:\n  - name: all\n    receivers: [slack]\n    contnue: true\n"),
-            ["11:5: routes[0]: unknown field `contnue`, expected one of `name`, `match`, `receivers`, `group_by`, `continue`, `repeat_interval`, `resolve_after`"]
+            ["11:5: routes[0].contnue: unknown field `contnue`, expected one of `name`, `match`, `receivers`, `group_by`, `continue`, `repeat_interval`, `resolve_after`"]
         );
         let found = problems(
             "routes:\n  - name: all\n    match:\n      sevrity: warning\n    receivers: [slack]\n",
         );
-        assert!(
-            found[0].starts_with("11:7: routes[0].match: unknown field `sevrity`"),
-            "{found:?}"
+        assert_eq!(
+            found,
+            ["11:7: routes[0].match.sevrity: unknown field `sevrity`, expected one of `signal`, `severity`, `cluster`, `namespace`, `rule`"]
         );
     }
 
@@ -1208,7 +1242,7 @@ mod tests {
             Some((4, 21))
         );
         // A path that goes nowhere falls back to its deepest existing part.
-        assert_eq!(path(root.clone().key("a").key("b").index(7)), Some((3, 5)));
+        assert_eq!(path(root.clone().key("a").key("b").index(7)), Some((2, 3)));
         assert_eq!(path(root.key("z")), Some((1, 1)));
     }
 }
