@@ -249,6 +249,8 @@ mod tests {
     use super::*;
     use crate::findings::{FindingWindow, Severity, Signal, Status};
 
+    type GroupKey = Vec<(String, String)>;
+
     const AS_OF: OffsetDateTime = time::macros::datetime!(2026-01-01 12:00 UTC);
 
     fn config(text: &str) -> NotifyConfig {
@@ -388,7 +390,7 @@ mod tests {
             announced("restarts", Severity::Warning, "shop", "d", Change::Resolved),
         ];
         let batches = plan(&config, &items, AS_OF);
-        let summary: Vec<(String, Vec<(String, String)>, Vec<String>)> = batches
+        let summary: Vec<(String, GroupKey, Vec<String>)> = batches
             .iter()
             .map(|b| {
                 let pods = b

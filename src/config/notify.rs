@@ -420,11 +420,12 @@ fn validate(file: NotifyFile, problems: &mut Problems<'_>) -> NotifyConfig {
         }
     }
     let known_receivers = || {
-        receiver_names
-            .iter()
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", ")
+        if receiver_names.is_empty() {
+            "no receivers are defined".to_string()
+        } else {
+            let names: Vec<&str> = receiver_names.iter().copied().collect();
+            format!("defined receivers: {}", names.join(", "))
+        }
     };
 
     let check_receivers = |problems: &mut Problems<'_>, at: FieldPath, names: &[String]| {
@@ -433,10 +434,7 @@ fn validate(file: NotifyFile, problems: &mut Problems<'_>) -> NotifyConfig {
             if !receiver_names.contains(name.as_str()) {
                 problems.report(
                     at.clone().index(index),
-                    format!(
-                        "unknown receiver `{name}` (defined receivers: {})",
-                        known_receivers()
-                    ),
+                    format!("unknown receiver `{name}` ({})", known_receivers()),
                 );
             } else if !seen.insert(name.as_str()) {
                 problems.report(
@@ -1058,6 +1056,29 @@ mod tests {
                 "15:27: routes[1].group_by[1]: cannot group by `team` (keys: signal, severity, rule, cluster, namespace, workload, service, pod, container, node, canary)",
                 "15:33: routes[1].group_by[2]: `namespace` is listed twice",
                 "16:5: routes[1].repeat_interval: must be longer than 0s (it is how long until a firing finding is announced again)",
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_and_reserved_names_are_rejected() {
+        let found = NotifyConfig::from_text(
+            "n.yaml",
+            "receivers:\n  - name: \"\"\n    type: slack\nroutes:\n  - name: default\n    receivers: [x]\n    match: {rule: r}\n  - name: \" \"\n    receivers: []\n",
+        )
+        .unwrap_err();
+        let found: Vec<String> = found
+            .iter()
+            .map(|p| format!("{}:{}: {}: {}", p.line, p.column, p.field, p.message))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "2:5: receivers[0].name: must not be empty",
+                "5:5: routes[0].name: `default` is reserved for the route `default_receivers` forms",
+                "6:17: routes[0].receivers[0]: unknown receiver `x` (no receivers are defined)",
+                "8:5: routes[1].name: must not be empty",
+                "9:5: routes[1].receivers: route ` ` has no receivers",
             ]
         );
     }
