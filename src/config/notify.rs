@@ -1084,6 +1084,25 @@ mod tests {
     }
 
     #[test]
+    fn a_rules_directory_supplies_notify_yaml_or_the_shipped_one_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let shipped = NotifyConfig::load_dir_or_embedded(dir.path()).unwrap();
+        assert_eq!(shipped, NotifyConfig::embedded().unwrap());
+        let path = dir.path().join(NOTIFY_FILE_NAME);
+        std::fs::write(&path, "storm_threshold: many\n").unwrap();
+        let found = NotifyConfig::load_dir_or_embedded(dir.path()).unwrap_err();
+        assert_eq!(found[0].file, path.display().to_string());
+        assert_eq!((found[0].line, found[0].column), (1, 18));
+        assert_eq!(found[0].field, "storm_threshold");
+        let missing = NotifyConfig::load(&dir.path().join("absent.yaml")).unwrap_err();
+        assert!(
+            missing[0].message.starts_with("cannot read"),
+            "{}",
+            missing[0]
+        );
+    }
+
+    #[test]
     fn a_duplicate_key_is_a_yaml_error_reported_alone_with_its_location() {
         assert_eq!(
             problems("routes: []\nreceivers: []\n"),
