@@ -2,6 +2,7 @@
 //! schedule them, validated as a whole before anything runs.
 
 pub mod duration;
+pub mod notify;
 pub mod rules;
 
 pub use duration::DurationText;
