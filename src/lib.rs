@@ -16,4 +16,5 @@ pub mod report;
 pub mod schema;
 pub mod score;
 pub mod source;
+pub mod state;
 pub mod window;
