@@ -282,3 +282,73 @@ pub fn blind_sources(events: &[HistoryEvent]) -> Vec<BlindSource> {
     }
     blind.into_values().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::state::history::NewEvent;
+
+    fn event(seq: u64, kind: EventKind, payload: serde_json::Value) -> HistoryEvent {
+        HistoryEvent::from_new(
+            seq,
+            NewEvent {
+                at: datetime!(2026-03-01 12:00 UTC) + time::Duration::minutes(seq as i64),
+                job: "prod".into(),
+                run_id: format!("run-{seq}"),
+                kind,
+                fingerprint: None,
+                payload,
+            },
+        )
+    }
+
+    fn queued(seq: u64, key: &str) -> HistoryEvent {
+        let kind = EventKind::NotificationQueued {
+            key: key.into(),
+            receiver: "slack".into(),
+        };
+        event(seq, kind, serde_json::json!({"text": key}))
+    }
+
+    #[test]
+    fn outbox_holds_what_was_queued_and_not_delivered() {
+        let failed = |seq, key: &str, attempt| {
+            let kind = EventKind::NotificationFailed {
+                key: key.into(),
+                receiver: "slack".into(),
+                attempt,
+                error: "HTTP 503".into(),
+            };
+            event(seq, kind, serde_json::Value::Null)
+        };
+        let delivered = |seq, key: &str| {
+            let kind = EventKind::NotificationDelivered {
+                key: key.into(),
+                receiver: "slack".into(),
+            };
+            event(seq, kind, serde_json::Value::Null)
+        };
+        let history = vec![
+            queued(1, "a"),
+            queued(2, "b"),
+            failed(3, "b", 1),
+            failed(4, "b", 2),
+            delivered(5, "a"),
+            queued(6, "a"),
+            queued(7, "b"),
+        ];
+        let outbox = outbox(&history);
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].key, "b");
+        assert_eq!(outbox[0].attempts, 2);
+        assert_eq!(outbox[0].last_error.as_deref(), Some("HTTP 503"));
+        assert_eq!(outbox[0].payload, serde_json::json!({"text": "b"}));
+        assert!(delivered_key(&history, "a") && !delivered_key(&history, "b"));
+    }
+
+    fn delivered_key(history: &[HistoryEvent], key: &str) -> bool {
+        delivered(history, key)
+    }
+}
