@@ -248,7 +248,7 @@ impl StateStore for ClickHouseStore {
 
     async fn silence_events(&self) -> Result<Vec<HistoryEvent>, StateError> {
         self.select("read silences", "kind IN {kinds:Array(String)}", |q| {
-            q.param("kinds", EventKind::SILENCE_KINDS)
+            q.param("kinds", EventKind::SILENCE_KINDS.to_vec())
         })
         .await
     }
