@@ -546,6 +546,21 @@ async fn clickhouse_store_writes_only_its_own_database() {
         .unwrap();
     assert_eq!(rows, 1);
 
+    // The losing claim is dropped by the server (insert_deduplication_token), not merely
+    // outranked when read back: the slot holds one row. Another slot is a row of its own.
+    assert!(!store.claim_run("prod", "run-b", "slot").await.unwrap());
+    assert!(store.claim_run("prod", "run-b", "slot-2").await.unwrap());
+    let claims: Vec<(String, String)> = admin
+        .query(&format!(
+            "SELECT slot, run_id FROM `{state_database}`.claims ORDER BY slot"
+        ))
+        .fetch_all()
+        .await
+        .unwrap();
+    let expected =
+        [("slot", "run-a"), ("slot-2", "run-b")].map(|(s, r)| (s.to_string(), r.to_string()));
+    assert_eq!(claims, expected);
+
     let bad = ClickHouseStore::connect(config, "forewarn; DROP TABLE x").await;
     assert!(matches!(
         bad,
