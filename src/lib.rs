@@ -16,4 +16,5 @@ pub mod logging;
 pub mod output;
 pub mod schema;
 pub mod source;
+pub mod state;
 pub mod window;
