@@ -16,14 +16,42 @@ use super::slack::SlackReceiver;
 use super::webhook::WebhookReceiver;
 use super::AnyReceiver;
 
-/// One receiver: `slack: {...}`, `email: {...}`, `alertmanager: {...}` or `webhook: {...}`.
+/// One receiver: `slack: {...}`, `email: {...}`, `alertmanager: {...}` or `webhook: {...}`
+/// (exactly one key; read through [`ReceiverForm`] so YAML and JSON accept the same shape).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[serde(rename_all = "snake_case", try_from = "ReceiverForm")]
 pub enum ReceiverConfig {
     Slack(SlackConfig),
     Email(EmailConfig),
     Alertmanager(AlertmanagerConfig),
     Webhook(WebhookConfig),
+}
+
+/// The written form of a receiver: one of the keys set.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiverForm {
+    slack: Option<SlackConfig>,
+    email: Option<EmailConfig>,
+    alertmanager: Option<AlertmanagerConfig>,
+    webhook: Option<WebhookConfig>,
+}
+
+impl TryFrom<ReceiverForm> for ReceiverConfig {
+    type Error = String;
+
+    fn try_from(form: ReceiverForm) -> Result<ReceiverConfig, String> {
+        let mut set: Vec<ReceiverConfig> = Vec::new();
+        set.extend(form.slack.map(ReceiverConfig::Slack));
+        set.extend(form.email.map(ReceiverConfig::Email));
+        set.extend(form.alertmanager.map(ReceiverConfig::Alertmanager));
+        set.extend(form.webhook.map(ReceiverConfig::Webhook));
+        match set.len() {
+            1 => Ok(set.remove(0)),
+            0 => Err("a receiver needs one of slack, email, alertmanager, webhook".into()),
+            _ => Err("a receiver has exactly one of slack, email, alertmanager, webhook".into()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +283,19 @@ mod tests {
         assert_eq!(config.env_vars(), ["U", "P"]);
         let unknown = serde_yaml::from_str::<ReceiverConfig>("webhook: {url_env: X, extra: 1}");
         assert!(unknown.unwrap_err().to_string().contains("extra"));
+        let unknown = serde_yaml::from_str::<ReceiverConfig>("pager: {url_env: X}");
+        assert!(unknown.unwrap_err().to_string().contains("pager"));
+        let two = serde_yaml::from_str::<ReceiverConfig>(
+            "slack: {webhook_url_env: A}\nwebhook: {url_env: B}",
+        );
+        assert!(two.unwrap_err().to_string().contains("exactly one"));
+        // JSON takes the same shape (and serialising gives it back).
+        let json: ReceiverConfig =
+            serde_json::from_value(json!({"alertmanager": {"url": "http://am:9093"}})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&json).unwrap()["alertmanager"]["url"],
+            "http://am:9093"
+        );
     }
 
     #[test]
