@@ -333,8 +333,7 @@ mod tests {
             .build_with("hook", |v| {
                 (v == "HOOK_URL").then(|| "http://127.0.0.1:1/x".to_string())
             })
-            .err()
-            .expect("the secret is missing");
+            .expect_err("the secret is missing");
         assert_eq!(
             error.to_string(),
             "receiver hook: environment variable HOOK_SECRET is not set or empty"
@@ -345,8 +344,7 @@ mod tests {
             retry: RetryPolicy::default(),
         })
         .build_with("s", |_| Some("hooks.example/T0/SECRETPART".into()))
-        .err()
-        .expect("not a URL");
+        .expect_err("not a URL");
         let text = crate::act::notify::error::chain(&error);
         assert!(!text.contains("SECRETPART"), "{text}");
     }
