@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need to run the real ClickHouse engine (chdb)
-# behind tests/support/chserver.py, and what bench/naive_pull.py needs.
+# behind tests/support/chserver.py, the real SMTP server (aiosmtpd) behind
+# tests/support/loopback.py, and what bench/naive_pull.py needs.
 #
 #   scripts/install-test-deps.sh            # venv at <repo>/.venv
 #   FOREWARN_VENV=/some/dir scripts/install-test-deps.sh
@@ -58,6 +59,16 @@ else
     "$PY" -m pip install --disable-pip-version-check -q "${REQUIRED[@]}"
     "$PY" -c 'import chdb, lz4, polars, pyarrow'
     say "installed ${REQUIRED[*]}"
+fi
+
+# The loopback notification fakes (tests/support/loopback.py) run a real SMTP server.
+if "$PY" -c 'import aiosmtpd' >/dev/null 2>&1; then
+    say "aiosmtpd already installed"
+else
+    say "pip install aiosmtpd"
+    "$PY" -m pip install --disable-pip-version-check -q aiosmtpd
+    "$PY" -c 'import aiosmtpd'
+    say "installed aiosmtpd"
 fi
 
 if "$PY" -c 'import clickhouse_cityhash.cityhash' >/dev/null 2>&1; then

@@ -56,3 +56,6 @@ pub fn server() -> &'static TestServer {
 pub fn forewarn_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forewarn"))
 }
+
+/// Loopback fakes of the notification receivers (Slack, SMTP, Alertmanager, webhooks, dead-man).
+pub mod loopback;
