@@ -14,6 +14,7 @@ pub mod evaluate;
 pub mod findings;
 pub mod logging;
 pub mod output;
+pub mod run;
 pub mod schema;
 pub mod source;
 pub mod state;

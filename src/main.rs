@@ -17,6 +17,7 @@ use forewarn::source::introspect::Generation;
 use forewarn::source::{ClickHouseConfig, SourceSettings, SourceSpec, TelemetryNames};
 use forewarn::window::{timefmt, QueryKind, WindowSpec};
 
+mod commands;
 mod exit;
 use exit::Outcome;
 
@@ -55,6 +56,135 @@ enum Command {
     /// Validate the rules and configuration; with --connect, also that the source answers and
     /// has the expected tables. Exits 2 on any configuration error.
     Check(CheckArgs),
+    /// Run one job as its CronJob does: judge the job's rules, update the state (new, ongoing,
+    /// resolved episodes), notify the routes of rules/notify.yaml, ping the dead-man URL.
+    /// Ends with one summary line; exit 1 when the source could not be read (monitor blind).
+    Run(RunArgs),
+    /// List the open finding episodes in the state: first and last seen, severity, notified,
+    /// silenced.
+    Findings(FindingsArgs),
+    /// Show one finding's timeline (episodes, announcements, notifications) by its fingerprint.
+    History(HistoryArgs),
+    /// Silence findings for a while: they are recorded but not announced.
+    #[command(subcommand)]
+    Silence(SilenceCommand),
+}
+
+/// Where forewarn keeps its state (episodes, notifications, silences).
+#[derive(Args, Clone)]
+pub(crate) struct StateArgs {
+    /// An SQLite file (created if missing). Without it, the state lives in forewarn's own
+    /// database on the ClickHouse source (see --state-database).
+    #[arg(long = "state", env = "FOREWARN_STATE", value_name = "PATH")]
+    sqlite: Option<PathBuf>,
+    /// forewarn's own ClickHouse database for its state (it creates its tables there; the
+    /// telemetry database is only read).
+    #[arg(long, env = "FOREWARN_STATE_DATABASE", default_value = "forewarn")]
+    state_database: String,
+}
+
+impl StateArgs {
+    fn settings(&self) -> forewarn::run::StateSettings {
+        forewarn::run::StateSettings {
+            sqlite: self.sqlite.clone(),
+            clickhouse_database: self.state_database.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+pub(crate) struct RunArgs {
+    /// The job to run (see rules/jobs.yaml).
+    job: String,
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    state: StateArgs,
+    /// A directory of rule files (and notify.yaml) replacing the shipped ones.
+    #[arg(long, env = "FOREWARN_RULES", value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Evaluate as of this time instead of now (replays, tests): RFC 3339 or `now-2h`.
+    #[arg(long)]
+    at: Option<String>,
+    /// Print the messages that would be sent; send nothing, write nothing to the state.
+    #[arg(long)]
+    dry_run: bool,
+    /// The summary as one JSON object instead of a line of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct FindingsArgs {
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    state: StateArgs,
+    /// Only this job's episodes (default: every job in the rules).
+    #[arg(long = "job")]
+    jobs: Vec<String>,
+    #[arg(long, env = "FOREWARN_RULES", value_name = "DIR")]
+    rules: Option<PathBuf>,
+    /// Default: a table on a terminal, JSON lines otherwise.
+    #[arg(long, value_enum)]
+    output: Option<FindingsFormat>,
+}
+
+#[derive(Args)]
+pub(crate) struct HistoryArgs {
+    /// The finding's `id` (its stable fingerprint).
+    fingerprint: String,
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    state: StateArgs,
+    /// JSON lines instead of a readable timeline.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum SilenceCommand {
+    /// Add a silence: findings matching every --match are recorded but not announced.
+    Add {
+        /// `name=value` on rule, signal, severity, cluster, namespace, pod, container, service,
+        /// canary or workload (repeatable; all must match).
+        #[arg(long = "match", value_name = "NAME=VALUE", required = true)]
+        matchers: Vec<String>,
+        /// How long from now (or from --start).
+        #[arg(long = "for", value_parser = parse_duration)]
+        duration: std::time::Duration,
+        /// When it starts (default now): RFC 3339 or `now+…`/`now-…`.
+        #[arg(long)]
+        start: Option<String>,
+        /// Why: shown in `silence list` and the history.
+        #[arg(long)]
+        comment: String,
+        /// Who (default: $USER).
+        #[arg(long, env = "USER", default_value = "forewarn")]
+        author: String,
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// List silences in force (with --all, also expired ones).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        state: StateArgs,
+    },
+    /// End a silence now.
+    Expire {
+        id: String,
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        state: StateArgs,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -110,7 +240,7 @@ struct BacktestArgs {
 
 /// Where the telemetry comes from.
 #[derive(Args, Clone)]
-struct SourceArgs {
+pub(crate) struct SourceArgs {
     /// `clickhouse` (with the connection flags) or `parquet:DIR` (a directory of exporter tables
     /// as Parquet, e.g. from `forewarn demo generate`).
     #[arg(long, env = "FOREWARN_SOURCE", default_value = "clickhouse")]
@@ -393,11 +523,15 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Schema(args) => schema(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Check(args) => check(args).await,
+        Command::Run(args) => commands::run(args).await,
+        Command::Findings(args) => commands::findings(args).await,
+        Command::History(args) => commands::history(args).await,
+        Command::Silence(command) => commands::silence(command).await,
     }
 }
 
 /// A time flag: RFC 3339, `now` or `now-2h`.
-fn time_flag(flag: &'static str, text: &str) -> Result<time::OffsetDateTime, ConfigError> {
+pub(crate) fn time_flag(flag: &'static str, text: &str) -> Result<time::OffsetDateTime, ConfigError> {
     timefmt::parse_time(text, time::OffsetDateTime::now_utc())
         .map_err(|reason| ConfigError::flag(flag, text, reason))
 }

@@ -6,45 +6,16 @@
 //! sender can tell a batch it already delivered.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::config::notify::{NotifyConfig, Route};
 use crate::findings::{fingerprint, Finding};
 use crate::window::timefmt;
 
-/// Why a finding is being announced this run (the state's verdict).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Change {
-    /// A new episode opened.
-    New,
-    /// Still firing and the repeat interval has passed.
-    Repeat,
-    /// Still firing at a higher severity than last announced.
-    Escalated,
-    /// The episode is over.
-    Resolved,
-}
-
-impl Change {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Change::New => "new",
-            Change::Repeat => "repeat",
-            Change::Escalated => "escalated",
-            Change::Resolved => "resolved",
-        }
-    }
-}
-
-impl fmt::Display for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Why a finding is being announced this run (the state's verdict): one type shared with the
+/// messages the receivers render.
+pub use crate::act::notify::message::Change;
 
 /// A finding the state decided to announce, and why.
 #[derive(Debug, Clone, PartialEq)]

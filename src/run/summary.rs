@@ -1,0 +1,95 @@
+//! What one run did, in one line for people and logs and as JSON for machines.
+
+use std::fmt;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::act::notify::Notification;
+use crate::state::history::RunOutcome;
+use crate::state::lifecycle::StepCounts;
+use crate::window::timefmt;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub job: String,
+    pub run_id: String,
+    #[serde(with = "crate::findings::rfc3339_z")]
+    pub as_of: OffsetDateTime,
+    pub dry_run: bool,
+    /// Another run of the job held the claim: this one did nothing.
+    pub skipped: bool,
+    pub outcome: RunOutcome,
+    /// Firing and resolved findings the detectors reported.
+    pub findings: usize,
+    #[serde(skip)]
+    pub counts: StepCounts,
+    /// Messages delivered this run (the outbox of earlier runs included).
+    pub sent: usize,
+    /// Messages that failed and wait in the outbox for the next run.
+    pub failed: usize,
+    /// Why the monitor is blind: the source (or some rules' windows) could not be read.
+    pub blind: Option<String>,
+    /// Rules that could not be judged, with their query files.
+    pub failures: Vec<String>,
+    /// What was (or in a dry run, would be) sent.
+    #[serde(skip)]
+    pub messages: Vec<Notification>,
+}
+
+impl RunSummary {
+    pub fn new(job: &str, run_id: &str, as_of: OffsetDateTime, dry_run: bool) -> RunSummary {
+        RunSummary {
+            job: job.into(),
+            run_id: run_id.into(),
+            as_of,
+            dry_run,
+            skipped: false,
+            outcome: RunOutcome::Completed,
+            findings: 0,
+            counts: StepCounts::default(),
+            sent: 0,
+            failed: 0,
+            blind: None,
+            failures: Vec::new(),
+            messages: Vec::new(),
+        }
+    }
+
+    /// The run judged everything it was asked to (exit code 0).
+    pub fn is_complete(&self) -> bool {
+        self.skipped || self.outcome == RunOutcome::Completed
+    }
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let at = timefmt::rfc3339(self.as_of);
+        if self.skipped {
+            return write!(
+                f,
+                "run {} as of {at}: skipped — another run of this job holds the claim",
+                self.job
+            );
+        }
+        let c = &self.counts;
+        let sending = if self.dry_run {
+            format!("{} would be sent (dry run)", self.messages.len())
+        } else {
+            format!("{} sent, {} queued for retry", self.sent, self.failed)
+        };
+        write!(
+            f,
+            "run {} as of {at}: {} — findings {} new, {} ongoing, {} resolved, {} silenced; notifications {sending}",
+            self.job,
+            match self.outcome {
+                RunOutcome::Completed => "completed",
+                RunOutcome::Failed => "FAILED (monitor blind)",
+            },
+            c.new,
+            c.ongoing,
+            c.resolved,
+            c.silenced,
+        )
+    }
+}
