@@ -183,16 +183,16 @@ pub fn outbox(events: &[HistoryEvent]) -> Vec<OutboxItem> {
     let mut delivered = std::collections::BTreeSet::new();
     for event in events {
         match &event.kind {
-            EventKind::NotificationQueued { key, receiver } => {
-                if !delivered.contains(key) && !items.iter().any(|i| &i.key == key) {
-                    items.push(OutboxItem {
-                        key: key.clone(),
-                        receiver: receiver.clone(),
-                        payload: event.payload.clone(),
-                        attempts: 0,
-                        last_error: None,
-                    });
-                }
+            EventKind::NotificationQueued { key, receiver }
+                if !delivered.contains(key) && !items.iter().any(|i| &i.key == key) =>
+            {
+                items.push(OutboxItem {
+                    key: key.clone(),
+                    receiver: receiver.clone(),
+                    payload: event.payload.clone(),
+                    attempts: 0,
+                    last_error: None,
+                });
             }
             EventKind::NotificationFailed {
                 key,
@@ -227,10 +227,8 @@ pub fn all_silences(events: &[HistoryEvent]) -> Vec<Silence> {
     let mut silences: Vec<Silence> = Vec::new();
     for event in events {
         match &event.kind {
-            EventKind::SilenceAdded { silence } => {
-                if !silences.iter().any(|s| s.id == silence.id) {
-                    silences.push(silence.clone());
-                }
+            EventKind::SilenceAdded { silence } if !silences.iter().any(|s| s.id == silence.id) => {
+                silences.push(silence.clone());
             }
             EventKind::SilenceExpired { silence_id } => {
                 if let Some(silence) = silences.iter_mut().find(|s| &s.id == silence_id) {
