@@ -73,7 +73,8 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
     let Some(fingerprint) = &event.fingerprint else {
         return;
     };
-    let finding: Option<Finding> = serde_json::from_value(event.payload.clone()).ok();
+    // Parsed only for episode events: most of a long history is something else.
+    let finding = || Finding::deserialize(&event.payload).ok();
     let announce = |episode: &mut Episode, announced: &Option<AnnouncementKind>| {
         if let Some(kind) = announced {
             episode.last_announced_at = Some(event.at);
@@ -89,7 +90,7 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
             announced,
             silenced_by,
         } => {
-            let Some(finding) = finding else { return };
+            let Some(finding) = finding() else { return };
             let mut episode = Episode {
                 episode_id: episode_id.clone(),
                 fingerprint: fingerprint.clone(),
@@ -131,7 +132,7 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
             episode.severity = *severity;
             episode.last_seen_at = event.at;
             episode.silenced_by = silenced_by.clone();
-            if let Some(finding) = finding {
+            if let Some(finding) = finding() {
                 episode.finding = finding;
             }
             announce(episode, announced);
@@ -150,7 +151,7 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
             }
             episode.resolved_at = Some(event.at);
             episode.silenced_by = silenced_by.clone();
-            if let Some(finding) = finding {
+            if let Some(finding) = finding() {
                 episode.finding = finding;
             }
             announce(episode, announced);
