@@ -369,7 +369,7 @@ async fn silences_are_active_until_they_end_or_expire(fixture: Fixture) {
         .is_empty());
     assert_eq!(
         ids(other.silences(T0 + Duration::minutes(30)).await.unwrap()),
-        [shop.id.clone()]
+        std::slice::from_ref(&shop.id)
     );
     let both = other.silences(T0 + Duration::minutes(90)).await.unwrap();
     assert_eq!(both, [shop.clone(), later.clone()]);
@@ -389,7 +389,7 @@ async fn silences_are_active_until_they_end_or_expire(fixture: Fixture) {
     );
     assert_eq!(
         ids(other.silences(expired_at).await.unwrap()),
-        [later.id.clone()]
+        std::slice::from_ref(&later.id)
     );
     assert!(other
         .silences(T0 + Duration::hours(3))

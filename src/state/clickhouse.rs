@@ -137,9 +137,10 @@ impl ClickHouseStore {
         StateError::ClickHouse {
             database: self.database.clone(),
             operation,
-            source: self
-                .config
-                .describe_error(error, &format!("{}: {operation}", self.database)),
+            source: Box::new(
+                self.config
+                    .describe_error(error, &format!("{}: {operation}", self.database)),
+            ),
         }
     }
 

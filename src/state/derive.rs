@@ -73,7 +73,8 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
     let Some(fingerprint) = &event.fingerprint else {
         return;
     };
-    let finding: Option<Finding> = serde_json::from_value(event.payload.clone()).ok();
+    // Parsed only for episode events: most of a long history is something else.
+    let finding = || Finding::deserialize(&event.payload).ok();
     let announce = |episode: &mut Episode, announced: &Option<AnnouncementKind>| {
         if let Some(kind) = announced {
             episode.last_announced_at = Some(event.at);
@@ -89,7 +90,7 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
             announced,
             silenced_by,
         } => {
-            let Some(finding) = finding else { return };
+            let Some(finding) = finding() else { return };
             let mut episode = Episode {
                 episode_id: episode_id.clone(),
                 fingerprint: fingerprint.clone(),
@@ -131,7 +132,7 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
             episode.severity = *severity;
             episode.last_seen_at = event.at;
             episode.silenced_by = silenced_by.clone();
-            if let Some(finding) = finding {
+            if let Some(finding) = finding() {
                 episode.finding = finding;
             }
             announce(episode, announced);
@@ -150,7 +151,7 @@ pub fn apply_episode_event(episodes: &mut BTreeMap<String, Episode>, event: &His
             }
             episode.resolved_at = Some(event.at);
             episode.silenced_by = silenced_by.clone();
-            if let Some(finding) = finding {
+            if let Some(finding) = finding() {
                 episode.finding = finding;
             }
             announce(episode, announced);
@@ -183,16 +184,16 @@ pub fn outbox(events: &[HistoryEvent]) -> Vec<OutboxItem> {
     let mut delivered = std::collections::BTreeSet::new();
     for event in events {
         match &event.kind {
-            EventKind::NotificationQueued { key, receiver } => {
-                if !delivered.contains(key) && !items.iter().any(|i| &i.key == key) {
-                    items.push(OutboxItem {
-                        key: key.clone(),
-                        receiver: receiver.clone(),
-                        payload: event.payload.clone(),
-                        attempts: 0,
-                        last_error: None,
-                    });
-                }
+            EventKind::NotificationQueued { key, receiver }
+                if !delivered.contains(key) && !items.iter().any(|i| &i.key == key) =>
+            {
+                items.push(OutboxItem {
+                    key: key.clone(),
+                    receiver: receiver.clone(),
+                    payload: event.payload.clone(),
+                    attempts: 0,
+                    last_error: None,
+                });
             }
             EventKind::NotificationFailed {
                 key,
@@ -227,10 +228,8 @@ pub fn all_silences(events: &[HistoryEvent]) -> Vec<Silence> {
     let mut silences: Vec<Silence> = Vec::new();
     for event in events {
         match &event.kind {
-            EventKind::SilenceAdded { silence } => {
-                if !silences.iter().any(|s| s.id == silence.id) {
-                    silences.push(silence.clone());
-                }
+            EventKind::SilenceAdded { silence } if !silences.iter().any(|s| s.id == silence.id) => {
+                silences.push(silence.clone());
             }
             EventKind::SilenceExpired { silence_id } => {
                 if let Some(silence) = silences.iter_mut().find(|s| &s.id == silence_id) {

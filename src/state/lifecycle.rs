@@ -95,6 +95,27 @@ pub struct Announcement {
     pub finding: Finding,
 }
 
+impl Announcement {
+    /// The idempotency key of this announcement's message to `receiver`: the same announcement
+    /// (a re-run of the same run, a retry from the outbox) always has the same key, so the
+    /// history queues it once and delivers it at most once.
+    pub fn notification_key(&self, receiver: &str) -> String {
+        let at = self
+            .episode
+            .last_announced_at
+            .unwrap_or(self.episode.last_seen_at);
+        format!(
+            "{receiver}/{}/{}/{}",
+            self.episode.episode_id,
+            serde_json::to_value(self.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            at.unix_timestamp()
+        )
+    }
+}
+
 /// How many episodes a step touched, for the run's summary line.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StepCounts {
@@ -463,6 +484,26 @@ mod tests {
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].last_seen_at, later);
         assert_eq!(open[0].first_seen_at, T0);
+    }
+
+    #[test]
+    fn notification_keys_name_receiver_episode_kind_and_time() {
+        let mut job = Job::default();
+        let first = job.run(&[firing(Severity::Warning, T0)], T0);
+        let new = &first.announcements[0];
+        let key = new.notification_key("slack-shop");
+        assert_eq!(
+            key,
+            format!(
+                "slack-shop/{}/new/{}",
+                new.episode.episode_id,
+                T0.unix_timestamp()
+            )
+        );
+        assert_ne!(key, new.notification_key("email-oncall"));
+        let at = T0 + Span::hours(4);
+        let repeat = job.run(&[firing(Severity::Warning, at)], at);
+        assert_ne!(repeat.announcements[0].notification_key("slack-shop"), key);
     }
 
     #[test]

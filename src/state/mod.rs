@@ -49,7 +49,7 @@ pub enum StateError {
         database: String,
         operation: &'static str,
         #[source]
-        source: SourceError,
+        source: Box<SourceError>,
     },
     #[error("ClickHouse state database name `{name}` must be letters, digits and `_` (not starting with a digit)")]
     DatabaseName { name: String },
