@@ -89,8 +89,12 @@ fn default_smtp_timeout_s() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertmanagerConfig {
-    /// Base URL, e.g. `http://alertmanager.monitoring:9093`.
-    pub url: String,
+    /// Base URL, e.g. `http://alertmanager.monitoring:9093` (or `url_env`: the variable that
+    /// holds it, so an `optional` receiver is skipped where it is unset).
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub url_env: Option<String>,
     /// How long a firing alert stays valid without a re-post (default 600 s: two 5-minute runs).
     #[serde(default = "default_resend_validity_s")]
     pub resend_validity_s: u64,
@@ -177,7 +181,7 @@ impl ReceiverConfig {
                 .chain(c.password_env.iter())
                 .map(String::as_str)
                 .collect(),
-            ReceiverConfig::Alertmanager(_) => vec![],
+            ReceiverConfig::Alertmanager(c) => c.url_env.iter().map(String::as_str).collect(),
             ReceiverConfig::Webhook(c) => std::iter::once(c.url_env.as_str())
                 .chain(c.secret_env.as_deref())
                 .collect(),
@@ -247,7 +251,16 @@ impl ReceiverConfig {
             ReceiverConfig::Alertmanager(c) => built(
                 AlertmanagerReceiver::new(
                     name,
-                    Secret::new(c.url.clone()),
+                    match (&c.url, &c.url_env) {
+                        (Some(url), None) => Secret::new(url.clone()),
+                        (None, Some(variable)) => secret(variable)?,
+                        _ => {
+                            return Err(ReceiverConfigError::Inconsistent {
+                                receiver: name.to_string(),
+                                problem: "alertmanager needs exactly one of url, url_env".into(),
+                            })
+                        }
+                    },
                     Duration::from_secs(c.resend_validity_s),
                     c.generator_url.clone(),
                     c.retry.clone(),
