@@ -193,16 +193,10 @@ impl ParquetSource {
         // the greatest at equal times (null when the bucket has none).
         let latest = |metric: &str| {
             let of_metric = col("MetricName").eq(lit(metric));
+            let latest_time = col("time").filter(of_metric.clone()).max();
             col("Value")
-                .filter(of_metric.clone())
-                .sort_by(
-                    [
-                        col("time").filter(of_metric.clone()),
-                        col("Value").filter(of_metric),
-                    ],
-                    SortMultipleOptions::default(),
-                )
-                .last()
+                .filter(of_metric.and(col("time").eq(latest_time)))
+                .max()
         };
         let spec = gauge
             .filter(
@@ -552,16 +546,14 @@ fn workload_expr() -> Expr {
 /// ClickHouse's `argMax((a, b), (TimeUnix, a, b))`, so both sources pick the same row however
 /// the rows are ordered in the files.
 fn latest_by_time(names: &[&str]) -> Vec<Expr> {
-    let order: Vec<Expr> = std::iter::once(col("time"))
-        .chain(names.iter().map(|name| col(*name)))
-        .collect();
-    names
-        .iter()
-        .map(|name| {
-            col(*name)
-                .sort_by(&order, SortMultipleOptions::default())
-                .last()
-                .alias(*name)
-        })
-        .collect()
+    // The rows still in the running: first those at the latest time, then, name by name, those
+    // holding the greatest value of the names chosen so far.
+    let mut candidates = col("time").eq(col("time").max());
+    let mut chosen = Vec::with_capacity(names.len());
+    for name in names {
+        let value = col(*name).filter(candidates.clone()).max();
+        candidates = candidates.and(col(*name).eq(value.clone()));
+        chosen.push(value.alias(*name));
+    }
+    chosen
 }
