@@ -7,20 +7,18 @@
 -- The gauge is a count that resets (new pod, re-list), so only positive jumps between
 -- consecutive samples of the same pod UID + container count; never raw differences. Samples
 -- are ordered by time, then value, so duplicate and out-of-order rows count the same in both
--- sources. Names are those of the bucket's latest sample (at equal times the greatest), as in
--- memory.sql.
+-- sources. Names are those of the bucket's latest sample, as in memory.sql.
 -- Parameters (every query is bound the full set; see src/source/parameters.rs): since, until
 --   DateTime64(9); bucket_s UInt32; gauge_table Identifier; restarts_metric, cluster_attribute,
 --   opt_out_attribute String; workload_kinds, workload_name_attributes Array(String).
 SELECT
     toDateTime64(toStartOfInterval(time_unix, toIntervalSecond({bucket_s:UInt32})), 9, 'UTC') AS bucket,
-    tupleElement(argMax((cluster_name, namespace_name, pod_name, workload_name),
-        (time_unix, cluster_name, namespace_name, pod_name, workload_name)) AS names, 1) AS cluster,
-    tupleElement(names, 2) AS namespace,
-    tupleElement(names, 3) AS pod,
+    argMax(cluster_name, time_unix) AS cluster,
+    argMax(namespace_name, time_unix) AS namespace,
+    argMax(pod_name, time_unix) AS pod,
     pod_uid,
     container,
-    tupleElement(names, 4) AS workload,
+    argMax(workload_name, time_unix) AS workload,
     max(opt_out_value) AS opt_out,
     toUInt64(sum(jump)) AS restarts,
     max(restart_value) AS restart_count

@@ -6,8 +6,8 @@
 //! dataset into ClickHouse and into Parquet (generated, and hand-made edge cases) hold them to
 //! identical frames. The lists both need (event reasons, workload kinds, span kinds) come from
 //! `window::vocabulary`, which the SQL receives as parameters; where an aggregate must pick one
-//! row (names of a bucket, the latest gauge value), both sides pick the latest by time with the
-//! same tie-break, so row order in the files never matters.
+//! row (names of a bucket, the latest gauge value), both sides pick the latest by time (gauge
+//! values: the greatest at equal times), so row order in the files never matters.
 
 use std::path::{Path, PathBuf};
 
@@ -542,18 +542,17 @@ fn workload_expr() -> Expr {
     expr
 }
 
-/// Each of `names` as of the group's latest row, ties broken by the greatest names in order —
-/// ClickHouse's `argMax((a, b), (TimeUnix, a, b))`, so both sources pick the same row however
-/// the rows are ordered in the files.
+/// Each of `names` as in the group's latest row: ClickHouse's `argMax(name, TimeUnix)`, so
+/// both sources pick the same row however the rows are ordered in the files. At equal times
+/// this keeps the greatest value, where ClickHouse may keep either (see memory.sql).
 fn latest_by_time(names: &[&str]) -> Vec<Expr> {
-    // The rows still in the running: first those at the latest time, then, name by name, those
-    // holding the greatest value of the names chosen so far.
-    let mut candidates = col("time").eq(col("time").max());
-    let mut chosen = Vec::with_capacity(names.len());
-    for name in names {
-        let value = col(*name).filter(candidates.clone()).max();
-        candidates = candidates.and(col(*name).eq(value.clone()));
-        chosen.push(value.alias(*name));
-    }
-    chosen
+    names
+        .iter()
+        .map(|name| {
+            col(*name)
+                .filter(col("time").eq(col("time").max()))
+                .max()
+                .alias(*name)
+        })
+        .collect()
 }
