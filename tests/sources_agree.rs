@@ -856,3 +856,43 @@ async fn a_query_override_can_use_the_shared_vocabulary_parameters() {
         );
     }
 }
+
+/// Severity texts are matched upper-cased on both sides, whatever case the configuration uses
+/// (ClickHouse used to compare `upper(SeverityText)` with the texts as configured).
+#[tokio::test(flavor = "multi_thread")]
+async fn configured_severity_texts_match_in_any_case_through_both_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    edge_cases().write_out_of_order(dir.path());
+    let config = load(dir.path(), Generation::G2).await;
+    let window = WindowSpec {
+        since: T0,
+        until: at(1200),
+        bucket: Duration::from_secs(60),
+    };
+    // Minute 10:03 holds one record each of ERROR (17), "error", "Fatal", "warn" (0), two INFO
+    // and three duplicated ERROR (17) records.
+    for (texts, expected_errors) in [(vec!["fatal"], 5.0), (vec!["Warn", "ERROR"], 6.0)] {
+        let names = TelemetryNames {
+            error_severity_texts: texts.iter().map(|t| t.to_string()).collect(),
+            ..TelemetryNames::default()
+        };
+        let clickhouse = Source::ClickHouse(Box::new(
+            ClickHouseSource::connect(config.clone(), names.clone(), QuerySet::embedded())
+                .await
+                .unwrap(),
+        ));
+        let parquet = Source::Parquet(ParquetSource::open(dir.path(), names).unwrap());
+        let from_clickhouse = clickhouse.fetch(QueryKind::Errors, &window).await.unwrap();
+        let from_parquet = parquet.fetch(QueryKind::Errors, &window).await.unwrap();
+        assert!(
+            from_clickhouse.equals_missing(&from_parquet),
+            "{texts:?}:\nclickhouse:\n{from_clickhouse}\nparquet:\n{from_parquet}"
+        );
+        let minute = rows_at(&from_clickhouse, &[("service", "checkout")], 180);
+        assert_eq!(
+            number(&minute, "errors"),
+            Some(expected_errors),
+            "{texts:?}"
+        );
+    }
+}
