@@ -6,9 +6,10 @@
 --   errors UInt64  records at or above error_severity_min, or with no severity number and a
 --                  severity text in error_severity_texts (compared upper-case)
 -- Canary heartbeats (records carrying the canary attribute) are not requests and are left out.
--- Parameters: since, until DateTime64(9); bucket_s UInt32; logs_table Identifier;
---   cluster_attribute, canary_attribute, opt_out_attribute String; error_severity_min UInt8;
---   error_severity_texts Array(String).
+-- Parameters (every query is bound the full set; see src/source/parameters.rs): since, until
+--   DateTime64(9); bucket_s UInt32; logs_table Identifier; cluster_attribute, canary_attribute,
+--   opt_out_attribute String; error_severity_min UInt8; error_severity_texts Array(String)
+--   (bound upper-cased).
 -- {{logs_time_prune}} is replaced by the predicate on the sort key of the logs table's
 -- generation (G1: TimestampTime, G2: toStartOfFiveMinutes(Timestamp)), so the primary key prunes.
 SELECT

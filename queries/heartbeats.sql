@@ -4,8 +4,9 @@
 --   beats UInt64                 heartbeat records in the bucket
 --   first_seen_at, last_seen_at  DateTime64(9,'UTC') first and last beat in the bucket
 -- A heartbeat is a log record carrying the canary attribute (LogAttributes[canary_attribute]).
--- Parameters: since, until DateTime64(9); bucket_s UInt32; logs_table Identifier;
---   cluster_attribute, canary_attribute String.
+-- Parameters (every query is bound the full set; see src/source/parameters.rs): since, until
+--   DateTime64(9); bucket_s UInt32; logs_table Identifier; cluster_attribute,
+--   canary_attribute String.
 SELECT
     toDateTime64(toStartOfInterval(Timestamp, toIntervalSecond({bucket_s:UInt32})), 9, 'UTC') AS bucket,
     ResourceAttributes[{cluster_attribute:String}] AS cluster,

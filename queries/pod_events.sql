@@ -6,18 +6,22 @@
 --   k8s_events receiver: LogAttributes['k8s.event.reason'], object in ResourceAttributes;
 --   k8sobjects watch: Body = {"type": …, "object": Event}; ClickStack: LogAttributes['object'].
 -- Both core/v1 (involvedObject) and events.k8s.io/v1 (regarding) objects are understood.
--- Parameters: since, until DateTime64(9); bucket_s UInt32; logs_table Identifier;
---   cluster_attribute String.
+-- The reasons each count column counts are bound from Rust (src/window/vocabulary.rs), the
+-- single list the Parquet twin reads too.
+-- Parameters (every query is bound the full set; see src/source/parameters.rs): since, until
+--   DateTime64(9); bucket_s UInt32; logs_table Identifier; cluster_attribute String;
+--   event_reasons, backoff_reasons, oom_reasons, unhealthy_reasons, killing_reasons,
+--   failed_reasons Array(String).
 SELECT
     toDateTime64(toStartOfInterval(Timestamp, toIntervalSecond({bucket_s:UInt32})), 9, 'UTC') AS bucket,
     cluster,
     namespace,
     pod,
-    countIf(reason = 'BackOff') AS backoff_events,
-    countIf(reason IN ('OOMKilled', 'OOMKilling')) AS oom_events,
-    countIf(reason = 'Unhealthy') AS unhealthy_events,
-    countIf(reason = 'Killing') AS killing_events,
-    countIf(reason = 'Failed') AS failed_events
+    countIf(reason IN {backoff_reasons:Array(String)}) AS backoff_events,
+    countIf(reason IN {oom_reasons:Array(String)}) AS oom_events,
+    countIf(reason IN {unhealthy_reasons:Array(String)}) AS unhealthy_events,
+    countIf(reason IN {killing_reasons:Array(String)}) AS killing_events,
+    countIf(reason IN {failed_reasons:Array(String)}) AS failed_events
 FROM (
     SELECT
         Timestamp,
@@ -41,6 +45,6 @@ FROM (
            OR LogAttributes['k8s.resource.name'] = 'events'
            OR LogAttributes['object'] != '')
 )
-WHERE kind = 'Pod' AND reason IN ('BackOff', 'OOMKilled', 'OOMKilling', 'Unhealthy', 'Killing', 'Failed')
+WHERE kind = 'Pod' AND reason IN {event_reasons:Array(String)}
 GROUP BY bucket, cluster, namespace, pod
 ORDER BY cluster, namespace, pod, bucket

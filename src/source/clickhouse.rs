@@ -1,7 +1,8 @@
 //! The ClickHouse source: the official `clickhouse` crate over HTTP.
 //!
 //! Each window is one SQL file with typed server-side parameters (`{since:DateTime64(9)}`, table
-//! names as `Identifier`s) — values are never spliced into SQL. The aggregation runs inside
+//! names as `Identifier`s; the full set in `source::parameters`, bound to every query) — values
+//! are never spliced into SQL. The aggregation runs inside
 //! ClickHouse; the aggregated window comes back as `ArrowStream` and goes straight into Polars.
 //! The read path is `readonly=2` (no writes, no DDL; settings still allowed) with
 //! `max_execution_time` and `max_result_rows`, so forewarn cannot write to or overload the
@@ -17,9 +18,10 @@ use polars::prelude::{DataFrame, IpcStreamReader};
 
 use crate::source::introspect::{Generation, SchemaProblem, TableColumns, TableRole};
 use crate::source::names::TelemetryNames;
+use crate::source::parameters::{self, ParameterValue};
 use crate::source::queries::QuerySet;
 use crate::source::SourceError;
-use crate::window::{self, timefmt, QueryKind, WindowSpec};
+use crate::window::{self, QueryKind, WindowSpec};
 
 /// How to reach ClickHouse. `Debug` never prints the password.
 #[derive(Clone)]
@@ -286,50 +288,18 @@ impl ClickHouseSource {
             Generation::G2
         };
         let sql = self.queries.render(kind, logs_generation);
-        let names = &self.names;
-        let since = timefmt::clickhouse_datetime64(window.since);
-        let until = timefmt::clickhouse_datetime64(window.until);
-        let bucket_s = window.bucket_seconds();
+        let parameters = parameters::window_parameters(&self.names, window);
         let started = Instant::now();
         let timeout = self.config.query_timeout;
         let run = async {
-            let mut query = self
-                .client
-                .query_raw(&sql)
-                .param("since", &since)
-                .param("until", &until)
-                .param("bucket_s", bucket_s)
-                .param("cluster_attribute", &names.cluster_attribute);
-            if matches!(
-                kind,
-                QueryKind::Memory
-                    | QueryKind::Restarts
-                    | QueryKind::Errors
-                    | QueryKind::TraceErrors
-            ) {
-                query = query.param("opt_out_attribute", &names.opt_out_attribute);
+            let mut query = self.client.query_raw(&sql);
+            for parameter in &parameters {
+                query = match &parameter.value {
+                    ParameterValue::Text(text) => query.param(parameter.name, text),
+                    ParameterValue::Number(number) => query.param(parameter.name, number),
+                    ParameterValue::Texts(texts) => query.param(parameter.name, texts),
+                };
             }
-            query = match kind {
-                QueryKind::Memory => query
-                    .param("gauge_table", &names.gauge_table)
-                    .param("working_set_metric", &names.working_set_metric)
-                    .param("limit_metric", &names.limit_metric)
-                    .param("request_metric", &names.request_metric)
-                    .param("restarts_metric", &names.restarts_metric),
-                QueryKind::Restarts => query
-                    .param("gauge_table", &names.gauge_table)
-                    .param("restarts_metric", &names.restarts_metric),
-                QueryKind::Errors => query
-                    .param("logs_table", &names.logs_table)
-                    .param("canary_attribute", &names.canary_attribute)
-                    .param("error_severity_min", names.error_severity_min)
-                    .param("error_severity_texts", &names.error_severity_texts),
-                QueryKind::PodEvents => query.param("logs_table", &names.logs_table),
-                QueryKind::Heartbeats => query
-                    .param("logs_table", &names.logs_table)
-                    .param("canary_attribute", &names.canary_attribute),
-                QueryKind::TraceErrors => query.param("traces_table", &names.traces_table),
-            };
             let mut cursor = query.fetch_bytes("ArrowStream")?;
             let bytes = cursor.collect().await?;
             let summary = cursor.summary().cloned();

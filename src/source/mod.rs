@@ -4,6 +4,7 @@
 pub mod clickhouse;
 pub mod introspect;
 pub mod names;
+pub mod parameters;
 pub mod parquet;
 pub mod queries;
 pub mod spec;

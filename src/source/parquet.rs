@@ -2,31 +2,29 @@
 //! `otel_metrics_gauge.parquet`, or folders of those names holding many files), read lazily by
 //! Polars into the *same* window frames the ClickHouse queries return.
 //!
-//! Each function here mirrors one file in `queries/`; the integration test that loads one
-//! dataset into ClickHouse and into Parquet holds them to identical frames.
+//! Each function here mirrors one file in `queries/`; the integration tests that load one
+//! dataset into ClickHouse and into Parquet (generated, and hand-made edge cases) hold them to
+//! identical frames. The lists both need (event reasons, workload kinds, span kinds) come from
+//! `window::vocabulary`, which the SQL receives as parameters; where an aggregate must pick one
+//! row (names of a bucket, the latest gauge value), both sides pick the latest by time (gauge
+//! values: the greatest at equal times), so row order in the files never matters.
 
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
 use crate::source::names::TelemetryNames;
+use crate::source::parameters::error_severity_texts;
 use crate::source::SourceError;
+use crate::window::vocabulary::{
+    event_column, ERROR_STATUS_CODES, POD_EVENT_COUNTS, REQUEST_SPAN_KINDS, WORKLOAD_KINDS,
+};
 use crate::window::{self, timefmt, utc_nanos, ColumnType, QueryKind, WindowSpec};
 
 pub struct ParquetSource {
     dir: PathBuf,
     names: TelemetryNames,
 }
-
-/// The event reasons the pod_events window counts, and the column each lands in.
-const EVENT_REASONS: [(&str, &str); 6] = [
-    ("BackOff", "backoff_events"),
-    ("OOMKilled", "oom_events"),
-    ("OOMKilling", "oom_events"),
-    ("Unhealthy", "unhealthy_events"),
-    ("Killing", "killing_events"),
-    ("Failed", "failed_events"),
-];
 
 impl ParquetSource {
     pub fn open(dir: &Path, names: TelemetryNames) -> Result<ParquetSource, SourceError> {
@@ -177,27 +175,28 @@ impl ParquetSource {
                 map_get("ResourceAttributes", "k8s.node.name").alias("node"),
                 map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
             ])
-            .group_by([
-                col("bucket"),
-                col("cluster"),
-                col("namespace"),
-                col("pod"),
-                col("pod_uid"),
-                col("container"),
-                col("node"),
-                col("opt_out"),
-            ])
-            .agg([
-                col("Value").max().alias("working_set_max_bytes"),
-                col("Value").min().alias("working_set_min_bytes"),
-                col("Value").mean().alias("working_set_avg_bytes"),
-                len().alias("samples"),
-            ]);
-        // Rows are sorted by time first, and groups keep row order: `last` is the latest value.
+            // memory.sql's grouping: the identity keys only; the names are the latest sample's.
+            .group_by([col("pod_uid"), col("container"), col("bucket")])
+            .agg(
+                latest_by_time(&["cluster", "namespace", "pod", "node"])
+                    .into_iter()
+                    .chain([
+                        col("opt_out").max(),
+                        col("Value").max().alias("working_set_max_bytes"),
+                        col("Value").min().alias("working_set_min_bytes"),
+                        col("Value").mean().alias("working_set_avg_bytes"),
+                        len().alias("samples"),
+                    ])
+                    .collect::<Vec<_>>(),
+            );
+        // argMaxIf(Value, (TimeUnix, Value), MetricName = metric): the latest value of `metric`,
+        // the greatest at equal times (null when the bucket has none).
         let latest = |metric: &str| {
+            let of_metric = col("MetricName").eq(lit(metric));
+            let latest_time = col("time").filter(of_metric.clone()).max();
             col("Value")
-                .filter(col("MetricName").eq(lit(metric)))
-                .last()
+                .filter(of_metric.and(col("time").eq(latest_time)))
+                .max()
         };
         let spec = gauge
             .filter(
@@ -206,22 +205,22 @@ impl ParquetSource {
                     .or(col("MetricName").eq(lit(n.request_metric.as_str())))
                     .or(col("MetricName").eq(lit(n.restarts_metric.as_str()))),
             )
-            .sort(
-                ["time"],
-                SortMultipleOptions::default().with_maintain_order(true),
-            )
             .with_columns([
                 map_get("ResourceAttributes", "k8s.pod.uid").alias("pod_uid"),
                 map_get("ResourceAttributes", "k8s.container.name").alias("container"),
                 workload_expr().alias("workload"),
             ])
             .group_by([col("pod_uid"), col("container"), col("bucket")])
-            .agg([
-                null_if_zero(latest(&n.limit_metric)).alias("limit_bytes"),
-                null_if_zero(latest(&n.request_metric)).alias("request_bytes"),
-                latest(&n.restarts_metric).alias("restart_count"),
-                col("workload").first().alias("workload"),
-            ]);
+            .agg(
+                [
+                    null_if_zero(latest(&n.limit_metric)).alias("limit_bytes"),
+                    null_if_zero(latest(&n.request_metric)).alias("request_bytes"),
+                    latest(&n.restarts_metric).alias("restart_count"),
+                ]
+                .into_iter()
+                .chain(latest_by_time(&["workload"]))
+                .collect::<Vec<_>>(),
+            );
         let keys = [col("pod_uid"), col("container"), col("bucket")];
         usage
             .join(spec, keys.clone(), keys, JoinArgs::new(JoinType::Left))
@@ -251,8 +250,9 @@ impl ParquetSource {
                 workload_expr().alias("workload"),
                 map_get("ResourceAttributes", &n.opt_out_attribute).alias("opt_out"),
             ])
+            // restarts.sql orders each container's samples by time, then value.
             .sort(
-                ["pod_uid", "container", "time"],
+                ["pod_uid", "container", "time", "Value"],
                 SortMultipleOptions::default().with_maintain_order(true),
             )
             .with_column(
@@ -262,15 +262,16 @@ impl ParquetSource {
                     .alias("jump"),
             )
             .group_by([col("pod_uid"), col("container"), col("bucket")])
-            .agg([
-                col("cluster").first(),
-                col("namespace").first(),
-                col("pod").first(),
-                col("workload").first(),
-                col("opt_out").max(),
-                col("jump").sum().cast(DataType::UInt64).alias("restarts"),
-                col("Value").max().alias("restart_count"),
-            ])
+            .agg(
+                latest_by_time(&["cluster", "namespace", "pod", "workload"])
+                    .into_iter()
+                    .chain([
+                        col("opt_out").max(),
+                        col("jump").sum().cast(DataType::UInt64).alias("restarts"),
+                        col("Value").max().alias("restart_count"),
+                    ])
+                    .collect::<Vec<_>>(),
+            )
             .collect()
             .map_err(self.parquet_error(q))
     }
@@ -278,13 +279,7 @@ impl ParquetSource {
     fn errors(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
         let n = &self.names;
         let q = QueryKind::Errors;
-        let texts = Series::new(
-            "texts".into(),
-            n.error_severity_texts
-                .iter()
-                .map(|t| t.to_uppercase())
-                .collect::<Vec<_>>(),
-        );
+        let texts = Series::new("texts".into(), error_severity_texts(n));
         let severity = col("SeverityNumber").cast(DataType::Int32);
         let is_error = severity
             .clone()
@@ -308,13 +303,6 @@ impl ParquetSource {
     fn trace_errors(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
         let n = &self.names;
         let q = QueryKind::TraceErrors;
-        let requests = [
-            "Server",
-            "SPAN_KIND_SERVER",
-            "Consumer",
-            "SPAN_KIND_CONSUMER",
-        ];
-        let failed = ["Error", "STATUS_CODE_ERROR"];
         let set = |values: &[&str]| {
             lit(Series::new(
                 "set".into(),
@@ -327,12 +315,12 @@ impl ParquetSource {
             .filter(
                 col("SpanKind")
                     .cast(DataType::String)
-                    .is_in(set(&requests), false)
+                    .is_in(set(&REQUEST_SPAN_KINDS), false)
                     .and(col("ServiceName").neq(lit(""))),
             );
         let is_error = col("StatusCode")
             .cast(DataType::String)
-            .is_in(set(&failed), false);
+            .is_in(set(&ERROR_STATUS_CODES), false);
         self.request_counts(spans, is_error, q)
     }
 
@@ -465,11 +453,7 @@ impl ParquetSource {
             let Some((reason, namespace, kind, name)) = event else {
                 continue;
             };
-            let Some(column) = EVENT_REASONS
-                .iter()
-                .find(|(r, _)| *r == reason)
-                .map(|(_, c)| *c)
-            else {
+            let Some(column) = event_column(&reason) else {
                 continue;
             };
             if kind != "Pod" {
@@ -489,22 +473,16 @@ impl ParquetSource {
             Column::new("column".into(), out_column),
         ])
         .map_err(self.parquet_error(q))?;
-        let counts: Vec<Expr> = [
-            "backoff_events",
-            "oom_events",
-            "unhealthy_events",
-            "killing_events",
-            "failed_events",
-        ]
-        .iter()
-        .map(|c| {
-            col("column")
-                .eq(lit(*c))
-                .cast(DataType::UInt64)
-                .sum()
-                .alias(*c)
-        })
-        .collect();
+        let counts: Vec<Expr> = POD_EVENT_COUNTS
+            .iter()
+            .map(|count| {
+                col("column")
+                    .eq(lit(count.column))
+                    .cast(DataType::UInt64)
+                    .sum()
+                    .alias(count.column)
+            })
+            .collect();
         events
             .lazy()
             .with_column(col("bucket").cast(ColumnType::Time.dtype()))
@@ -554,19 +532,27 @@ fn null_if_zero(value: Expr) -> Expr {
 
 /// `Kind/name` of the owning workload, from the k8s_cluster resource attributes.
 fn workload_expr() -> Expr {
-    let kinds = [
-        ("k8s.deployment.name", "Deployment/"),
-        ("k8s.statefulset.name", "StatefulSet/"),
-        ("k8s.daemonset.name", "DaemonSet/"),
-        ("k8s.cronjob.name", "CronJob/"),
-        ("k8s.job.name", "Job/"),
-    ];
     let mut expr = lit("");
-    for (key, prefix) in kinds.iter().rev() {
-        let name = map_get("ResourceAttributes", key);
+    for workload in WORKLOAD_KINDS.iter().rev() {
+        let name = map_get("ResourceAttributes", workload.name_attribute);
         expr = when(name.clone().neq(lit("")))
-            .then(lit(*prefix) + name)
+            .then(lit(format!("{}/", workload.kind)) + name)
             .otherwise(expr);
     }
     expr
+}
+
+/// Each of `names` as in the group's latest row: ClickHouse's `argMax(name, TimeUnix)`, so
+/// both sources pick the same row however the rows are ordered in the files. At equal times
+/// this keeps the greatest value, where ClickHouse may keep either (see memory.sql).
+fn latest_by_time(names: &[&str]) -> Vec<Expr> {
+    names
+        .iter()
+        .map(|name| {
+            col(*name)
+                .filter(col("time").eq(col("time").max()))
+                .max()
+                .alias(*name)
+        })
+        .collect()
 }

@@ -16,6 +16,7 @@ use polars::prelude::*;
 use time::OffsetDateTime;
 
 pub mod timefmt;
+pub mod vocabulary;
 
 /// One window query. `PodEvents` is fetched alongside `Restarts` and joined into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -351,13 +352,6 @@ pub fn empty_frame(query: QueryKind) -> DataFrame {
 /// bucket (0 where none were seen).
 pub fn join_pod_events(restarts: DataFrame, events: DataFrame) -> Result<DataFrame, FrameError> {
     let on = [col("bucket"), col("cluster"), col("namespace"), col("pod")];
-    let counts = [
-        "backoff_events",
-        "oom_events",
-        "unhealthy_events",
-        "killing_events",
-        "failed_events",
-    ];
     restarts
         .lazy()
         .join(
@@ -371,9 +365,9 @@ pub fn join_pod_events(restarts: DataFrame, events: DataFrame) -> Result<DataFra
             },
         )
         .with_columns(
-            counts
+            vocabulary::POD_EVENT_COUNTS
                 .iter()
-                .map(|c| col(*c).fill_null(lit(0u64)))
+                .map(|c| col(c.column).fill_null(lit(0u64)))
                 .collect::<Vec<_>>(),
         )
         .collect()

@@ -59,3 +59,5 @@ pub fn forewarn_bin() -> PathBuf {
 
 /// Loopback fakes of the notification receivers (Slack, SMTP, Alertmanager, webhooks, dead-man).
 pub mod loopback;
+/// Hand-made exporter-schema datasets for source parity tests.
+pub mod fixtures;
