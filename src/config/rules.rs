@@ -499,31 +499,40 @@ impl RuleSet {
 }
 
 fn parse_file(file: &str, text: &str) -> Result<RulesFile, RuleProblem> {
-    let deserializer = serde_yaml::Deserializer::from_str(text);
-    let mut parsed: RulesFile = match serde_path_to_error::deserialize(deserializer) {
+    // serde_path_to_error sees the field path; the YAML error keeps line and column.
+    let path = std::cell::RefCell::new(String::new());
+    let options = serde_saphyr::options! { with_snippet: false };
+    let result = serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+        serde_path_to_error::deserialize::<_, RulesFile>(de).map_err(|error| {
+            *path.borrow_mut() = error.path().to_string();
+            error.into_inner()
+        })
+    });
+    let mut parsed: RulesFile = match result {
         Ok(parsed) => parsed,
         Err(error) => {
-            let field = error.path().to_string();
-            let inner = error.into_inner();
-            let (line, column) = inner
+            let field = path.into_inner();
+            let error = error.without_snippet();
+            let (line, column) = error
                 .location()
-                .map(|l| (l.line(), l.column()))
+                .map(|l| (l.line() as usize, l.column() as usize))
                 .unwrap_or((0, 0));
-            // Errors raised while converting a value (a bad duration) are located at the
+            // Errors raised while converting a value (a bad duration) may be located at the
             // enclosing mapping: point at the field's own line instead.
+            // serde-saphyr ends its message with the location, which goes in front instead.
+            let message = error.to_string();
+            let suffix = format!(" at line {line}, column {column}");
+            let message = message.strip_suffix(&suffix).unwrap_or(&message).to_string();
             let (line, column) = refine_location(text, &field, line, column);
-            let message = inner.to_string();
-            // serde_yaml appends " at line L column C"; the location is already in front.
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_string();
             return Err(RuleProblem {
                 file: file.to_string(),
                 line,
                 column,
-                field: if field == "." { "-".into() } else { field },
+                field: if field.is_empty() || field == "." {
+                    "-".into()
+                } else {
+                    field
+                },
                 message,
             });
         }
@@ -796,6 +805,7 @@ mod tests {
         assert!(p.column > 0);
         assert!(p.field.contains("memory"), "{p}");
         assert!(p.message.contains("warning_whithin"), "{p}");
+        assert!(!p.message.contains("line 8"), "the location is in front only: {p}");
     }
 
     #[test]
