@@ -13,6 +13,9 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
+
+use crate::config::DurationText;
 
 use crate::detect::frame::{groups, Columns};
 use crate::detect::stats;
@@ -21,6 +24,61 @@ use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status
 use crate::window::{timefmt, QueryKind};
 
 pub struct HeartbeatDetector;
+
+/// The `heartbeats:` section of a rule: missing canary heartbeats (healthchecks.io semantics:
+/// period + grace).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatParams {
+    /// Canaries that must beat; one never seen is down.
+    pub canaries: Vec<DeclaredCanary>,
+    /// Also watch canaries seen in the window but not declared (period estimated from beats).
+    pub discover: bool,
+    /// Beats needed to estimate a discovered canary's period.
+    pub min_beats: u64,
+    /// Grace for discovered canaries, as a multiple of the estimated period (at least 1 min).
+    pub grace_periods: f64,
+    /// How long after a recovery a `resolved` finding is reported.
+    pub resolved_for: DurationText,
+}
+
+impl Default for HeartbeatParams {
+    fn default() -> Self {
+        HeartbeatParams {
+            canaries: Vec::new(),
+            discover: true,
+            min_beats: 4,
+            grace_periods: 1.0,
+            resolved_for: DurationText::secs(15 * 60),
+        }
+    }
+}
+
+impl HeartbeatParams {
+    /// (field, message) for each value out of range.
+    pub fn problems(&self, _window: DurationText) -> Vec<(&'static str, String)> {
+        self.canaries
+            .iter()
+            .filter(|c| c.period.0.as_secs() == 0)
+            .map(|c| {
+                (
+                    "canaries.period",
+                    format!("canary `{}`: must be at least 1s", c.name),
+                )
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredCanary {
+    pub name: String,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    pub period: DurationText,
+    pub grace: DurationText,
+}
 
 /// What the window says about one canary.
 struct Beats {
@@ -155,7 +213,7 @@ fn judge(
     period: f64,
     grace: f64,
     as_of_s: f64,
-    params: &crate::config::rules::HeartbeatParams,
+    params: &HeartbeatParams,
     ctx: &EvalContext,
 ) -> Option<Finding> {
     let mut entity = BTreeMap::new();

@@ -65,8 +65,8 @@ pub fn query_for(rule: &Rule) -> QueryKind {
     match rule.signal {
         Signal::MemoryPressure => QueryKind::Memory,
         Signal::ErrorRate => match rule.error_params().source {
-            crate::config::rules::ErrorSource::Logs => QueryKind::Errors,
-            crate::config::rules::ErrorSource::Traces => QueryKind::TraceErrors,
+            errors::ErrorSource::Logs => QueryKind::Errors,
+            errors::ErrorSource::Traces => QueryKind::TraceErrors,
         },
         Signal::RestartFrequency => QueryKind::Restarts,
         Signal::HeartbeatMissing => QueryKind::Heartbeats,

@@ -14,8 +14,11 @@
 //! event: both stay quiet. The summary names the reasons seen in the pod's events.
 
 use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
 
-use crate::config::rules::{opts_out, RestartParams};
+use crate::config::select::opts_out;
+use crate::config::validate::is_probability;
+use crate::config::DurationText;
 use crate::detect::frame::{entity, groups, Columns};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
@@ -23,6 +26,55 @@ use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status
 use crate::window::QueryKind;
 
 pub struct RestartDetector;
+
+/// The `restarts:` section of a rule: crash loops forming, restart rates rising.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartParams {
+    /// Span in which repeated restarts mean a crash loop is forming.
+    pub crash_loop_within: DurationText,
+    /// Restarts within that span that make a crash loop.
+    pub crash_loop_min_restarts: u64,
+    /// Critical at this many restarts within the span.
+    pub critical_restarts: u64,
+    /// Span whose restart rate is compared with the rest of the window.
+    pub rate_recent: DurationText,
+    /// Restarts needed in that span for a rate finding.
+    pub rate_min_restarts: u64,
+    /// Significance of the (exact, conditional Poisson) rate increase test.
+    pub significance: f64,
+}
+
+impl Default for RestartParams {
+    fn default() -> Self {
+        RestartParams {
+            crash_loop_within: DurationText::secs(30 * 60),
+            crash_loop_min_restarts: 3,
+            critical_restarts: 5,
+            rate_recent: DurationText::secs(3600),
+            rate_min_restarts: 2,
+            significance: 0.05,
+        }
+    }
+}
+
+impl RestartParams {
+    /// (field, message) for each value out of range, for a rule of this `window` (an empty
+    /// field names the section).
+    pub fn problems(&self, window: DurationText) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !is_probability(self.significance) {
+            problems.push(("significance", "must be between 0 and 1".into()));
+        }
+        if self.rate_recent.0 >= window.0 || self.crash_loop_within.0 > window.0 {
+            problems.push((
+                "",
+                format!("spans must be shorter than the window ({window})"),
+            ));
+        }
+        problems
+    }
+}
 
 /// Event reason columns and how a person calls them.
 const REASONS: [(&str, &str); 5] = [
