@@ -94,6 +94,9 @@ pub struct FindingWindow {
     pub to: OffsetDateTime,
 }
 
+/// What a finding is about: only the keys that apply.
+pub type Entity = BTreeMap<String, String>;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable fingerprint of rule + entity: the same problem keeps its id across runs.

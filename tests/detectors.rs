@@ -880,6 +880,52 @@ fn errors_binomial_noise_across_many_services_stays_quiet() {
     );
 }
 
+/// 40 services at exactly 1% errors; `svc-07` has 3% over the recent 15 min (18 of 600
+/// requests against 66 of 6,600: one-sided Fisher p ≈ 1.5e-4, between 0.001 / 40 and 0.001).
+fn forty_services_one_moderate_burst() -> Vec<Row> {
+    (0..40)
+        .flat_map(|i| {
+            let name = format!("svc-{i:02}");
+            (0..ERROR_BUCKETS)
+                .map(|k| {
+                    let errors = if i == 7 && is_recent(k) { 6 } else { 2 };
+                    error_row(&name, k, 200, errors)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn errors_bonferroni_counts_only_the_services_the_rule_selects() {
+    let frame = frame(QueryKind::Errors, &forty_services_one_moderate_burst());
+    // A rule selecting one service makes one test: the uncorrected level, and p ≈ 1.5e-4 fires.
+    let mut one = errors_rule();
+    one.select.services.include = vec!["svc-07".into()];
+    let f = only(run(&one, &frame), "one selected service");
+    assert_eq!(f.entity.get("service").map(String::as_str), Some("svc-07"));
+    let p = evidence_num(&f, "p_value");
+    assert!((2.5e-5..1e-3).contains(&p), "p_value {p}");
+    // Control: the shipped rule selects all 40, so the level is 0.001 / 40 and the same burst
+    // is not significant enough.
+    assert_quiet(
+        &run(&errors_rule(), &frame),
+        "the same burst among 40 judged services",
+    );
+    // And services the rule excludes are not counted either: excluding the 39 others by
+    // pattern is the same single test.
+    let mut excluding = errors_rule();
+    excluding.select.services.exclude = (0..40)
+        .filter(|i| *i != 7)
+        .map(|i| format!("svc-{i:02}"))
+        .collect();
+    assert_eq!(
+        run(&excluding, &frame).len(),
+        1,
+        "excluded services are not tests"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Restarts
 // ---------------------------------------------------------------------------------------------

@@ -18,13 +18,13 @@
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
-use crate::config::select::opts_out;
 use crate::config::validate::is_probability;
 use crate::config::DurationText;
 use crate::detect::frame::{entity, groups, Columns};
+use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{Entity, Evidence, Finding, Severity, Signal, Status};
 use crate::window::QueryKind;
 
 pub struct ErrorRateDetector;
@@ -163,20 +163,30 @@ impl Detector for ErrorRateDetector {
 
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let recent_start = as_of_s - params.recent.as_secs_f64();
-        // Each service's buckets and its recent/baseline split, computed once.
-        let services: Vec<(std::ops::Range<usize>, Vec<BucketCounts>, Split)> =
-            groups(frame.height(), |i| (cluster[i], namespace[i], service[i]))
-                .into_iter()
-                .map(|range| {
-                    let rows: Vec<(f64, u64, u64)> = range
-                        .clone()
-                        .map(|i| (bucket[i], total[i], errors[i]))
-                        .collect();
-                    let split = Split::of(&rows, recent_start);
-                    (range, rows, split)
-                })
-                .collect();
-        // The number of tests this step: services with the volume to be judged at all.
+        // The services the rule selects, each with its buckets and its recent/baseline split,
+        // computed once.
+        let selected = selected_groups(
+            rule,
+            groups(frame.height(), |i| (cluster[i], namespace[i], service[i])),
+            Some(&opt_out),
+            |rows| {
+                entity(&[
+                    ("cluster", cluster[rows.start]),
+                    ("namespace", namespace[rows.start]),
+                    ("service", service[rows.start]),
+                ])
+            },
+        );
+        let services: Vec<(Entity, Vec<BucketCounts>, Split)> = selected
+            .into_iter()
+            .map(|Selected { rows, entity }| {
+                let buckets: Vec<BucketCounts> =
+                    rows.map(|i| (bucket[i], total[i], errors[i])).collect();
+                let split = Split::of(&buckets, recent_start);
+                (entity, buckets, split)
+            })
+            .collect();
+        // The number of tests this step: selected services with the volume to be judged at all.
         let tested = services
             .iter()
             .filter(|(_, _, split)| split.has_volume(&params))
@@ -185,18 +195,7 @@ impl Detector for ErrorRateDetector {
         let mut params = params;
         params.significance /= tested as f64;
         let mut findings = Vec::new();
-        for (range, rows, split) in services {
-            let first = range.start;
-            let entity = entity(&[
-                ("cluster", cluster[first]),
-                ("namespace", namespace[first]),
-                ("service", service[first]),
-            ]);
-            let opted_out =
-                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
-            if opted_out || !rule.select.allows(&entity) {
-                continue;
-            }
+        for (entity, rows, split) in services {
             // The step and trend tests need volume; burn rates apply their own minimums.
             let judgeable = split.judgeable(&params);
             let judged = judgeable

@@ -77,6 +77,12 @@ pub fn entity(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, Stri
         .collect()
 }
 
+/// The first non-empty value of a column slice ("" when all are empty): an attribute that only
+/// some of an entity's rows carry.
+pub fn first_non_empty<'a>(values: &[&'a str]) -> &'a str {
+    values.iter().copied().find(|v| !v.is_empty()).unwrap_or("")
+}
+
 /// Ranges of consecutive rows sharing the same key (the frame is sorted by its keys).
 pub fn groups<K: PartialEq>(len: usize, key: impl Fn(usize) -> K) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();

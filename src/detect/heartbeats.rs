@@ -10,17 +10,16 @@
 //! - Recovery: after a gap longer than period + grace, a canary beating again is reported as
 //!   `resolved` for `resolved_for`.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::config::DurationText;
 
-use crate::detect::frame::{groups, Columns};
+use crate::detect::frame::{entity, groups, Columns};
+use crate::detect::select::admits;
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{duration_text, Entity, Evidence, Finding, Severity, Signal, Status};
 use crate::window::{timefmt, QueryKind};
 
 pub struct HeartbeatDetector;
@@ -82,8 +81,11 @@ pub struct DeclaredCanary {
 
 /// What the window says about one canary.
 struct Beats {
-    cluster: String,
     canary: String,
+    entity: Entity,
+    /// Whether the rule selects this canary (a declared canary seen only where the rule does
+    /// not look is not "never seen").
+    selected: bool,
     count: u64,
     first_seen_s: f64,
     last_seen_s: f64,
@@ -111,9 +113,11 @@ impl Detector for HeartbeatDetector {
 
         let mut seen: Vec<Beats> = Vec::new();
         for range in groups(frame.height(), |i| (cluster[i], canary[i])) {
+            let entity = canary_entity(cluster[range.start], canary[range.start]);
             let mut b = Beats {
-                cluster: cluster[range.start].to_string(),
                 canary: canary[range.start].to_string(),
+                selected: admits(rule, &entity, &[]),
+                entity,
                 count: 0,
                 first_seen_s: f64::MAX,
                 last_seen_s: f64::MIN,
@@ -147,18 +151,18 @@ impl Detector for HeartbeatDetector {
                 .iter()
                 .filter(|b| {
                     b.canary == declared.name
-                        && declared.cluster.as_ref().is_none_or(|c| *c == b.cluster)
+                        && declared
+                            .cluster
+                            .as_ref()
+                            .is_none_or(|c| b.entity.get("cluster") == Some(c))
                 })
                 .collect();
             let period = declared.period.as_secs_f64();
             let grace = declared.grace.as_secs_f64();
             if matches.is_empty() {
-                let mut entity = BTreeMap::new();
-                if let Some(c) = &declared.cluster {
-                    entity.insert("cluster".to_string(), c.clone());
-                }
-                entity.insert("canary".to_string(), declared.name.clone());
-                if !rule.select.allows(&entity) {
+                let entity =
+                    canary_entity(declared.cluster.as_deref().unwrap_or(""), &declared.name);
+                if !admits(rule, &entity, &[]) {
                     continue;
                 }
                 let evidence = Evidence::new()
@@ -208,6 +212,11 @@ impl Detector for HeartbeatDetector {
     }
 }
 
+/// A canary's entity: its cluster where known, and its name.
+fn canary_entity(cluster: &str, canary: &str) -> Entity {
+    entity(&[("cluster", cluster), ("canary", canary)])
+}
+
 fn judge(
     b: &Beats,
     period: f64,
@@ -216,14 +225,10 @@ fn judge(
     params: &HeartbeatParams,
     ctx: &EvalContext,
 ) -> Option<Finding> {
-    let mut entity = BTreeMap::new();
-    if !b.cluster.is_empty() {
-        entity.insert("cluster".to_string(), b.cluster.clone());
-    }
-    entity.insert("canary".to_string(), b.canary.clone());
-    if !ctx.rule.select.allows(&entity) {
+    if !b.selected {
         return None;
     }
+    let entity = b.entity.clone();
     let silent_for = as_of_s - b.last_seen_s;
     let evidence = |state: &str| {
         Evidence::new()

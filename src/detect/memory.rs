@@ -22,10 +22,10 @@
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
-use crate::config::select::opts_out;
 use crate::config::validate::is_probability;
 use crate::config::DurationText;
-use crate::detect::frame::{entity, groups, Columns};
+use crate::detect::frame::{entity, first_non_empty, groups, Columns};
+use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
@@ -136,27 +136,18 @@ impl Detector for MemoryDetector {
         let series = groups(frame.height(), |i| {
             (cluster[i], namespace[i], pod[i], container[i], pod_uid[i])
         });
-        for range in series {
-            let first = range.start;
-            let entity = entity(&[
-                ("cluster", cluster[first]),
-                ("namespace", namespace[first]),
-                ("pod", pod[first]),
-                ("container", container[first]),
-                (
-                    "workload",
-                    workload[range.clone()]
-                        .iter()
-                        .copied()
-                        .find(|w| !w.is_empty())
-                        .unwrap_or(""),
-                ),
-            ]);
-            let opted_out =
-                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
-            if opted_out || !rule.select.allows(&entity) {
-                continue;
-            }
+        for Selected {
+            rows: range,
+            entity,
+        } in selected_groups(rule, series, Some(&opt_out), |rows| {
+            entity(&[
+                ("cluster", cluster[rows.start]),
+                ("namespace", namespace[rows.start]),
+                ("pod", pod[rows.start]),
+                ("container", container[rows.start]),
+                ("workload", first_non_empty(&workload[rows.clone()])),
+            ])
+        }) {
             // A series that stopped reporting (completed batch pod, replaced pod) is gone.
             let last_bucket = bucket[range.end - 1];
             if last_bucket + 2.5 * bucket_s < as_of_s {

@@ -6,6 +6,7 @@ pub mod frame;
 pub mod heartbeats;
 pub mod memory;
 pub mod restarts;
+pub mod select;
 pub mod stats;
 
 use polars::prelude::DataFrame;

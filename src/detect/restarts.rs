@@ -16,10 +16,10 @@
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
-use crate::config::select::opts_out;
 use crate::config::validate::is_probability;
 use crate::config::DurationText;
-use crate::detect::frame::{entity, groups, Columns};
+use crate::detect::frame::{entity, first_non_empty, groups, Columns};
+use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
@@ -117,27 +117,22 @@ impl Detector for RestartDetector {
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let mut findings = Vec::new();
         // Rows are sorted by cluster, namespace, pod, container, pod_uid, bucket.
-        for range in groups(frame.height(), |i| {
+        let containers = groups(frame.height(), |i| {
             (cluster[i], namespace[i], pod[i], container[i])
+        });
+        for Selected {
+            rows: range,
+            entity,
+        } in selected_groups(rule, containers, Some(&opt_out), |rows| {
+            entity(&[
+                ("cluster", cluster[rows.start]),
+                ("namespace", namespace[rows.start]),
+                ("pod", pod[rows.start]),
+                ("container", container[rows.start]),
+                ("workload", first_non_empty(&workload[rows.clone()])),
+            ])
         }) {
             let first = range.start;
-            let workload_name = workload[range.clone()]
-                .iter()
-                .copied()
-                .find(|w| !w.is_empty())
-                .unwrap_or("");
-            let entity = entity(&[
-                ("cluster", cluster[first]),
-                ("namespace", namespace[first]),
-                ("pod", pod[first]),
-                ("container", container[first]),
-                ("workload", workload_name),
-            ]);
-            let opted_out =
-                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
-            if opted_out || !rule.select.allows(&entity) {
-                continue;
-            }
             let count_since = |start: f64| -> u64 {
                 range
                     .clone()
