@@ -1424,6 +1424,43 @@ fn finding_json_has_exactly_the_contract_keys_and_a_stable_id() {
         "five minutes later",
     );
     assert_eq!(later.id, first.id);
+
+    // The workload is reported (typed inside, `Kind/name` on the wire) but is not identity: the
+    // same container with its owner attribute missing, or re-parented, keeps its id.
+    assert_eq!(json["entity"]["workload"], "Deployment/cart");
+    let workload = first.workload().expect("typed workload");
+    assert_eq!(workload.kind, forewarn::findings::WorkloadKind::Deployment);
+    assert_eq!(workload.name, "cart");
+    for owner in ["", "StatefulSet/cart-v2"] {
+        let mut rows = linear_leak_rows();
+        for row in &mut rows {
+            for (key, value) in row.iter_mut() {
+                if *key == "workload" {
+                    *value = s(owner);
+                }
+            }
+        }
+        let moved = only(run(&rule, &frame(QueryKind::Memory, &rows)), owner);
+        assert_eq!(moved.id, first.id, "workload `{owner}`");
+        assert_eq!(
+            moved.entity.get("workload").map(String::as_str),
+            Some(owner).filter(|o| !o.is_empty())
+        );
+    }
+    // Control: another container is another id.
+    let mut rows = linear_leak_rows();
+    for row in &mut rows {
+        for (key, value) in row.iter_mut() {
+            if *key == "container" {
+                *value = s("cart-sidecar");
+            }
+        }
+    }
+    let other = only(
+        run(&rule, &frame(QueryKind::Memory, &rows)),
+        "other container",
+    );
+    assert_ne!(other.id, first.id);
 }
 
 /// A pod labelled `forewarn.io/opt-out: "true"` (its resource attribute in the frame's

@@ -208,7 +208,7 @@ impl Detector for ErrorRateDetector {
                 })
                 .or_else(|| judge_burn_rate(&rows, as_of_s, &params));
             let Some(judgement) = judged else { continue };
-            let name = entity.get("service").cloned().unwrap_or_default();
+            let name = entity.get("service").unwrap_or_default().to_string();
             let summary = format!(
                 "{name}: error ratio {:.2}% over the last {} ({} of {} requests) vs {:.2}% baseline — {}",
                 100.0 * judgement.recent_ratio,

@@ -154,7 +154,7 @@ impl Detector for HeartbeatDetector {
                         && declared
                             .cluster
                             .as_ref()
-                            .is_none_or(|c| b.entity.get("cluster") == Some(c))
+                            .is_none_or(|c| b.entity.get("cluster") == Some(c.as_str()))
                 })
                 .collect();
             let period = declared.period.as_secs_f64();

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::validate::is_probability;
 use crate::config::DurationText;
-use crate::detect::frame::{entity, first_non_empty, groups, Columns};
+use crate::detect::frame::{entity, first_non_empty, groups, workload as frame_workload, Columns};
 use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
@@ -145,8 +145,8 @@ impl Detector for MemoryDetector {
                 ("namespace", namespace[rows.start]),
                 ("pod", pod[rows.start]),
                 ("container", container[rows.start]),
-                ("workload", first_non_empty(&workload[rows.clone()])),
             ])
+            .with_workload(frame_workload(first_non_empty(&workload[rows.clone()])))
         }) {
             // A series that stopped reporting (completed batch pod, replaced pod) is gone.
             let last_bucket = bucket[range.end - 1];
@@ -242,7 +242,7 @@ impl Detector for MemoryDetector {
                     }
                 }
             }
-            let name = entity.get("container").cloned().unwrap_or_default();
+            let name = entity.get("container").unwrap_or_default().to_string();
             let mut evidence = Evidence::new()
                 .num("working_set_bytes", current_peak)
                 .num("working_set_floor_bytes", current_floor)

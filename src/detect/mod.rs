@@ -1,5 +1,18 @@
 //! Detectors: one module per signal behind one small trait — a window frame, the rule's
 //! parameters and the as-of time in, findings out. Statistics live in [`stats`].
+//!
+//! Every detector first passes the frame's entity groups through one selector stage
+//! ([`select`]): what the rule does not select is never judged nor counted. Each signal's
+//! parameter section (`memory:`, `errors:` …) is typed next to its detector.
+//!
+//! **Who owns resolution.** A detector is stateless: it reports what it sees in the window *as of
+//! now* — a finding per entity that is firing now, nothing for one that is not. It never decides
+//! that a problem "has resolved": an entity dropping out of the findings is not a resolution
+//! (the data may be missing, the rule disabled, a run may have failed). The state (issue 11)
+//! owns episodes: it keys them by the finding's `id` (rule + identity keys,
+//! [`crate::findings::fingerprint`]) and decides when one has resolved. The one `resolved`
+//! status a detector emits — a heartbeat beating again after an outage — is an observation of
+//! the window (the recovery is in the data), which the state may use as evidence.
 
 pub mod errors;
 pub mod frame;

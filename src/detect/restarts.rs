@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::validate::is_probability;
 use crate::config::DurationText;
-use crate::detect::frame::{entity, first_non_empty, groups, Columns};
+use crate::detect::frame::{entity, first_non_empty, groups, workload as frame_workload, Columns};
 use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
@@ -129,8 +129,8 @@ impl Detector for RestartDetector {
                 ("namespace", namespace[rows.start]),
                 ("pod", pod[rows.start]),
                 ("container", container[rows.start]),
-                ("workload", first_non_empty(&workload[rows.clone()])),
             ])
+            .with_workload(frame_workload(first_non_empty(&workload[rows.clone()])))
         }) {
             let first = range.start;
             let count_since = |start: f64| -> u64 {

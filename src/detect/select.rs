@@ -37,5 +37,6 @@ pub fn selected_groups(
 /// Whether `rule` selects one entity, given the opt-out label values on its rows (empty for an
 /// entity the frame has no rows of, e.g. a declared canary never seen).
 pub fn admits(rule: &Rule, entity: &Entity, opt_out_labels: &[&str]) -> bool {
-    rule.select.admits(entity, opt_out_labels.iter().copied())
+    rule.select
+        .admits(&entity.to_map(), opt_out_labels.iter().copied())
 }
