@@ -90,7 +90,7 @@ fn window_problems(rule: &Rule) -> Vec<(String, String)> {
                 rule.window, rule.bucket
             ),
         )]
-    } else if window_s % bucket_s != 0 {
+    } else if !window_s.is_multiple_of(bucket_s) {
         vec![(
             "window".into(),
             format!(

@@ -40,3 +40,46 @@ pub fn admits(rule: &Rule, entity: &Entity, opt_out_labels: &[&str]) -> bool {
     rule.select
         .admits(&entity.to_map(), opt_out_labels.iter().copied())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Filter, RuleSet};
+
+    fn rule() -> Rule {
+        let set = RuleSet::embedded().expect("shipped rules");
+        set.rules
+            .into_iter()
+            .find(|r| r.name == "error-rate")
+            .expect("shipped error-rate rule")
+    }
+
+    #[test]
+    fn only_selected_groups_that_have_not_opted_out_pass() {
+        let services = ["cart", "cart", "search", "search", "admin"];
+        let opt_out = ["", "", "", "true", ""];
+        let groups = crate::detect::frame::groups(services.len(), |i| services[i]);
+        let entity_of = |rows: &Range<usize>| Entity::new(&[("service", services[rows.start])]);
+        let mut rule = rule();
+        rule.select.services = Filter {
+            include: vec![],
+            exclude: vec!["admin".into()],
+        };
+        let names = |selected: Vec<Selected>| -> Vec<(String, Range<usize>)> {
+            selected
+                .into_iter()
+                .map(|s| (s.entity.get("service").unwrap().to_string(), s.rows))
+                .collect()
+        };
+        // `search` opted out on one of its rows, `admin` is excluded.
+        let selected = selected_groups(&rule, groups.clone(), Some(&opt_out), entity_of);
+        assert_eq!(names(selected), [("cart".to_string(), 0..2)]);
+        // Control: not honouring the label lets `search` through; the filter still holds.
+        rule.select.honour_opt_out = false;
+        let selected = selected_groups(&rule, groups, Some(&opt_out), entity_of);
+        assert_eq!(
+            names(selected),
+            [("cart".to_string(), 0..2), ("search".to_string(), 2..4)]
+        );
+    }
+}
