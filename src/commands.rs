@@ -28,7 +28,7 @@ pub fn load_config(dir: Option<&std::path::Path>) -> Result<(RuleSet, NotifyConf
         Some(dir) => NotifyConfig::load_dir_or_embedded(dir),
         None => NotifyConfig::embedded(),
     }
-    .map_err(|problems| ConfigError::Rules(forewarn::config::RulesError { problems }))?;
+    .map_err(|problems| ConfigError::Rules(forewarn::config::RulesError::Invalid { problems }))?;
     Ok((rules, notify))
 }
 

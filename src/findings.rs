@@ -1,5 +1,10 @@
 //! Findings — a contract (DESIGN.md): what a detector concluded about one entity, as of one
 //! time. `--output jsonl` prints exactly this shape, one object per line.
+//!
+//! A finding's `id` is the fingerprint of its rule and its entity's identity keys
+//! ([`entity::IDENTITY_KEYS`]), never of derived values such as the workload: the same problem
+//! on the same container keeps its id across runs, re-parenting and versions. Changing what the
+//! fingerprint hashes is a contract change (the test pins one value).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,6 +14,10 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::window::timefmt;
+
+pub mod entity;
+
+pub use entity::{Entity, Workload, WorkloadKind, WorkloadParseError, IDENTITY_KEYS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -102,7 +111,8 @@ pub struct Finding {
     pub signal: Signal,
     pub severity: Severity,
     pub status: Status,
-    /// Only the keys that apply (cluster, namespace, pod, container, workload, service, canary).
+    /// Only the keys that apply (cluster, namespace, pod, container, workload, service, canary):
+    /// the contract's flat map. Typed: [`Finding::workload`], [`Entity::from_map`].
     pub entity: BTreeMap<String, String>,
     #[serde(with = "rfc3339_z")]
     pub evaluated_at: OffsetDateTime,
@@ -114,20 +124,21 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// Builds a finding with its fingerprint computed from the rule and entity.
+    /// Builds a finding with its fingerprint computed from the rule and the entity's identity.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         rule: &str,
         signal: Signal,
         severity: Severity,
         status: Status,
-        entity: BTreeMap<String, String>,
+        entity: impl Into<BTreeMap<String, String>>,
         evaluated_at: OffsetDateTime,
         window: FindingWindow,
         summary: String,
         evidence: serde_json::Map<String, Value>,
         runbook: Option<String>,
     ) -> Finding {
+        let entity = entity.into();
         Finding {
             id: fingerprint(rule, &entity),
             rule: rule.to_string(),
@@ -143,6 +154,12 @@ impl Finding {
         }
     }
 
+    /// The workload that owns the entity, typed (`Deployment/cart` → kind and name); `None`
+    /// where the entity has none or the text is not a workload.
+    pub fn workload(&self) -> Option<Workload> {
+        self.entity.get(entity::WORKLOAD_KEY)?.parse().ok()
+    }
+
     /// True when every key of `wanted` has the same value in this finding's entity.
     pub fn entity_matches(&self, wanted: &BTreeMap<String, String>) -> bool {
         wanted
@@ -151,9 +168,25 @@ impl Finding {
     }
 }
 
-/// FNV-1a 64 over `rule` and the sorted entity pairs: stable across runs, platforms and
-/// versions (unlike std's randomly seeded hasher).
+/// FNV-1a 64 over `rule` and the entity's identity pairs, sorted by key: stable across runs,
+/// platforms and versions (unlike std's randomly seeded hasher). Keys outside
+/// [`IDENTITY_KEYS`] (the workload) do not count.
 pub fn fingerprint(rule: &str, entity: &BTreeMap<String, String>) -> String {
+    stable_hash(
+        rule,
+        entity
+            .iter()
+            .filter(|(k, _)| IDENTITY_KEYS.contains(&k.as_str())),
+    )
+}
+
+/// The same FNV-1a 64 over a label and *every* pair given: for ids derived from content
+/// (silences, message idempotency keys), where no key may be dropped.
+pub fn content_hash(label: &str, pairs: &BTreeMap<String, String>) -> String {
+    stable_hash(label, pairs.iter())
+}
+
+fn stable_hash<'a>(label: &str, pairs: impl Iterator<Item = (&'a String, &'a String)>) -> String {
     let mut hash: u64 = 0xcbf29ce484222325;
     let mut feed = |bytes: &[u8]| {
         for b in bytes {
@@ -163,12 +196,18 @@ pub fn fingerprint(rule: &str, entity: &BTreeMap<String, String>) -> String {
         hash ^= 0xff;
         hash = hash.wrapping_mul(0x100000001b3);
     };
-    feed(rule.as_bytes());
-    for (k, v) in entity {
+    feed(label.as_bytes());
+    for (k, v) in pairs {
         feed(k.as_bytes());
         feed(v.as_bytes());
     }
     format!("{hash:016x}")
+}
+
+impl From<Entity> for BTreeMap<String, String> {
+    fn from(entity: Entity) -> BTreeMap<String, String> {
+        entity.to_map()
+    }
 }
 
 /// RFC 3339 with a `Z` for findings' times.
@@ -290,15 +329,85 @@ pub fn duration_text(seconds: f64) -> String {
 mod tests {
     use super::*;
 
+    fn cart(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     #[test]
-    fn fingerprint_is_stable_and_entity_order_free() {
-        let mut a = BTreeMap::new();
-        a.insert("namespace".to_string(), "shop".to_string());
-        a.insert("pod".to_string(), "cart-1".to_string());
-        let id = fingerprint("memory-pressure", &a);
-        assert_eq!(id, fingerprint("memory-pressure", &a.clone()));
-        assert_ne!(id, fingerprint("error-rate", &a));
+    fn the_fingerprint_is_pinned() {
+        // A contract: state, silences and notifications key on it. Change it deliberately.
+        // (FNV-1a 64 as documented; recomputed independently when pinned.)
+        let entity = cart(&[
+            ("cluster", "prod-eu"),
+            ("namespace", "shop"),
+            ("pod", "cart-7d9f"),
+            ("container", "cart"),
+        ]);
+        assert_eq!(fingerprint("memory-pressure", &entity), "f3881c5b90329411");
+    }
+
+    #[test]
+    fn the_fingerprint_hashes_identity_only_whatever_the_order() {
+        let forward = cart(&[("namespace", "shop"), ("pod", "cart-1")]);
+        // Built in the other order, and through the typed entity.
+        let typed = Entity::new(&[("pod", "cart-1"), ("namespace", "shop")]);
+        let id = fingerprint("memory-pressure", &forward);
+        assert_eq!(id, fingerprint("memory-pressure", &typed.clone().into()));
+        // The workload is derived: it may change (or be missing) without changing the id.
+        let with_workload = typed.with_workload(Some(Workload {
+            kind: WorkloadKind::Deployment,
+            name: "cart".into(),
+        }));
+        let with_workload: BTreeMap<String, String> = with_workload.into();
+        assert!(with_workload.contains_key("workload"));
+        assert_eq!(id, fingerprint("memory-pressure", &with_workload));
+        // Controls: another rule, or another value of an identity key, is another id.
+        assert_ne!(id, fingerprint("error-rate", &forward));
+        assert_ne!(
+            id,
+            fingerprint(
+                "memory-pressure",
+                &cart(&[("namespace", "shop"), ("pod", "cart-2")])
+            )
+        );
+        // Moving a value to another key is another entity, not a collision.
+        assert_ne!(
+            fingerprint("r", &cart(&[("namespace", "a"), ("pod", "b")])),
+            fingerprint("r", &cart(&[("namespace", "b"), ("pod", "a")]))
+        );
         assert_eq!(id.len(), 16);
+    }
+
+    #[test]
+    fn a_findings_workload_is_typed() {
+        let entity = Entity::new(&[("namespace", "shop"), ("pod", "cart-1")]).with_workload(Some(
+            Workload {
+                kind: WorkloadKind::StatefulSet,
+                name: "db".into(),
+            },
+        ));
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let finding = Finding::new(
+            "r",
+            Signal::MemoryPressure,
+            Severity::Warning,
+            Status::Firing,
+            entity,
+            at,
+            FindingWindow { from: at, to: at },
+            String::new(),
+            serde_json::Map::new(),
+            None,
+        );
+        assert_eq!(finding.entity["workload"], "StatefulSet/db");
+        let workload = finding.workload().expect("typed workload");
+        assert_eq!(
+            (workload.kind, workload.name.as_str()),
+            (WorkloadKind::StatefulSet, "db")
+        );
     }
 
     #[test]

@@ -424,6 +424,21 @@ fn memory_gc_sawtooth_with_a_flat_floor_is_quiet() {
                 &format!("sawtooth, period {period} min, phase {phase} min"),
             );
         }
+        // Control: the same sawtooth on a floor rising 10% of the limit per hour fires.
+        let leaking = memory_rows(
+            &CART,
+            Some(GIB),
+            -180..0,
+            0.005,
+            3,
+            |t| sawtooth(period, 0.0)(t) - 0.20 + 0.30 * (t + 10800.0) / 10800.0,
+            never_restarts,
+        );
+        let f = only(
+            run(&rule, &frame(QueryKind::Memory, &leaking)),
+            &format!("control: leaking sawtooth, period {period} min"),
+        );
+        assert!(f.severity >= Severity::Warning);
     }
 }
 
@@ -471,6 +486,21 @@ fn memory_flat_but_high_is_quiet() {
     let rule = memory_rule();
     let rows = memory_rows(&CART, Some(GIB), -180..0, 0.01, 4, |_| 0.94, never_restarts);
     assert_quiet(&run(&rule, &frame(QueryKind::Memory, &rows)), "flat at 94%");
+    // Control: arriving at the same 94% by a steady climb from 80% fires.
+    let climbing = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        4,
+        line(-180.0 * 60.0, 0.80, 0.0, 0.94),
+        never_restarts,
+    );
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &climbing)),
+        "control: climbing to 94%",
+    );
+    assert!(f.severity >= Severity::Warning);
 }
 
 #[test]
@@ -539,6 +569,17 @@ fn memory_leak_that_already_restarted_is_quiet() {
         &run(&rule, &frame(QueryKind::Memory, &uncounted)),
         "OOM'd leak, no restart counter",
     );
+    // Control: the same leak judged 10 min before its OOM kill fires, critical.
+    let before: Vec<Row> = memory_rows(&CART, Some(GIB), -180..-70, 0.01, 6, &leak, never_restarts);
+    let f = only(
+        run_at(
+            &rule,
+            &frame(QueryKind::Memory, &before),
+            AS_OF - time::Duration::minutes(70),
+        ),
+        "control: the leak before its OOM kill",
+    );
+    assert_eq!(f.severity, Severity::Critical);
 }
 
 #[test]
@@ -573,6 +614,31 @@ fn memory_warm_up_after_a_restart_is_quiet() {
         &run(&rule, &frame(QueryKind::Memory, &fresh)),
         "warm-up of a new pod",
     );
+    // Control: the same counted restart and ramp, but the new incarnation keeps climbing 30%
+    // of the limit per hour after its warm-up: a leak, which fires.
+    let leaking = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        7,
+        |t| {
+            let settled = restart_at + 15.0 * 60.0;
+            if t < restart_at {
+                0.55
+            } else if t < settled {
+                warm_up(t)
+            } else {
+                0.60 + 0.30 * (t - settled) / 3600.0
+            }
+        },
+        |t| if t < restart_at { 2.0 } else { 3.0 },
+    );
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &leaking)),
+        "control: leak after the warm-up",
+    );
+    assert!(f.severity >= Severity::Warning);
 }
 
 #[test]
@@ -662,6 +728,25 @@ fn memory_kube_system_is_excluded_by_the_shipped_rule() {
         &run(&rule, &frame(QueryKind::Memory, &rows)),
         "kube-system leak",
     );
+    // Control: the same leak in an application namespace fires.
+    let shop = Container {
+        namespace: "shop",
+        ..system
+    };
+    let rows = memory_rows(
+        &shop,
+        Some(GIB),
+        -180..0,
+        0.01,
+        11,
+        line(-180.0 * 60.0, 0.40, 60.0 * 60.0, 1.0),
+        never_restarts,
+    );
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &rows)),
+        "control: the leak in shop",
+    );
+    assert_eq!(f.entity.get("namespace").map(String::as_str), Some("shop"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -783,6 +868,14 @@ fn errors_chronically_high_flat_ratio_is_quiet() {
     let rule = errors_rule();
     let rows = error_rows("legacy", 21, |_| (200, 0.08));
     assert_quiet(&run(&rule, &frame(QueryKind::Errors, &rows)), "flat 8%");
+    // Control: the same 8% baseline tripling over the recent span fires.
+    let rows = error_rows("legacy", 21, |k| {
+        (200, if is_recent(k) { 0.24 } else { 0.08 })
+    });
+    only(
+        run(&rule, &frame(QueryKind::Errors, &rows)),
+        "control: 8% tripling",
+    );
 }
 
 #[test]
@@ -804,6 +897,14 @@ fn errors_traffic_swings_at_a_constant_ratio_are_quiet() {
                 &format!("traffic swings ({name}, seed {seed})"),
             );
         }
+        // Control: the same swings with the ratio rising to 8% over the recent span fire.
+        let rows = error_rows("search", 100, |k| {
+            (volume(k), if is_recent(k) { 0.08 } else { 0.01 })
+        });
+        only(
+            run(&rule, &frame(QueryKind::Errors, &rows)),
+            &format!("control: traffic swings ({name}) with a real rise"),
+        );
     }
 }
 
@@ -825,6 +926,19 @@ fn errors_quiet_service_with_one_recent_error_is_quiet() {
     assert_quiet(
         &run(&rule, &frame(QueryKind::Errors, &rows)),
         "3 requests/hour",
+    );
+    // Control: the same sparse shape with the volume to judge (100 requests per active
+    // bucket; 20 of the recent 100 failed, none before) fires.
+    let rows: Vec<Row> = (0..ERROR_BUCKETS)
+        .map(|k| {
+            let total = 100 * u64::from(k % 4 == 1);
+            let errors = if total > 0 && is_recent(k) { 20 } else { 0 };
+            error_row("admin", k, total, errors)
+        })
+        .collect();
+    only(
+        run(&rule, &frame(QueryKind::Errors, &rows)),
+        "control: sparse but judgeable",
     );
 }
 
@@ -877,6 +991,52 @@ fn errors_binomial_noise_across_many_services_stays_quiet() {
     assert_eq!(
         f.entity.get("service").map(String::as_str),
         Some("checkout")
+    );
+}
+
+/// 40 services at exactly 1% errors; `svc-07` has 3% over the recent 15 min (18 of 600
+/// requests against 66 of 6,600: one-sided Fisher p ≈ 1.5e-4, between 0.001 / 40 and 0.001).
+fn forty_services_one_moderate_burst() -> Vec<Row> {
+    (0..40)
+        .flat_map(|i| {
+            let name = format!("svc-{i:02}");
+            (0..ERROR_BUCKETS)
+                .map(|k| {
+                    let errors = if i == 7 && is_recent(k) { 6 } else { 2 };
+                    error_row(&name, k, 200, errors)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn errors_bonferroni_counts_only_the_services_the_rule_selects() {
+    let frame = frame(QueryKind::Errors, &forty_services_one_moderate_burst());
+    // A rule selecting one service makes one test: the uncorrected level, and p ≈ 1.5e-4 fires.
+    let mut one = errors_rule();
+    one.select.services.include = vec!["svc-07".into()];
+    let f = only(run(&one, &frame), "one selected service");
+    assert_eq!(f.entity.get("service").map(String::as_str), Some("svc-07"));
+    let p = evidence_num(&f, "p_value");
+    assert!((2.5e-5..1e-3).contains(&p), "p_value {p}");
+    // Control: the shipped rule selects all 40, so the level is 0.001 / 40 and the same burst
+    // is not significant enough.
+    assert_quiet(
+        &run(&errors_rule(), &frame),
+        "the same burst among 40 judged services",
+    );
+    // And services the rule excludes are not counted either: excluding the 39 others by
+    // pattern is the same single test.
+    let mut excluding = errors_rule();
+    excluding.select.services.exclude = (0..40)
+        .filter(|i| *i != 7)
+        .map(|i| format!("svc-{i:02}"))
+        .collect();
+    assert_eq!(
+        run(&excluding, &frame).len(),
+        1,
+        "excluded services are not tests"
     );
 }
 
@@ -993,6 +1153,14 @@ fn restarts_single_restart_is_quiet() {
             &format!("single restart at {minute} min"),
         );
     }
+    // Control: the last of them with two more restarts in the 10 min before it fires.
+    let rows = restart_rows(API_POD, "uid-api", -360..0, &[-20, -15, -10], 0);
+    let events = vec![event_row(API_POD, -10, &[("oom_events", 1)])];
+    let f = only(
+        run(&rule, &restarts_frame(&rows, &events)),
+        "control: three restarts",
+    );
+    assert_eq!(evidence_text(&f, "pattern"), "crash_loop");
 }
 
 #[test]
@@ -1022,6 +1190,16 @@ fn restarts_rolling_update_is_quiet() {
         &run(&rule, &restarts_frame(&rows, &events)),
         "rolling update",
     );
+    // Control: the same rollout where one new pod's container keeps restarting fires for that
+    // pod only.
+    let (pod, uid, start) = new[0];
+    rows.retain(|row| !matches!(&row[3].1, V::S(p) if p == pod));
+    rows.extend(restart_rows(pod, uid, start..0, &[-30, -20, -10], 0));
+    let f = only(
+        run(&rule, &restarts_frame(&rows, &events)),
+        "control: a new pod crash-looping",
+    );
+    assert_eq!(f.entity.get("pod").map(String::as_str), Some(pod));
 }
 
 #[test]
@@ -1054,6 +1232,16 @@ fn restarts_chronic_steady_restarter_is_not_a_rising_rate() {
             describe(&findings)
         );
     }
+    // Control: the same restarter whose last hour holds 8 restarts (2 of them in the last
+    // 30 min, so no crash loop) is a rising rate: 8 of 23 where 1/6 are expected, p ≈ 0.03.
+    let mut at_minutes: Vec<i64> = (0..15).map(|i| -350 + 20 * i).collect();
+    at_minutes.extend([-60, -55, -50, -45, -40, -35, -20, -5]);
+    let rows = restart_rows(API_POD, "uid-api", -360..0, &at_minutes, 0);
+    let f = only(
+        run(&rule, &restarts_frame(&rows, &[])),
+        "control: rate rising",
+    );
+    assert_eq!(evidence_text(&f, "pattern"), "rate_rising");
 }
 
 #[test]
@@ -1208,6 +1396,14 @@ fn heartbeat_jittered_canary_is_quiet() {
             &run(&rule, &frame(QueryKind::Heartbeats, &rows)),
             &format!("jittered canary, seed {seed}"),
         );
+        // Control: the same jittered canary silent for its last 10 minutes is down.
+        let stopped: Vec<f64> = beats.iter().copied().filter(|t| *t < -600.0).collect();
+        let rows = heartbeat_rows("jittery-canary", &stopped);
+        let f = only(
+            run(&rule, &frame(QueryKind::Heartbeats, &rows)),
+            &format!("control: jittered canary stopped, seed {seed}"),
+        );
+        assert_eq!(evidence_text(&f, "state"), "down");
     }
 }
 
@@ -1378,6 +1574,43 @@ fn finding_json_has_exactly_the_contract_keys_and_a_stable_id() {
         "five minutes later",
     );
     assert_eq!(later.id, first.id);
+
+    // The workload is reported (typed inside, `Kind/name` on the wire) but is not identity: the
+    // same container with its owner attribute missing, or re-parented, keeps its id.
+    assert_eq!(json["entity"]["workload"], "Deployment/cart");
+    let workload = first.workload().expect("typed workload");
+    assert_eq!(workload.kind, forewarn::findings::WorkloadKind::Deployment);
+    assert_eq!(workload.name, "cart");
+    for owner in ["", "StatefulSet/cart-v2"] {
+        let mut rows = linear_leak_rows();
+        for row in &mut rows {
+            for (key, value) in row.iter_mut() {
+                if *key == "workload" {
+                    *value = s(owner);
+                }
+            }
+        }
+        let moved = only(run(&rule, &frame(QueryKind::Memory, &rows)), owner);
+        assert_eq!(moved.id, first.id, "workload `{owner}`");
+        assert_eq!(
+            moved.entity.get("workload").map(String::as_str),
+            Some(owner).filter(|o| !o.is_empty())
+        );
+    }
+    // Control: another container is another id.
+    let mut rows = linear_leak_rows();
+    for row in &mut rows {
+        for (key, value) in row.iter_mut() {
+            if *key == "container" {
+                *value = s("cart-sidecar");
+            }
+        }
+    }
+    let other = only(
+        run(&rule, &frame(QueryKind::Memory, &rows)),
+        "other container",
+    );
+    assert_ne!(other.id, first.id);
 }
 
 /// A pod labelled `forewarn.io/opt-out: "true"` (its resource attribute in the frame's

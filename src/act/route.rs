@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use time::OffsetDateTime;
 
 use crate::config::notify::{NotifyConfig, Route};
-use crate::findings::{fingerprint, Finding};
+use crate::findings::{content_hash, Finding};
 use crate::window::timefmt;
 
 /// Why a finding is being announced this run (the state's verdict): one type shared with the
@@ -109,7 +109,7 @@ impl Batch {
                 item.change.as_str().to_string(),
             );
         }
-        fingerprint(&self.route, &parts)
+        content_hash(&self.route, &parts)
     }
 }
 
@@ -236,7 +236,7 @@ mod tests {
         pod: &str,
         change: Change,
     ) -> Announced {
-        let entity = [("cluster", "eu-1"), ("namespace", namespace), ("pod", pod)]
+        let entity: BTreeMap<String, String> = [("cluster", "eu-1"), ("namespace", namespace), ("pod", pod)]
             .into_iter()
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (k.to_string(), v.to_string()))

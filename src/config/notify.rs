@@ -19,7 +19,9 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use crate::config::rules::{glob_match, Origin, RuleProblem};
+use crate::config::rules::Origin;
+use crate::config::select::glob_match;
+use crate::config::RuleProblem;
 use crate::config::{DurationText, RuleSet};
 use crate::findings::{Finding, Severity, Signal};
 
@@ -680,27 +682,34 @@ struct YamlError {
     location: Option<(usize, usize)>,
 }
 
-/// The one place that knows the YAML crate: runs `seed` over the document in `text`.
+/// The one place that knows the YAML crate (serde-saphyr, as for the rules): runs `seed` over
+/// the document in `text`.
 fn deserialize_yaml<'de, S: DeserializeSeed<'de>>(
     text: &'de str,
     seed: S,
 ) -> Result<S::Value, YamlError> {
-    seed.deserialize(serde_yaml::Deserializer::from_str(text))
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| seed.deserialize(de))
         .map_err(|error| {
+            let error = error.without_snippet();
+            let location = error
+                .location()
+                .map(|l| (l.line() as usize, l.column() as usize));
             let message = error.to_string();
-            // The crate appends " at line L column C"; the location is reported in front.
+            // The crate appends " at line L, column C"; the location is reported in front.
             let message = match message.rfind(" at line ") {
                 Some(end) => &message[..end],
                 None => &message,
             };
-            // … and puts its own path of the enclosing node in front; the caller has a better one.
+            // … and may put its own path of the enclosing node in front; the caller has a
+            // better one.
             let message = match message.split_once(": ") {
                 Some((path, rest)) if !path.is_empty() && path.chars().all(is_path_char) => rest,
                 _ => message,
             };
             YamlError {
                 message: message.to_string(),
-                location: error.location().map(|l| (l.line(), l.column())),
+                location,
             }
         })
 }
@@ -761,6 +770,10 @@ fn locate(text: &str, path: &[Segment]) -> Option<(usize, usize)> {
 /// Like `locate`, passing over the first `skip` occurrences of a final key.
 fn locate_nth(text: &str, path: &[Segment], skip: usize) -> Option<(usize, usize)> {
     (0..=path.len()).rev().find_map(|len| {
+        if len == 0 {
+            // The document itself starts at its first line.
+            return Some((1, 1));
+        }
         let skip = Cell::new(if len == path.len() { skip } else { 0 });
         let error = deserialize_yaml(text, Probe(&path[..len], &skip)).err()?;
         error
@@ -1106,7 +1119,7 @@ mod tests {
     fn a_duplicate_key_is_a_yaml_error_reported_alone_with_its_location() {
         assert_eq!(
             problems("routes: []\nreceivers: []\n"),
-            ["9:1: -: duplicate field `receivers`"]
+            ["9:1: -: duplicate mapping key: receivers, set DuplicateKeyPolicy in Options if acceptable"]
         );
     }
 
@@ -1122,14 +1135,14 @@ mod tests {
     fn a_misspelt_field_is_located_at_its_key() {
         assert_eq!(
             problems("routes:\n  - name: all\n    receivers: [slack]\n    contnue: true\n"),
-            ["11:5: routes[0].contnue: unknown field `contnue`, expected one of `name`, `match`, `receivers`, `group_by`, `continue`, `repeat_interval`, `resolve_after`"]
+            ["11:5: routes[0].contnue: unknown field `contnue`, expected one of name, match, receivers, group_by, continue, repeat_interval, resolve_after"]
         );
         let found = problems(
             "routes:\n  - name: all\n    match:\n      sevrity: warning\n    receivers: [slack]\n",
         );
         assert_eq!(
             found,
-            ["11:7: routes[0].match.sevrity: unknown field `sevrity`, expected one of `signal`, `severity`, `cluster`, `namespace`, `rule`"]
+            ["11:7: routes[0].match.sevrity: unknown field `sevrity`, expected one of signal, severity, cluster, namespace, rule"]
         );
     }
 
@@ -1137,12 +1150,12 @@ mod tests {
     fn a_bad_duration_is_located_at_its_value() {
         assert_eq!(
             problems("routes:\n  - name: all\n    receivers: [slack]\n    repeat_interval: four hours\n"),
-            ["11:5: routes[0].repeat_interval: `four hours` is not a duration like 5m or 2h (expected number at 0)"]
+            ["11:22: routes[0].repeat_interval: `four hours` is not a duration like 5m or 2h (expected number at 0)"]
         );
         let found = problems("resolve_after: soon\ndefault_receivers: []\n");
         assert_eq!(found.len(), 1);
         assert!(
-            found[0].starts_with("8:1: resolve_after: `soon` is not a duration"),
+            found[0].starts_with("8:16: resolve_after: `soon` is not a duration"),
             "{found:?}"
         );
     }
@@ -1151,7 +1164,7 @@ mod tests {
     fn a_bad_severity_or_receiver_type_is_rejected_with_the_choices() {
         let found = problems("routes:\n  - name: all\n    match:\n      severity: [warning, critical]\n    receivers: [slack]\n");
         assert!(
-            found[0].starts_with("11:17: routes[0].match.severity: invalid type: sequence"),
+            found[0].starts_with("11:17: routes[0].match.severity: "),
             "{found:?}"
         );
         let found = NotifyConfig::from_text(
@@ -1166,7 +1179,7 @@ mod tests {
             "{}",
             found[0]
         );
-        assert!(found[0].message.contains("`webhook`"), "{}", found[0]);
+        assert!(found[0].message.contains("webhook"), "{}", found[0]);
     }
 
     #[test]
@@ -1194,7 +1207,7 @@ mod tests {
             entity
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+                .collect::<std::collections::BTreeMap<String, String>>(),
             at,
             crate::findings::FindingWindow { from: at, to: at },
             String::new(),

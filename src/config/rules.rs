@@ -1,18 +1,25 @@
-//! Rules as code: `rules/*.yaml`, typed with serde (`deny_unknown_fields` everywhere) and
-//! validated as a whole. Any problem in any file rejects the whole set — with file, line,
-//! column and field — so a broken rule never half-runs.
-//!
-//! A file holds `jobs:` (named schedules) and/or `rules:`. Each rule names its signal and carries
-//! that signal's parameter section (`memory:`, `errors:`, `restarts:`, `heartbeats:`).
+//! Rules as code: `rules/*.yaml` loaded into one [`RuleSet`]. A file holds `jobs:` (named
+//! schedules) and/or `rules:`; each rule names its signal and carries that signal's parameter
+//! section (`memory:`, `errors:`, `restarts:`, `heartbeats:`), whose types live next to their
+//! detectors. Every file is parsed ([`location`](crate::config::location)), then the whole set
+//! is checked ([`validate`](crate::config::validate)): any problem in any file rejects the set,
+//! so a broken rule never half-runs.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::error::{RuleProblem, RulesError};
+use crate::config::location::{line_of_name, parse_yaml};
+use crate::config::select::Selector;
 use crate::config::DurationText;
-use crate::findings::{Severity, Signal};
+use crate::findings::Signal;
+
+pub use crate::detect::errors::{BurnRateAlert, BurnRateParams, ErrorParams, ErrorSource};
+pub use crate::detect::heartbeats::{DeclaredCanary, HeartbeatParams};
+pub use crate::detect::memory::MemoryParams;
+pub use crate::detect::restarts::RestartParams;
 
 /// The shipped rules, compiled in so forewarn works from any directory.
 pub const EMBEDDED_RULES: [(&str, &str); 5] = [
@@ -85,6 +92,21 @@ fn default_true() -> bool {
     true
 }
 
+impl Rule {
+    pub fn memory_params(&self) -> MemoryParams {
+        self.memory.clone().unwrap_or_default()
+    }
+    pub fn error_params(&self) -> ErrorParams {
+        self.errors.clone().unwrap_or_default()
+    }
+    pub fn restart_params(&self) -> RestartParams {
+        self.restarts.clone().unwrap_or_default()
+    }
+    pub fn heartbeat_params(&self) -> HeartbeatParams {
+        self.heartbeats.clone().unwrap_or_default()
+    }
+}
+
 /// `file:line` of a rule, for messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
@@ -97,325 +119,6 @@ impl fmt::Display for Origin {
         write!(f, "{}:{}", self.file, self.line)
     }
 }
-
-/// Which entities a rule looks at. Each filter: `include` (empty = all) then `exclude`;
-/// patterns match whole values, `*` matches any run of characters.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Selector {
-    pub clusters: Filter,
-    pub namespaces: Filter,
-    pub workloads: Filter,
-    pub services: Filter,
-    pub pods: Filter,
-    pub canaries: Filter,
-    /// Skip pods (and services) whose opt-out label is set to true/yes/1/on (the label's
-    /// resource attribute is configured globally, default `k8s.pod.labels.forewarn.io/opt-out`).
-    pub honour_opt_out: bool,
-}
-
-impl Default for Selector {
-    fn default() -> Self {
-        Selector {
-            clusters: Filter::default(),
-            namespaces: Filter::default(),
-            workloads: Filter::default(),
-            services: Filter::default(),
-            pods: Filter::default(),
-            canaries: Filter::default(),
-            honour_opt_out: true,
-        }
-    }
-}
-
-/// Whether an opt-out label value opts out.
-pub fn opts_out(value: &str) -> bool {
-    matches!(
-        value.trim().to_ascii_lowercase().as_str(),
-        "true" | "yes" | "1" | "on"
-    )
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Filter {
-    pub include: Vec<String>,
-    pub exclude: Vec<String>,
-}
-
-impl Filter {
-    pub fn allows(&self, value: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|p| glob_match(p, value)))
-            && !self.exclude.iter().any(|p| glob_match(p, value))
-    }
-}
-
-impl Selector {
-    /// Whether an entity (keys as in findings) passes every filter that applies to it.
-    pub fn allows(&self, entity: &BTreeMap<String, String>) -> bool {
-        let checks: [(&str, &Filter); 6] = [
-            ("cluster", &self.clusters),
-            ("namespace", &self.namespaces),
-            ("workload", &self.workloads),
-            ("service", &self.services),
-            ("pod", &self.pods),
-            ("canary", &self.canaries),
-        ];
-        checks
-            .iter()
-            .all(|(key, filter)| entity.get(*key).is_none_or(|v| filter.allows(v)))
-    }
-}
-
-/// `*` wildcard matching on whole strings.
-pub fn glob_match(pattern: &str, value: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == value;
-    }
-    let mut rest = value;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(part) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else if let Some(pos) = rest.find(part) {
-            rest = &rest[pos + part.len()..];
-        } else {
-            return false;
-        }
-    }
-    true
-}
-
-/// Memory pressure: the working set's trend toward the limit, and when it gets there.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MemoryParams {
-    /// Warn when the limit is forecast to be reached within this horizon.
-    pub warning_within: DurationText,
-    /// Critical when within this horizon.
-    pub critical_within: DurationText,
-    /// Buckets needed in the current segment (since the last restart) before judging.
-    pub min_points: usize,
-    /// Mann–Kendall significance level for the rise of the GC floor.
-    pub significance: f64,
-    /// Trailing spans the trend is fitted over (plus the whole segment); the most urgent
-    /// significant one counts. Short spans catch fast leaks, long ones slow ones.
-    pub fit_windows: Vec<DurationText>,
-    /// The most recent span whose slope must agree (still rising).
-    pub tail: DurationText,
-    /// A drop of the floor below this fraction of the recent floor is a restart: the series
-    /// starts over.
-    pub reset_fraction: f64,
-    /// Ignore growth slower than this fraction of the limit per hour.
-    pub min_growth_fraction_per_hour: f64,
-    /// Also judge containers without a limit (info findings on significant growth only).
-    pub include_unlimited: bool,
-}
-
-impl Default for MemoryParams {
-    fn default() -> Self {
-        MemoryParams {
-            warning_within: DurationText::secs(2 * 3600),
-            critical_within: DurationText::secs(30 * 60),
-            min_points: 45,
-            significance: 0.01,
-            fit_windows: vec![DurationText::secs(3600), DurationText::secs(2 * 3600)],
-            tail: DurationText::secs(30 * 60),
-            reset_fraction: 0.7,
-            min_growth_fraction_per_hour: 0.02,
-            include_unlimited: false,
-        }
-    }
-}
-
-/// Where a service's requests and errors are counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorSource {
-    /// Log records of the service; errors by severity (ERROR/FATAL).
-    #[default]
-    Logs,
-    /// Server and consumer spans of the service; errors by span status.
-    Traces,
-}
-
-/// Error rate: a service's error ratio against its own baseline.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ErrorParams {
-    /// `logs` (default) or `traces`.
-    pub source: ErrorSource,
-    /// The recent span compared with the rest of the window (the baseline).
-    pub recent: DurationText,
-    /// One-sided significance level of the two-proportion test (Fisher exact), divided among
-    /// the services judged in a run (Bonferroni).
-    pub significance: f64,
-    /// Requests needed in the recent span.
-    pub min_requests: u64,
-    /// Errors needed in the recent span.
-    pub min_errors: u64,
-    /// Requests needed in the baseline.
-    pub min_baseline_requests: u64,
-    /// Recent ratio must be at least this multiple of the baseline ratio …
-    pub min_ratio_increase: f64,
-    /// … and at least this much higher in absolute terms (0.01 = one percentage point).
-    pub min_absolute_increase: f64,
-    /// Critical at this multiple of the baseline ratio.
-    pub critical_ratio_increase: f64,
-    /// Also judge the trend of the ratio over the whole window (gradual rises).
-    pub trend: bool,
-    /// Optional SLO burn-rate mode.
-    pub burn_rate: Option<BurnRateParams>,
-}
-
-impl Default for ErrorParams {
-    fn default() -> Self {
-        ErrorParams {
-            source: ErrorSource::Logs,
-            recent: DurationText::secs(15 * 60),
-            significance: 0.001,
-            min_requests: 50,
-            min_errors: 5,
-            min_baseline_requests: 200,
-            min_ratio_increase: 2.0,
-            min_absolute_increase: 0.01,
-            critical_ratio_increase: 5.0,
-            trend: true,
-            burn_rate: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BurnRateParams {
-    /// The availability objective, e.g. 0.999.
-    pub objective: f64,
-    /// Each alert needs both windows above the factor (multi-window burn rate).
-    pub alerts: Vec<BurnRateAlert>,
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct BurnRateAlert {
-    pub long: DurationText,
-    pub short: DurationText,
-    pub factor: f64,
-    pub severity: Severity,
-}
-
-/// Restart frequency: crash loops forming, restart rates rising.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RestartParams {
-    /// Span in which repeated restarts mean a crash loop is forming.
-    pub crash_loop_within: DurationText,
-    /// Restarts within that span that make a crash loop.
-    pub crash_loop_min_restarts: u64,
-    /// Critical at this many restarts within the span.
-    pub critical_restarts: u64,
-    /// Span whose restart rate is compared with the rest of the window.
-    pub rate_recent: DurationText,
-    /// Restarts needed in that span for a rate finding.
-    pub rate_min_restarts: u64,
-    /// Significance of the (exact, conditional Poisson) rate increase test.
-    pub significance: f64,
-}
-
-impl Default for RestartParams {
-    fn default() -> Self {
-        RestartParams {
-            crash_loop_within: DurationText::secs(30 * 60),
-            crash_loop_min_restarts: 3,
-            critical_restarts: 5,
-            rate_recent: DurationText::secs(3600),
-            rate_min_restarts: 2,
-            significance: 0.05,
-        }
-    }
-}
-
-/// Missing canary heartbeats (healthchecks.io semantics: period + grace).
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct HeartbeatParams {
-    /// Canaries that must beat; one never seen is down.
-    pub canaries: Vec<DeclaredCanary>,
-    /// Also watch canaries seen in the window but not declared (period estimated from beats).
-    pub discover: bool,
-    /// Beats needed to estimate a discovered canary's period.
-    pub min_beats: u64,
-    /// Grace for discovered canaries, as a multiple of the estimated period (at least 1 min).
-    pub grace_periods: f64,
-    /// How long after a recovery a `resolved` finding is reported.
-    pub resolved_for: DurationText,
-}
-
-impl Default for HeartbeatParams {
-    fn default() -> Self {
-        HeartbeatParams {
-            canaries: Vec::new(),
-            discover: true,
-            min_beats: 4,
-            grace_periods: 1.0,
-            resolved_for: DurationText::secs(15 * 60),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeclaredCanary {
-    pub name: String,
-    #[serde(default)]
-    pub cluster: Option<String>,
-    pub period: DurationText,
-    pub grace: DurationText,
-}
-
-/// One problem in the rule set.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RuleProblem {
-    pub file: String,
-    pub line: usize,
-    pub column: usize,
-    /// The field path, e.g. `rules[0].memory.warning_within`.
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for RuleProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}:{}: {}: {}",
-            self.file, self.line, self.column, self.field, self.message
-        )
-    }
-}
-
-/// The rule set is invalid: every problem found, nothing runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RulesError {
-    pub problems: Vec<RuleProblem>,
-}
-
-impl fmt::Display for RulesError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "invalid rules ({} problem(s)):", self.problems.len())?;
-        for p in &self.problems {
-            writeln!(f, "  {p}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for RulesError {}
 
 /// A validated set of jobs and rules.
 #[derive(Debug, Clone, Default)]
@@ -435,36 +138,35 @@ impl RuleSet {
         )
     }
 
-    /// Every `*.yaml` / `*.yml` in `dir` (sorted by name).
+    /// Every `*.yaml` / `*.yml` in `dir` (sorted by name), except `notify.yaml`, which holds the
+    /// notification routes ([`crate::config::notify`]) and is validated beside the rules.
     pub fn load_dir(dir: &Path) -> Result<RuleSet, RulesError> {
-        let problem = |message: String| RulesError {
-            problems: vec![RuleProblem {
-                file: dir.display().to_string(),
-                line: 0,
-                column: 0,
-                field: "-".into(),
-                message,
-            }],
-        };
-        let entries = std::fs::read_dir(dir)
-            .map_err(|e| problem(format!("cannot read rules directory: {e}")))?;
+        let entries = std::fs::read_dir(dir).map_err(|source| RulesError::ReadDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 matches!(
                     p.extension().and_then(|e| e.to_str()),
                     Some("yaml") | Some("yml")
-                )
+                ) && p.file_name().and_then(|n| n.to_str())
+                    != Some(crate::config::notify::NOTIFY_FILE_NAME)
             })
             .collect();
         files.sort();
         if files.is_empty() {
-            return Err(problem("no *.yaml rule files".into()));
+            return Err(RulesError::NoRuleFiles {
+                dir: dir.to_path_buf(),
+            });
         }
         let mut texts = Vec::new();
         for file in files {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| problem(format!("cannot read {}: {e}", file.display())))?;
+            let text = std::fs::read_to_string(&file).map_err(|source| RulesError::ReadFile {
+                file: file.clone(),
+                source,
+            })?;
             texts.push((file.display().to_string(), text));
         }
         RuleSet::from_texts(texts)
@@ -483,13 +185,14 @@ impl RuleSet {
                 Err(p) => problems.push(p),
             }
         }
+        // Cross-file checks (unknown jobs, duplicate names) need every file parsed.
         if problems.is_empty() {
-            problems.extend(validate(&set, &texts));
+            problems.extend(crate::config::validate::validate(&set));
         }
         if problems.is_empty() {
             Ok(set)
         } else {
-            Err(RulesError { problems })
+            Err(RulesError::Invalid { problems })
         }
     }
 
@@ -499,273 +202,20 @@ impl RuleSet {
 }
 
 fn parse_file(file: &str, text: &str) -> Result<RulesFile, RuleProblem> {
-    let deserializer = serde_yaml::Deserializer::from_str(text);
-    let mut parsed: RulesFile = match serde_path_to_error::deserialize(deserializer) {
-        Ok(parsed) => parsed,
-        Err(error) => {
-            let field = error.path().to_string();
-            let inner = error.into_inner();
-            let (line, column) = inner
-                .location()
-                .map(|l| (l.line(), l.column()))
-                .unwrap_or((0, 0));
-            // Errors raised while converting a value (a bad duration) are located at the
-            // enclosing mapping: point at the field's own line instead.
-            let (line, column) = refine_location(text, &field, line, column);
-            let message = inner.to_string();
-            // serde_yaml appends " at line L column C"; the location is already in front.
-            let message = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_string();
-            return Err(RuleProblem {
-                file: file.to_string(),
-                line,
-                column,
-                field: if field == "." { "-".into() } else { field },
-                message,
-            });
-        }
-    };
+    let mut parsed: RulesFile = parse_yaml(file, text)?;
     for rule in &mut parsed.rules {
         rule.origin = Origin {
             file: file.to_string(),
-            line: line_of_rule(text, &rule.name),
+            line: line_of_name(text, &rule.name),
         };
     }
     Ok(parsed)
 }
 
-/// The first line at or after `line` whose key is the last segment of `field` (1-based line and
-/// column); the original location when there is none.
-fn refine_location(text: &str, field: &str, line: usize, column: usize) -> (usize, usize) {
-    let Some(key) = field
-        .rsplit('.')
-        .next()
-        .map(|k| k.split('[').next().unwrap_or(k))
-        .filter(|k| !k.is_empty() && *k != "-")
-    else {
-        return (line, column);
-    };
-    text.lines()
-        .enumerate()
-        .skip(line.saturating_sub(1))
-        .find_map(|(i, l)| {
-            let trimmed = l.trim_start().trim_start_matches("- ");
-            trimmed
-                .strip_prefix(key)
-                .filter(|rest| rest.trim_start().starts_with(':'))
-                .map(|_| (i + 1, l.len() - trimmed.len() + 1))
-        })
-        .unwrap_or((line, column))
-}
-
-/// The line of `name: <rule>` in the text (1-based), for semantic errors.
-fn line_of_rule(text: &str, name: &str) -> usize {
-    text.lines()
-        .position(|l| {
-            let l = l.trim_start().trim_start_matches("- ").trim();
-            l.strip_prefix("name:")
-                .map(|v| v.trim().trim_matches(['"', '\'']) == name)
-                .unwrap_or(false)
-        })
-        .map(|i| i + 1)
-        .unwrap_or(0)
-}
-
-fn validate(set: &RuleSet, _texts: &[(String, String)]) -> Vec<RuleProblem> {
-    let mut problems = Vec::new();
-    let mut job_names = BTreeSet::new();
-    for job in &set.jobs {
-        if !job_names.insert(job.name.clone()) {
-            problems.push(RuleProblem {
-                file: "-".into(),
-                line: 0,
-                column: 0,
-                field: format!("jobs[{}]", job.name),
-                message: format!("job `{}` is defined twice", job.name),
-            });
-        }
-        if job.schedule.split_whitespace().count() != 6 {
-            problems.push(RuleProblem {
-                file: "-".into(),
-                line: 0,
-                column: 0,
-                field: format!("jobs.{}.schedule", job.name),
-                message: format!(
-                    "`{}` is not a 6-field cron expression (seconds first, e.g. `0 */5 * * * *`)",
-                    job.schedule
-                ),
-            });
-        }
-    }
-    let mut rule_names = BTreeSet::new();
-    for (index, rule) in set.rules.iter().enumerate() {
-        let mut report = |field: &str, message: String| {
-            problems.push(RuleProblem {
-                file: rule.origin.file.clone(),
-                line: rule.origin.line,
-                column: 1,
-                field: format!("rules[{index}] ({}).{field}", rule.name),
-                message,
-            })
-        };
-        if rule.name.trim().is_empty() {
-            report("name", "must not be empty".into());
-        }
-        if !rule_names.insert(rule.name.clone()) {
-            report("name", format!("rule `{}` is defined twice", rule.name));
-        }
-        if !job_names.contains(&rule.job) {
-            report(
-                "job",
-                format!(
-                    "unknown job `{}` (defined jobs: {})",
-                    rule.job,
-                    job_names.iter().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            );
-        }
-        let bucket = rule.bucket.0.as_secs();
-        let window = rule.window.0.as_secs();
-        if bucket == 0 {
-            report("bucket", "must be at least 1s".into());
-        } else if window < bucket * 4 {
-            report(
-                "window",
-                format!(
-                    "{} is too short for buckets of {} (need at least 4 buckets)",
-                    rule.window, rule.bucket
-                ),
-            );
-        } else if window % bucket != 0 {
-            report(
-                "window",
-                format!(
-                    "{} is not a whole number of {} buckets",
-                    rule.window, rule.bucket
-                ),
-            );
-        }
-        let sections = [
-            (Signal::MemoryPressure, "memory", rule.memory.is_some()),
-            (Signal::ErrorRate, "errors", rule.errors.is_some()),
-            (
-                Signal::RestartFrequency,
-                "restarts",
-                rule.restarts.is_some(),
-            ),
-            (
-                Signal::HeartbeatMissing,
-                "heartbeats",
-                rule.heartbeats.is_some(),
-            ),
-        ];
-        for (signal, section, present) in sections {
-            if present && signal != rule.signal {
-                report(
-                    section,
-                    format!(
-                        "a `{section}:` section does not apply to signal {}",
-                        rule.signal
-                    ),
-                );
-            }
-        }
-        let check_probability = |value: f64| value > 0.0 && value < 1.0;
-        if let Some(m) = &rule.memory {
-            if m.critical_within > m.warning_within {
-                report(
-                    "memory.critical_within",
-                    "must not exceed warning_within".into(),
-                );
-            }
-            if !check_probability(m.significance) {
-                report("memory.significance", "must be between 0 and 1".into());
-            }
-            if m.min_points < 4 {
-                report("memory.min_points", "must be at least 4".into());
-            }
-            if !(0.0..1.0).contains(&m.reset_fraction) {
-                report("memory.reset_fraction", "must be in [0, 1)".into());
-            }
-        }
-        if let Some(e) = &rule.errors {
-            if !check_probability(e.significance) {
-                report("errors.significance", "must be between 0 and 1".into());
-            }
-            if e.recent.0 >= rule.window.0 {
-                report(
-                    "errors.recent",
-                    format!("must be shorter than the window ({})", rule.window),
-                );
-            }
-            if e.min_ratio_increase < 1.0 {
-                report("errors.min_ratio_increase", "must be at least 1".into());
-            }
-            if let Some(b) = &e.burn_rate {
-                if !check_probability(b.objective) {
-                    report(
-                        "errors.burn_rate.objective",
-                        "must be between 0 and 1 (e.g. 0.999)".into(),
-                    );
-                }
-                for a in &b.alerts {
-                    if a.long.0 > rule.window.0 || a.short.0 > a.long.0 {
-                        report(
-                            "errors.burn_rate.alerts",
-                            format!(
-                                "windows must satisfy short ≤ long ≤ the rule window ({})",
-                                rule.window
-                            ),
-                        );
-                    }
-                }
-            }
-        }
-        if let Some(r) = &rule.restarts {
-            if !check_probability(r.significance) {
-                report("restarts.significance", "must be between 0 and 1".into());
-            }
-            if r.rate_recent.0 >= rule.window.0 || r.crash_loop_within.0 > rule.window.0 {
-                report(
-                    "restarts",
-                    format!("spans must be shorter than the window ({})", rule.window),
-                );
-            }
-        }
-        if let Some(h) = &rule.heartbeats {
-            for c in &h.canaries {
-                if c.period.0.as_secs() == 0 {
-                    report(
-                        "heartbeats.canaries.period",
-                        format!("canary `{}`: must be at least 1s", c.name),
-                    );
-                }
-            }
-        }
-    }
-    problems
-}
-
-impl Rule {
-    pub fn memory_params(&self) -> MemoryParams {
-        self.memory.clone().unwrap_or_default()
-    }
-    pub fn error_params(&self) -> ErrorParams {
-        self.errors.clone().unwrap_or_default()
-    }
-    pub fn restart_params(&self) -> RestartParams {
-        self.restarts.clone().unwrap_or_default()
-    }
-    pub fn heartbeat_params(&self) -> HeartbeatParams {
-        self.heartbeats.clone().unwrap_or_default()
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     const JOBS: &str = "jobs:\n  - name: frequent\n    schedule: \"0 */5 * * * *\"\n";
@@ -782,6 +232,8 @@ mod tests {
         let set = RuleSet::embedded().expect("shipped rules validate");
         let signals: BTreeSet<Signal> = set.rules.iter().map(|r| r.signal).collect();
         assert_eq!(signals.len(), 4, "every signal has a shipped rule");
+        let memory = set.rules.iter().find(|r| r.name == "memory-pressure");
+        assert_eq!(memory.map(|r| r.origin.line), Some(5), "{memory:?}");
     }
 
     #[test]
@@ -790,12 +242,21 @@ mod tests {
             "rules:\n  - name: mem\n    signal: memory_pressure\n    job: frequent\n    window: 3h\n    bucket: 1m\n    memory:\n      warning_whithin: 2h\n",
         )
         .unwrap_err();
-        let p = &err.problems[0];
+        let p = &err.problems()[0];
         assert_eq!(p.file, "r.yaml");
         assert_eq!(p.line, 8);
-        assert!(p.column > 0);
-        assert!(p.field.contains("memory"), "{p}");
+        assert_eq!(p.column, 7);
+        assert_eq!(p.field, "rules[0].memory.warning_whithin");
+        assert!(
+            !p.message.contains("line 8"),
+            "the location is in front only: {p}"
+        );
         assert!(p.message.contains("warning_whithin"), "{p}");
+        assert!(
+            err.to_string()
+                .contains("r.yaml:8:7: rules[0].memory.warning_whithin: unknown field"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -804,37 +265,60 @@ mod tests {
             "rules:\n  - name: mem\n    signal: memory_pressure\n    job: frequent\n    window: three hours\n    bucket: 1m\n",
         )
         .unwrap_err();
-        assert!(err.problems[0].message.contains("three hours"), "{err}");
-        assert_eq!(err.problems[0].line, 5);
+        assert!(err.problems()[0].message.contains("three hours"), "{err}");
+        assert_eq!(err.problems()[0].line, 5);
+        assert_eq!(err.problems()[0].field, "rules[0].window");
         let err = parse(
             "rules:\n  - name: mem\n    signal: memory_pressure\n    job: hourly\n    window: 3h\n    bucket: 1m\n",
         )
         .unwrap_err();
         assert!(err.to_string().contains("unknown job `hourly`"), "{err}");
-        assert!(err.problems[0].field.contains("job"));
-        assert_eq!(err.problems[0].line, 2);
+        assert!(err.problems()[0].field.contains("job"));
+        assert_eq!(err.problems()[0].line, 2);
     }
 
     #[test]
-    fn a_section_for_another_signal_is_rejected() {
-        let err = parse(
-            "rules:\n  - name: mem\n    signal: memory_pressure\n    job: frequent\n    window: 3h\n    bucket: 1m\n    errors:\n      min_errors: 3\n",
-        )
+    fn every_broken_file_is_reported_not_just_the_first() {
+        let err = RuleSet::from_texts(vec![
+            ("jobs.yaml".into(), JOBS.into()),
+            ("a.yaml".into(), "rules:\n  - nme: x\n".into()),
+            ("b.yaml".into(), "jobs: 3\n".into()),
+        ])
         .unwrap_err();
-        assert!(err.to_string().contains("does not apply"), "{err}");
+        let files: Vec<&str> = err.problems().iter().map(|p| p.file.as_str()).collect();
+        assert_eq!(files, ["a.yaml", "b.yaml"], "{err}");
     }
 
     #[test]
-    fn selectors_include_then_exclude_with_wildcards() {
-        let filter = Filter {
-            include: vec!["shop*".into()],
-            exclude: vec!["shop-test".into()],
+    fn a_missing_directory_and_an_empty_one_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = RuleSet::load_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, RulesError::NoRuleFiles { .. }), "{err}");
+        let gone = dir.path().join("gone");
+        let err = RuleSet::load_dir(&gone).unwrap_err();
+        assert!(matches!(err, RulesError::ReadDir { .. }), "{err}");
+        assert!(err.to_string().contains("gone"), "{err}");
+    }
+
+    #[test]
+    fn a_directory_loads_like_the_embedded_rules() {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, text) in EMBEDDED_RULES {
+            let name = Path::new(file).file_name().unwrap();
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let loaded = RuleSet::load_dir(dir.path()).unwrap();
+        let embedded = RuleSet::embedded().unwrap();
+        let names = |s: &RuleSet| {
+            s.rules
+                .iter()
+                .map(|r| r.name.clone())
+                .collect::<BTreeSet<_>>()
         };
-        assert!(filter.allows("shop"));
-        assert!(filter.allows("shop-eu"));
-        assert!(!filter.allows("shop-test"));
-        assert!(!filter.allows("payments"));
-        assert!(glob_match("*-canary-*", "eu-canary-1"));
-        assert!(!glob_match("a*c", "abd"));
+        assert_eq!(names(&loaded), names(&embedded));
+        assert_eq!(
+            loaded.enabled_rules().count(),
+            embedded.enabled_rules().count()
+        );
     }
 }

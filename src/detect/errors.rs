@@ -16,15 +16,130 @@
 //! a long and a short window above their factor.
 
 use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
 
-use crate::config::rules::{opts_out, ErrorParams};
+use crate::config::validate::is_probability;
+use crate::config::DurationText;
 use crate::detect::frame::{entity, groups, Columns};
+use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{Entity, Evidence, Finding, Severity, Signal, Status};
 use crate::window::QueryKind;
 
 pub struct ErrorRateDetector;
+
+/// Where a service's requests and errors are counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorSource {
+    /// Log records of the service; errors by severity (ERROR/FATAL).
+    #[default]
+    Logs,
+    /// Server and consumer spans of the service; errors by span status.
+    Traces,
+}
+
+/// The `errors:` section of a rule: a service's error ratio against its own baseline.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ErrorParams {
+    /// `logs` (default) or `traces`.
+    pub source: ErrorSource,
+    /// The recent span compared with the rest of the window (the baseline).
+    pub recent: DurationText,
+    /// One-sided significance level of the two-proportion test (Fisher exact), divided among
+    /// the services the rule selects that have the volume to be judged (Bonferroni).
+    pub significance: f64,
+    /// Requests needed in the recent span.
+    pub min_requests: u64,
+    /// Errors needed in the recent span.
+    pub min_errors: u64,
+    /// Requests needed in the baseline.
+    pub min_baseline_requests: u64,
+    /// Recent ratio must be at least this multiple of the baseline ratio …
+    pub min_ratio_increase: f64,
+    /// … and at least this much higher in absolute terms (0.01 = one percentage point).
+    pub min_absolute_increase: f64,
+    /// Critical at this multiple of the baseline ratio.
+    pub critical_ratio_increase: f64,
+    /// Also judge the trend of the ratio over the whole window (gradual rises).
+    pub trend: bool,
+    /// Optional SLO burn-rate mode.
+    pub burn_rate: Option<BurnRateParams>,
+}
+
+impl Default for ErrorParams {
+    fn default() -> Self {
+        ErrorParams {
+            source: ErrorSource::Logs,
+            recent: DurationText::secs(15 * 60),
+            significance: 0.001,
+            min_requests: 50,
+            min_errors: 5,
+            min_baseline_requests: 200,
+            min_ratio_increase: 2.0,
+            min_absolute_increase: 0.01,
+            critical_ratio_increase: 5.0,
+            trend: true,
+            burn_rate: None,
+        }
+    }
+}
+
+impl ErrorParams {
+    /// (field, message) for each value out of range, for a rule of this `window`.
+    pub fn problems(&self, window: DurationText) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !is_probability(self.significance) {
+            problems.push(("significance", "must be between 0 and 1".into()));
+        }
+        if self.recent.0 >= window.0 {
+            problems.push((
+                "recent",
+                format!("must be shorter than the window ({window})"),
+            ));
+        }
+        if self.min_ratio_increase < 1.0 {
+            problems.push(("min_ratio_increase", "must be at least 1".into()));
+        }
+        if let Some(b) = &self.burn_rate {
+            if !is_probability(b.objective) {
+                problems.push((
+                    "burn_rate.objective",
+                    "must be between 0 and 1 (e.g. 0.999)".into(),
+                ));
+            }
+            for a in &b.alerts {
+                if a.long.0 > window.0 || a.short.0 > a.long.0 {
+                    problems.push((
+                        "burn_rate.alerts",
+                        format!("windows must satisfy short ≤ long ≤ the rule window ({window})"),
+                    ));
+                }
+            }
+        }
+        problems
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnRateParams {
+    /// The availability objective, e.g. 0.999.
+    pub objective: f64,
+    /// Each alert needs both windows above the factor (multi-window burn rate).
+    pub alerts: Vec<BurnRateAlert>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurnRateAlert {
+    pub long: DurationText,
+    pub short: DurationText,
+    pub factor: f64,
+    pub severity: Severity,
+}
 
 /// Buckets with fewer requests than this are left out of the ratio's trend (their ratio is noise).
 const TREND_MIN_BUCKET_REQUESTS: u64 = 10;
@@ -48,20 +163,30 @@ impl Detector for ErrorRateDetector {
 
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let recent_start = as_of_s - params.recent.as_secs_f64();
-        // Each service's buckets and its recent/baseline split, computed once.
-        let services: Vec<(std::ops::Range<usize>, Vec<BucketCounts>, Split)> =
-            groups(frame.height(), |i| (cluster[i], namespace[i], service[i]))
-                .into_iter()
-                .map(|range| {
-                    let rows: Vec<(f64, u64, u64)> = range
-                        .clone()
-                        .map(|i| (bucket[i], total[i], errors[i]))
-                        .collect();
-                    let split = Split::of(&rows, recent_start);
-                    (range, rows, split)
-                })
-                .collect();
-        // The number of tests this step: services with the volume to be judged at all.
+        // The services the rule selects, each with its buckets and its recent/baseline split,
+        // computed once.
+        let selected = selected_groups(
+            rule,
+            groups(frame.height(), |i| (cluster[i], namespace[i], service[i])),
+            Some(&opt_out),
+            |rows| {
+                entity(&[
+                    ("cluster", cluster[rows.start]),
+                    ("namespace", namespace[rows.start]),
+                    ("service", service[rows.start]),
+                ])
+            },
+        );
+        let services: Vec<(Entity, Vec<BucketCounts>, Split)> = selected
+            .into_iter()
+            .map(|Selected { rows, entity }| {
+                let buckets: Vec<BucketCounts> =
+                    rows.map(|i| (bucket[i], total[i], errors[i])).collect();
+                let split = Split::of(&buckets, recent_start);
+                (entity, buckets, split)
+            })
+            .collect();
+        // The number of tests this step: selected services with the volume to be judged at all.
         let tested = services
             .iter()
             .filter(|(_, _, split)| split.has_volume(&params))
@@ -70,18 +195,7 @@ impl Detector for ErrorRateDetector {
         let mut params = params;
         params.significance /= tested as f64;
         let mut findings = Vec::new();
-        for (range, rows, split) in services {
-            let first = range.start;
-            let entity = entity(&[
-                ("cluster", cluster[first]),
-                ("namespace", namespace[first]),
-                ("service", service[first]),
-            ]);
-            let opted_out =
-                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
-            if opted_out || !rule.select.allows(&entity) {
-                continue;
-            }
+        for (entity, rows, split) in services {
             // The step and trend tests need volume; burn rates apply their own minimums.
             let judgeable = split.judgeable(&params);
             let judged = judgeable
@@ -94,7 +208,7 @@ impl Detector for ErrorRateDetector {
                 })
                 .or_else(|| judge_burn_rate(&rows, as_of_s, &params));
             let Some(judgement) = judged else { continue };
-            let name = entity.get("service").cloned().unwrap_or_default();
+            let name = entity.get("service").unwrap_or_default().to_string();
             let summary = format!(
                 "{name}: error ratio {:.2}% over the last {} ({} of {} requests) vs {:.2}% baseline — {}",
                 100.0 * judgement.recent_ratio,

@@ -4,6 +4,7 @@
 use polars::prelude::*;
 
 use crate::detect::DetectError;
+use crate::findings::{Entity, Workload};
 use crate::window::QueryKind;
 
 /// Typed access to a frame's columns, with errors naming the rule and column.
@@ -67,14 +68,21 @@ impl<'a> Columns<'a> {
     }
 }
 
-/// A finding's entity from (key, value) pairs, leaving out empty values (entities hold only
-/// the keys that apply).
-pub fn entity(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
-    pairs
-        .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+/// A finding's entity from identity (key, value) pairs, leaving out empty values (entities
+/// hold only the keys that apply).
+pub fn entity(pairs: &[(&str, &str)]) -> Entity {
+    Entity::new(pairs)
+}
+
+/// The workload named by a frame's `workload` text (`Kind/name`, "" when unknown).
+pub fn workload(text: &str) -> Option<Workload> {
+    text.parse().ok()
+}
+
+/// The first non-empty value of a column slice ("" when all are empty): an attribute that only
+/// some of an entity's rows carry.
+pub fn first_non_empty<'a>(values: &[&'a str]) -> &'a str {
+    values.iter().copied().find(|v| !v.is_empty()).unwrap_or("")
 }
 
 /// Ranges of consecutive rows sharing the same key (the frame is sorted by its keys).

@@ -10,22 +10,82 @@
 //! - Recovery: after a gap longer than period + grace, a canary beating again is reported as
 //!   `resolved` for `resolved_for`.
 
-use std::collections::BTreeMap;
-
 use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
 
-use crate::detect::frame::{groups, Columns};
+use crate::config::DurationText;
+
+use crate::detect::frame::{entity, groups, Columns};
+use crate::detect::select::admits;
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{duration_text, Entity, Evidence, Finding, Severity, Signal, Status};
 use crate::window::{timefmt, QueryKind};
 
 pub struct HeartbeatDetector;
 
+/// The `heartbeats:` section of a rule: missing canary heartbeats (healthchecks.io semantics:
+/// period + grace).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatParams {
+    /// Canaries that must beat; one never seen is down.
+    pub canaries: Vec<DeclaredCanary>,
+    /// Also watch canaries seen in the window but not declared (period estimated from beats).
+    pub discover: bool,
+    /// Beats needed to estimate a discovered canary's period.
+    pub min_beats: u64,
+    /// Grace for discovered canaries, as a multiple of the estimated period (at least 1 min).
+    pub grace_periods: f64,
+    /// How long after a recovery a `resolved` finding is reported.
+    pub resolved_for: DurationText,
+}
+
+impl Default for HeartbeatParams {
+    fn default() -> Self {
+        HeartbeatParams {
+            canaries: Vec::new(),
+            discover: true,
+            min_beats: 4,
+            grace_periods: 1.0,
+            resolved_for: DurationText::secs(15 * 60),
+        }
+    }
+}
+
+impl HeartbeatParams {
+    /// (field, message) for each value out of range.
+    pub fn problems(&self, _window: DurationText) -> Vec<(&'static str, String)> {
+        self.canaries
+            .iter()
+            .filter(|c| c.period.0.as_secs() == 0)
+            .map(|c| {
+                (
+                    "canaries.period",
+                    format!("canary `{}`: must be at least 1s", c.name),
+                )
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredCanary {
+    pub name: String,
+    #[serde(default)]
+    pub cluster: Option<String>,
+    pub period: DurationText,
+    pub grace: DurationText,
+}
+
 /// What the window says about one canary.
 struct Beats {
-    cluster: String,
     canary: String,
+    entity: Entity,
+    /// Whether the rule selects this canary (a declared canary seen only where the rule does
+    /// not look is not "never seen").
+    selected: bool,
     count: u64,
     first_seen_s: f64,
     last_seen_s: f64,
@@ -53,9 +113,11 @@ impl Detector for HeartbeatDetector {
 
         let mut seen: Vec<Beats> = Vec::new();
         for range in groups(frame.height(), |i| (cluster[i], canary[i])) {
+            let entity = canary_entity(cluster[range.start], canary[range.start]);
             let mut b = Beats {
-                cluster: cluster[range.start].to_string(),
                 canary: canary[range.start].to_string(),
+                selected: admits(rule, &entity, &[]),
+                entity,
                 count: 0,
                 first_seen_s: f64::MAX,
                 last_seen_s: f64::MIN,
@@ -89,18 +151,18 @@ impl Detector for HeartbeatDetector {
                 .iter()
                 .filter(|b| {
                     b.canary == declared.name
-                        && declared.cluster.as_ref().is_none_or(|c| *c == b.cluster)
+                        && declared
+                            .cluster
+                            .as_ref()
+                            .is_none_or(|c| b.entity.get("cluster") == Some(c.as_str()))
                 })
                 .collect();
             let period = declared.period.as_secs_f64();
             let grace = declared.grace.as_secs_f64();
             if matches.is_empty() {
-                let mut entity = BTreeMap::new();
-                if let Some(c) = &declared.cluster {
-                    entity.insert("cluster".to_string(), c.clone());
-                }
-                entity.insert("canary".to_string(), declared.name.clone());
-                if !rule.select.allows(&entity) {
+                let entity =
+                    canary_entity(declared.cluster.as_deref().unwrap_or(""), &declared.name);
+                if !admits(rule, &entity, &[]) {
                     continue;
                 }
                 let evidence = Evidence::new()
@@ -150,22 +212,23 @@ impl Detector for HeartbeatDetector {
     }
 }
 
+/// A canary's entity: its cluster where known, and its name.
+fn canary_entity(cluster: &str, canary: &str) -> Entity {
+    entity(&[("cluster", cluster), ("canary", canary)])
+}
+
 fn judge(
     b: &Beats,
     period: f64,
     grace: f64,
     as_of_s: f64,
-    params: &crate::config::rules::HeartbeatParams,
+    params: &HeartbeatParams,
     ctx: &EvalContext,
 ) -> Option<Finding> {
-    let mut entity = BTreeMap::new();
-    if !b.cluster.is_empty() {
-        entity.insert("cluster".to_string(), b.cluster.clone());
-    }
-    entity.insert("canary".to_string(), b.canary.clone());
-    if !ctx.rule.select.allows(&entity) {
+    if !b.selected {
         return None;
     }
+    let entity = b.entity.clone();
     let silent_for = as_of_s - b.last_seen_s;
     let evidence = |state: &str| {
         Evidence::new()

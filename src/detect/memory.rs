@@ -20,15 +20,81 @@
 //!    `warning_within`, critical within `critical_within`; the summary says when.
 
 use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
 
-use crate::config::rules::opts_out;
-use crate::detect::frame::{entity, groups, Columns};
+use crate::config::validate::is_probability;
+use crate::config::DurationText;
+use crate::detect::frame::{entity, first_non_empty, groups, workload as frame_workload, Columns};
+use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
 use crate::window::QueryKind;
 
 pub struct MemoryDetector;
+
+/// The `memory:` section of a rule: the working set's trend toward the limit, and when it gets
+/// there.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryParams {
+    /// Warn when the limit is forecast to be reached within this horizon.
+    pub warning_within: DurationText,
+    /// Critical when within this horizon.
+    pub critical_within: DurationText,
+    /// Buckets needed in the current segment (since the last restart) before judging.
+    pub min_points: usize,
+    /// Mann–Kendall significance level for the rise of the GC floor.
+    pub significance: f64,
+    /// Trailing spans the trend is fitted over (plus the whole segment); the most urgent
+    /// significant one counts. Short spans catch fast leaks, long ones slow ones.
+    pub fit_windows: Vec<DurationText>,
+    /// The most recent span whose slope must agree (still rising).
+    pub tail: DurationText,
+    /// A drop of the floor below this fraction of the recent floor is a restart: the series
+    /// starts over.
+    pub reset_fraction: f64,
+    /// Ignore growth slower than this fraction of the limit per hour.
+    pub min_growth_fraction_per_hour: f64,
+    /// Also judge containers without a limit (info findings on significant growth only).
+    pub include_unlimited: bool,
+}
+
+impl Default for MemoryParams {
+    fn default() -> Self {
+        MemoryParams {
+            warning_within: DurationText::secs(2 * 3600),
+            critical_within: DurationText::secs(30 * 60),
+            min_points: 45,
+            significance: 0.01,
+            fit_windows: vec![DurationText::secs(3600), DurationText::secs(2 * 3600)],
+            tail: DurationText::secs(30 * 60),
+            reset_fraction: 0.7,
+            min_growth_fraction_per_hour: 0.02,
+            include_unlimited: false,
+        }
+    }
+}
+
+impl MemoryParams {
+    /// (field, message) for each value out of range.
+    pub fn problems(&self, _window: DurationText) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if self.critical_within > self.warning_within {
+            problems.push(("critical_within", "must not exceed warning_within".into()));
+        }
+        if !is_probability(self.significance) {
+            problems.push(("significance", "must be between 0 and 1".into()));
+        }
+        if self.min_points < 4 {
+            problems.push(("min_points", "must be at least 4".into()));
+        }
+        if !(0.0..1.0).contains(&self.reset_fraction) {
+            problems.push(("reset_fraction", "must be in [0, 1)".into()));
+        }
+        problems
+    }
+}
 
 /// One significant fit of the floor's trend.
 #[derive(Debug, Clone, Copy)]
@@ -70,27 +136,18 @@ impl Detector for MemoryDetector {
         let series = groups(frame.height(), |i| {
             (cluster[i], namespace[i], pod[i], container[i], pod_uid[i])
         });
-        for range in series {
-            let first = range.start;
-            let entity = entity(&[
-                ("cluster", cluster[first]),
-                ("namespace", namespace[first]),
-                ("pod", pod[first]),
-                ("container", container[first]),
-                (
-                    "workload",
-                    workload[range.clone()]
-                        .iter()
-                        .copied()
-                        .find(|w| !w.is_empty())
-                        .unwrap_or(""),
-                ),
-            ]);
-            let opted_out =
-                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
-            if opted_out || !rule.select.allows(&entity) {
-                continue;
-            }
+        for Selected {
+            rows: range,
+            entity,
+        } in selected_groups(rule, series, Some(&opt_out), |rows| {
+            entity(&[
+                ("cluster", cluster[rows.start]),
+                ("namespace", namespace[rows.start]),
+                ("pod", pod[rows.start]),
+                ("container", container[rows.start]),
+            ])
+            .with_workload(frame_workload(first_non_empty(&workload[rows.clone()])))
+        }) {
             // A series that stopped reporting (completed batch pod, replaced pod) is gone.
             let last_bucket = bucket[range.end - 1];
             if last_bucket + 2.5 * bucket_s < as_of_s {
@@ -185,7 +242,7 @@ impl Detector for MemoryDetector {
                     }
                 }
             }
-            let name = entity.get("container").cloned().unwrap_or_default();
+            let name = entity.get("container").unwrap_or_default().to_string();
             let mut evidence = Evidence::new()
                 .num("working_set_bytes", current_peak)
                 .num("working_set_floor_bytes", current_floor)
@@ -341,7 +398,7 @@ fn fit_span(
     segment: &[Point],
     span_s: f64,
     bucket_s: f64,
-    params: &crate::config::rules::MemoryParams,
+    params: &MemoryParams,
     min_slope: f64,
     limit_bytes: Option<f64>,
     current_peak: f64,

@@ -1,11 +1,25 @@
 //! Detectors: one module per signal behind one small trait — a window frame, the rule's
 //! parameters and the as-of time in, findings out. Statistics live in [`stats`].
+//!
+//! Every detector first passes the frame's entity groups through one selector stage
+//! ([`select`]): what the rule does not select is never judged nor counted. Each signal's
+//! parameter section (`memory:`, `errors:` …) is typed next to its detector.
+//!
+//! **Who owns resolution.** A detector is stateless: it reports what it sees in the window *as of
+//! now* — a finding per entity that is firing now, nothing for one that is not. It never decides
+//! that a problem "has resolved": an entity dropping out of the findings is not a resolution
+//! (the data may be missing, the rule disabled, a run may have failed). The state (issue 11)
+//! owns episodes: it keys them by the finding's `id` (rule + identity keys,
+//! [`crate::findings::fingerprint`]) and decides when one has resolved. The one `resolved`
+//! status a detector emits — a heartbeat beating again after an outage — is an observation of
+//! the window (the recovery is in the data), which the state may use as evidence.
 
 pub mod errors;
 pub mod frame;
 pub mod heartbeats;
 pub mod memory;
 pub mod restarts;
+pub mod select;
 pub mod stats;
 
 use polars::prelude::DataFrame;
@@ -65,8 +79,8 @@ pub fn query_for(rule: &Rule) -> QueryKind {
     match rule.signal {
         Signal::MemoryPressure => QueryKind::Memory,
         Signal::ErrorRate => match rule.error_params().source {
-            crate::config::rules::ErrorSource::Logs => QueryKind::Errors,
-            crate::config::rules::ErrorSource::Traces => QueryKind::TraceErrors,
+            errors::ErrorSource::Logs => QueryKind::Errors,
+            errors::ErrorSource::Traces => QueryKind::TraceErrors,
         },
         Signal::RestartFrequency => QueryKind::Restarts,
         Signal::HeartbeatMissing => QueryKind::Heartbeats,

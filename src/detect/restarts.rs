@@ -14,15 +14,67 @@
 //! event: both stay quiet. The summary names the reasons seen in the pod's events.
 
 use polars::prelude::DataFrame;
+use serde::{Deserialize, Serialize};
 
-use crate::config::rules::{opts_out, RestartParams};
-use crate::detect::frame::{entity, groups, Columns};
+use crate::config::validate::is_probability;
+use crate::config::DurationText;
+use crate::detect::frame::{entity, first_non_empty, groups, workload as frame_workload, Columns};
+use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
 use crate::window::QueryKind;
 
 pub struct RestartDetector;
+
+/// The `restarts:` section of a rule: crash loops forming, restart rates rising.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartParams {
+    /// Span in which repeated restarts mean a crash loop is forming.
+    pub crash_loop_within: DurationText,
+    /// Restarts within that span that make a crash loop.
+    pub crash_loop_min_restarts: u64,
+    /// Critical at this many restarts within the span.
+    pub critical_restarts: u64,
+    /// Span whose restart rate is compared with the rest of the window.
+    pub rate_recent: DurationText,
+    /// Restarts needed in that span for a rate finding.
+    pub rate_min_restarts: u64,
+    /// Significance of the (exact, conditional Poisson) rate increase test.
+    pub significance: f64,
+}
+
+impl Default for RestartParams {
+    fn default() -> Self {
+        RestartParams {
+            crash_loop_within: DurationText::secs(30 * 60),
+            crash_loop_min_restarts: 3,
+            critical_restarts: 5,
+            rate_recent: DurationText::secs(3600),
+            rate_min_restarts: 2,
+            significance: 0.05,
+        }
+    }
+}
+
+impl RestartParams {
+    /// (field, message) for each value out of range, for a rule of this `window` (an empty
+    /// field names the section).
+    pub fn problems(&self, window: DurationText) -> Vec<(&'static str, String)> {
+        let mut problems = Vec::new();
+        if !is_probability(self.significance) {
+            problems.push(("significance", "must be between 0 and 1".into()));
+        }
+        if self.rate_recent.0 >= window.0 || self.crash_loop_within.0 > window.0 {
+            problems.push((
+                "",
+                format!("spans must be shorter than the window ({window})"),
+            ));
+        }
+        problems
+    }
+}
 
 /// Event reason columns and how a person calls them.
 const REASONS: [(&str, &str); 5] = [
@@ -65,27 +117,22 @@ impl Detector for RestartDetector {
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let mut findings = Vec::new();
         // Rows are sorted by cluster, namespace, pod, container, pod_uid, bucket.
-        for range in groups(frame.height(), |i| {
+        let containers = groups(frame.height(), |i| {
             (cluster[i], namespace[i], pod[i], container[i])
+        });
+        for Selected {
+            rows: range,
+            entity,
+        } in selected_groups(rule, containers, Some(&opt_out), |rows| {
+            entity(&[
+                ("cluster", cluster[rows.start]),
+                ("namespace", namespace[rows.start]),
+                ("pod", pod[rows.start]),
+                ("container", container[rows.start]),
+            ])
+            .with_workload(frame_workload(first_non_empty(&workload[rows.clone()])))
         }) {
             let first = range.start;
-            let workload_name = workload[range.clone()]
-                .iter()
-                .copied()
-                .find(|w| !w.is_empty())
-                .unwrap_or("");
-            let entity = entity(&[
-                ("cluster", cluster[first]),
-                ("namespace", namespace[first]),
-                ("pod", pod[first]),
-                ("container", container[first]),
-                ("workload", workload_name),
-            ]);
-            let opted_out =
-                rule.select.honour_opt_out && opt_out[range.clone()].iter().any(|v| opts_out(v));
-            if opted_out || !rule.select.allows(&entity) {
-                continue;
-            }
             let count_since = |start: f64| -> u64 {
                 range
                     .clone()

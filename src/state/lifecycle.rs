@@ -798,10 +798,10 @@ mod tests {
     #[test]
     fn policy_reads_human_durations() {
         let policy: LifecyclePolicy =
-            serde_yaml::from_str("repeat_interval: 2h\nresolve_after: 30m\n").unwrap();
+            serde_saphyr::from_str("repeat_interval: 2h\nresolve_after: 30m\n").unwrap();
         assert_eq!(policy.repeat_interval, Duration::from_secs(7200));
         assert_eq!(policy.resolve_after, Duration::from_secs(1800));
-        assert!(serde_yaml::from_str::<LifecyclePolicy>(
+        assert!(serde_saphyr::from_str::<LifecyclePolicy>(
             "repeat_interval: 2h\nresolve_after: 30m\nx: 1\n"
         )
         .is_err());

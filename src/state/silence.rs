@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::findings::{fingerprint, Finding};
+use crate::findings::{content_hash, Finding};
 
 /// The finding fields and entity keys a matcher may name.
 pub const MATCHER_NAMES: [&str; 10] = [
@@ -114,7 +114,7 @@ impl Silence {
         identity.insert("~created_by".into(), created_by.clone());
         identity.insert("~comment".into(), comment.clone());
         Ok(Silence {
-            id: fingerprint("silence", &identity),
+            id: content_hash("silence", &identity),
             matchers,
             starts_at,
             ends_at,

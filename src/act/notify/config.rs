@@ -287,18 +287,18 @@ mod tests {
     #[test]
     fn parses_the_yaml_forms() {
         let config: ReceiverConfig =
-            serde_yaml::from_str("slack: {webhook_url_env: FOREWARN_SLACK_WEBHOOK_URL}").unwrap();
+            serde_saphyr::from_str("slack: {webhook_url_env: FOREWARN_SLACK_WEBHOOK_URL}").unwrap();
         assert_eq!(config.env_vars(), ["FOREWARN_SLACK_WEBHOOK_URL"]);
-        let config: ReceiverConfig = serde_yaml::from_str(
+        let config: ReceiverConfig = serde_saphyr::from_str(
             "email: {smtp_host: mail, tls: starttls, username_env: U, password_env: P, from: a@b.c, to: [d@e.f]}",
         )
         .unwrap();
         assert_eq!(config.env_vars(), ["U", "P"]);
-        let unknown = serde_yaml::from_str::<ReceiverConfig>("webhook: {url_env: X, extra: 1}");
+        let unknown = serde_saphyr::from_str::<ReceiverConfig>("webhook: {url_env: X, extra: 1}");
         assert!(unknown.unwrap_err().to_string().contains("extra"));
-        let unknown = serde_yaml::from_str::<ReceiverConfig>("pager: {url_env: X}");
+        let unknown = serde_saphyr::from_str::<ReceiverConfig>("pager: {url_env: X}");
         assert!(unknown.unwrap_err().to_string().contains("pager"));
-        let two = serde_yaml::from_str::<ReceiverConfig>(
+        let two = serde_saphyr::from_str::<ReceiverConfig>(
             "slack: {webhook_url_env: A}\nwebhook: {url_env: B}",
         );
         assert!(two.unwrap_err().to_string().contains("exactly one"));
