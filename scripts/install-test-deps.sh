@@ -61,14 +61,15 @@ else
     say "installed ${REQUIRED[*]}"
 fi
 
-# The loopback notification fakes (tests/support/loopback.py) run a real SMTP server.
-if "$PY" -c 'import aiosmtpd' >/dev/null 2>&1; then
-    say "aiosmtpd already installed"
+# The loopback notification fakes (tests/support/loopback.py) run a real SMTP server, and make
+# a private CA and server certificate for its STARTTLS and TLS ports.
+if "$PY" -c 'import aiosmtpd, cryptography' >/dev/null 2>&1; then
+    say "aiosmtpd, cryptography already installed"
 else
-    say "pip install aiosmtpd"
-    "$PY" -m pip install --disable-pip-version-check -q aiosmtpd
-    "$PY" -c 'import aiosmtpd'
-    say "installed aiosmtpd"
+    say "pip install aiosmtpd cryptography"
+    "$PY" -m pip install --disable-pip-version-check -q aiosmtpd cryptography
+    "$PY" -c 'import aiosmtpd, cryptography'
+    say "installed aiosmtpd cryptography"
 fi
 
 if "$PY" -c 'import clickhouse_cityhash.cityhash' >/dev/null 2>&1; then

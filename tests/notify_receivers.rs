@@ -404,6 +404,7 @@ async fn email_arrives_as_multipart_alternative_with_auth() {
         tls: TlsMode::None,
         username_env: Some("TEST_SMTP_USER".into()),
         password_env: Some("TEST_SMTP_PASSWORD".into()),
+        ca_file: None,
         from: "forewarn <forewarn@example.org>".into(),
         to: vec!["oncall@example.org".into(), "shop-team@example.org".into()],
         timeout_s: 10.0,
@@ -425,6 +426,7 @@ async fn email_arrives_as_multipart_alternative_with_auth() {
     assert_eq!(mails.len(), 1);
     let mail = &mails[0];
     assert_eq!(mail.login.as_deref(), Some("forewarn"));
+    assert_eq!(mail.server, "plain");
     assert_eq!(mail.mail_from, "forewarn@example.org");
     assert_eq!(
         mail.rcpt_tos,
@@ -749,4 +751,89 @@ async fn no_secret_reaches_the_log_or_an_error() {
             "{secret:?} leaked:\n{everything}"
         );
     }
+}
+
+#[tokio::test]
+async fn email_goes_over_starttls_and_tls_and_never_falls_back_to_plain() {
+    capture_logs();
+    let fake = Loopback::with_tls("forewarn", SMTP_PASSWORD);
+    let ca_dir = tempfile::tempdir().unwrap();
+    let ca_file = ca_dir.path().join("ca.pem");
+    std::fs::write(&ca_file, fake.ca_pem.as_deref().expect("the fake's CA")).unwrap();
+    let env = [
+        ("TEST_SMTP_USER", "forewarn".to_string()),
+        ("TEST_SMTP_PASSWORD", SMTP_PASSWORD.to_string()),
+    ];
+    let config = |tls: TlsMode, port: u16, ca: Option<std::path::PathBuf>| {
+        ReceiverConfig::Email(EmailConfig {
+            smtp_host: "127.0.0.1".into(),
+            smtp_port: Some(port),
+            tls,
+            username_env: Some("TEST_SMTP_USER".into()),
+            password_env: Some("TEST_SMTP_PASSWORD".into()),
+            ca_file: ca,
+            from: "forewarn@example.org".into(),
+            to: vec!["oncall@example.org".into()],
+            timeout_s: 10.0,
+        })
+    };
+    let starttls_port = fake.starttls_port.unwrap();
+    let smtps_port = fake.smtps_port.unwrap();
+
+    build(
+        config(TlsMode::Starttls, starttls_port, Some(ca_file.clone())),
+        &env,
+    )
+    .send(&two_item_notification())
+    .await
+    .expect("sent over STARTTLS");
+    build(
+        config(TlsMode::Tls, smtps_port, Some(ca_file.clone())),
+        &env,
+    )
+    .send(&two_item_notification())
+    .await
+    .expect("sent over TLS");
+    let mails = fake.mails().await;
+    let servers: Vec<(&str, Option<&str>)> = mails
+        .iter()
+        .map(|m| (m.server.as_str(), m.login.as_deref()))
+        .collect();
+    assert_eq!(
+        servers,
+        [("starttls", Some("forewarn")), ("smtps", Some("forewarn"))]
+    );
+    for mail in &mails {
+        let parsed = mail_parser::MessageParser::default()
+            .parse(mail.data.as_bytes())
+            .unwrap();
+        assert_eq!(
+            parsed.content_type().unwrap().subtype(),
+            Some("alternative")
+        );
+    }
+
+    // Positive controls: a certificate nobody vouches for is refused (retryable: fix the
+    // trust and the outbox sends it), and STARTTLS required against a server without it
+    // fails instead of sending the login in plain text.
+    let error = build(config(TlsMode::Starttls, starttls_port, None), &env)
+        .send(&two_item_notification())
+        .await
+        .expect_err("unknown CA");
+    assert!(error.is_retryable(), "{}", error.detail());
+    let plain_only = Loopback::with_smtp_login("forewarn", SMTP_PASSWORD);
+    let error = build(
+        config(TlsMode::Starttls, plain_only.smtp_port, Some(ca_file)),
+        &env,
+    )
+    .send(&two_item_notification())
+    .await
+    .expect_err("no STARTTLS offered");
+    assert!(
+        !error.detail().contains(SMTP_PASSWORD),
+        "{}",
+        error.detail()
+    );
+    assert_eq!(plain_only.mails().await.len(), 0);
+    assert_eq!(fake.mails().await.len(), 2);
 }

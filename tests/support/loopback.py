@@ -20,18 +20,27 @@ Control API (same HTTP port, under /_loopback/):
   POST /_loopback/reset      forget records and scripts
 Control requests are not recorded.
 
-On start it prints one JSON line: {"http_port": N, "smtp_port": M}. It exits when its standard
-input closes, so it dies with the test process that started it.
+With --tls it also makes a private CA and a certificate for 127.0.0.1/localhost (package
+`cryptography`) and serves SMTP with required STARTTLS and SMTP over implicit TLS on two more
+ports; each recorded message names the server that took it (plain, starttls, smtps).
 
-  loopback.py [--smtp-user USER --smtp-password PASSWORD]
+On start it prints one JSON line: {"http_port": N, "smtp_port": M} (with --tls also
+"starttls_port", "smtps_port" and "ca_pem"). It exits when its standard input closes, so it dies
+with the test process that started it.
+
+  loopback.py [--smtp-user USER --smtp-password PASSWORD] [--tls]
 """
 
 import argparse
 import asyncio
+import datetime
+import ipaddress
 import json
 import logging
 import os
+import ssl
 import sys
+import tempfile
 import threading
 import time
 import warnings
@@ -147,13 +156,17 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class SmtpRecorder:
-    """aiosmtpd handler: keeps every message as it arrived."""
+    """aiosmtpd handler: keeps every message as it arrived, and which server took it."""
+
+    def __init__(self, server_name):
+        self.server_name = server_name
 
     async def handle_DATA(self, server, session, envelope):
         login = getattr(session.auth_data, "login", None)
         login = login.decode() if isinstance(login, bytes) else login
         with STORE.lock:
             STORE.messages.append({
+                "server": self.server_name,
                 "mail_from": envelope.mail_from,
                 "rcpt_tos": list(envelope.rcpt_tos),
                 "login": login,
@@ -173,8 +186,9 @@ def authenticator(expected_user, expected_password):
     return check
 
 
-def start_smtp(user, password):
-    """Runs the SMTP server on its own event loop thread; returns its port."""
+def start_smtp(server_name, user, password, tls_context=None, implicit_tls=False):
+    """Runs one SMTP server on its own event loop thread; returns its port. With a TLS context,
+    STARTTLS is required (or, with implicit_tls, TLS starts with the connection)."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     port = {}
@@ -184,11 +198,16 @@ def start_smtp(user, password):
         if user is not None:
             kwargs["authenticator"] = authenticator(user, password)
             kwargs["auth_required"] = True
-        return SMTP(SmtpRecorder(), **kwargs)
+        if tls_context is not None and not implicit_tls:
+            kwargs["tls_context"] = tls_context
+            kwargs["require_starttls"] = True
+        return SMTP(SmtpRecorder(server_name), **kwargs)
 
     def run():
         asyncio.set_event_loop(loop)
-        server = loop.run_until_complete(loop.create_server(factory, "127.0.0.1", 0))
+        ssl_context = tls_context if implicit_tls else None
+        server = loop.run_until_complete(
+            loop.create_server(factory, "127.0.0.1", 0, ssl=ssl_context))
         port["value"] = server.sockets[0].getsockname()[1]
         ready.set()
         loop.run_forever()
@@ -198,21 +217,86 @@ def start_smtp(user, password):
     return port["value"]
 
 
+def make_tls_context():
+    """A private CA and a server certificate for 127.0.0.1 and localhost signed by it.
+    Returns (server SSL context, the CA certificate as PEM)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    valid = (now - datetime.timedelta(minutes=5), now + datetime.timedelta(days=1))
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "forewarn loopback test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0]).not_valid_after(valid[1])
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=False,
+            data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+            encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(valid[0]).not_valid_after(valid[1])
+        .add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                       critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    directory = tempfile.mkdtemp(prefix="forewarn-loopback-tls-")
+    cert_file = os.path.join(directory, "server.pem")
+    key_file = os.path.join(directory, "server.key")
+    with open(cert_file, "wb") as f:
+        f.write(leaf.public_bytes(serialization.Encoding.PEM))
+    with open(key_file, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    return context, ca.public_bytes(serialization.Encoding.PEM).decode()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smtp-user")
     parser.add_argument("--smtp-password")
+    parser.add_argument("--tls", action="store_true")
     args = parser.parse_args()
-    # AUTH without TLS is what the tests want (loopback only): keep its warnings off stderr.
+    # AUTH without TLS is what the tests want (loopback only), and refused handshakes are
+    # what some tests provoke: keep both off stderr.
     warnings.filterwarnings("ignore")
-    logging.getLogger("mail.log").setLevel(logging.ERROR)
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
 
     http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     http.daemon_threads = True
     threading.Thread(target=http.serve_forever, daemon=True).start()
-    smtp_port = start_smtp(args.smtp_user, args.smtp_password)
+    ports = {
+        "http_port": http.server_address[1],
+        "smtp_port": start_smtp("plain", args.smtp_user, args.smtp_password),
+    }
+    if args.tls:
+        context, ca_pem = make_tls_context()
+        ports["starttls_port"] = start_smtp("starttls", args.smtp_user, args.smtp_password, context)
+        ports["smtps_port"] = start_smtp("smtps", args.smtp_user, args.smtp_password, context,
+                                         implicit_tls=True)
+        ports["ca_pem"] = ca_pem
 
-    print(json.dumps({"http_port": http.server_address[1], "smtp_port": smtp_port}), flush=True)
+    print(json.dumps(ports), flush=True)
     # Die with the parent: its end of our stdin closes when it exits.
     sys.stdin.read()
     os._exit(0)

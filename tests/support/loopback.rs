@@ -20,7 +20,13 @@ pub struct Loopback {
     child: Child,
     _stdin: ChildStdin,
     pub http_port: u16,
+    /// Plain SMTP.
     pub smtp_port: u16,
+    /// With TLS (`with_tls`): SMTP requiring STARTTLS, SMTP over TLS, and the CA (PEM) that
+    /// signed their certificate for 127.0.0.1.
+    pub starttls_port: Option<u16>,
+    pub smtps_port: Option<u16>,
+    pub ca_pem: Option<String>,
     control: reqwest::Client,
 }
 
@@ -56,6 +62,8 @@ impl Recorded {
 pub struct RecordedMail {
     pub mail_from: String,
     pub rcpt_tos: Vec<String>,
+    /// Which SMTP server took it: `plain`, `starttls` or `smtps`.
+    pub server: String,
     /// The login of a successful AUTH, if any.
     pub login: Option<String>,
     /// The raw RFC 5322 message.
@@ -66,6 +74,12 @@ pub struct RecordedMail {
 struct Ports {
     http_port: u16,
     smtp_port: u16,
+    #[serde(default)]
+    starttls_port: Option<u16>,
+    #[serde(default)]
+    smtps_port: Option<u16>,
+    #[serde(default)]
+    ca_pem: Option<String>,
 }
 
 fn python() -> PathBuf {
@@ -83,6 +97,12 @@ impl Loopback {
     /// Starts the fakes with SMTP requiring this login.
     pub fn with_smtp_login(user: &str, password: &str) -> Loopback {
         Loopback::start_with(&["--smtp-user", user, "--smtp-password", password])
+    }
+
+    /// Starts the fakes with SMTP requiring this login, plus STARTTLS and TLS ports whose
+    /// certificate a fresh private CA signed (`ca_pem`).
+    pub fn with_tls(user: &str, password: &str) -> Loopback {
+        Loopback::start_with(&["--smtp-user", user, "--smtp-password", password, "--tls"])
     }
 
     fn start_with(args: &[&str]) -> Loopback {
@@ -119,6 +139,9 @@ impl Loopback {
             _stdin: stdin,
             http_port: ports.http_port,
             smtp_port: ports.smtp_port,
+            starttls_port: ports.starttls_port,
+            smtps_port: ports.smtps_port,
+            ca_pem: ports.ca_pem,
             control: {
                 forewarn::act::notify::install_tls_provider();
                 reqwest::Client::new()

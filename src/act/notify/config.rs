@@ -3,6 +3,7 @@
 //! mounted as env), so the file itself can be committed. `build()` reads the environment and
 //! makes the running receiver (vector's config-builds-component shape).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -76,6 +77,9 @@ pub struct EmailConfig {
     pub username_env: Option<String>,
     #[serde(default)]
     pub password_env: Option<String>,
+    /// A PEM file with the CA certificate of a relay whose certificate a private CA signed.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     pub from: String,
     pub to: Vec<String>,
     #[serde(default = "default_smtp_timeout_s")]
@@ -133,6 +137,13 @@ pub enum ReceiverConfigError {
     },
     #[error("receiver {receiver}: environment variable {variable} is not set or empty")]
     MissingEnv { receiver: String, variable: String },
+    #[error("receiver {receiver}: cannot read ca_file {path}: {source}")]
+    CaFile {
+        receiver: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("receiver {receiver}: {problem}")]
     Inconsistent { receiver: String, problem: String },
     #[error("receiver {receiver}: {source}")]
@@ -232,6 +243,17 @@ impl ReceiverConfig {
                         })
                     }
                 };
+                let extra_ca_pem = c
+                    .ca_file
+                    .as_ref()
+                    .map(|path| {
+                        std::fs::read(path).map_err(|source| ReceiverConfigError::CaFile {
+                            receiver: name.to_string(),
+                            path: path.clone(),
+                            source,
+                        })
+                    })
+                    .transpose()?;
                 built(
                     EmailReceiver::new(
                         name,
@@ -240,6 +262,7 @@ impl ReceiverConfig {
                             smtp_port: c.smtp_port.unwrap_or(c.tls.default_port()),
                             tls: c.tls,
                             credentials,
+                            extra_ca_pem,
                             from: c.from.clone(),
                             to: c.to.clone(),
                             timeout: Duration::from_secs_f64(c.timeout_s.max(0.001)),

@@ -3,19 +3,26 @@
 //! window, per minute. Values are written as literals (no parameters to fill in), quoted so that
 //! any label text stays inside its string.
 
+use crate::config::rules::ErrorSource;
 use crate::findings::{Finding, Signal};
 use crate::source::TelemetryNames;
 use crate::window::timefmt::clickhouse_datetime64;
 
 use super::message::MONITOR_BLIND_RULE;
 
-/// The dig query for `finding` with the default OpenTelemetry table and attribute names.
+/// The dig query for `finding` with the default OpenTelemetry table and attribute names (error
+/// rates from logs).
 pub fn dig_query(finding: &Finding) -> String {
-    dig_query_with(finding, &TelemetryNames::default())
+    dig_query_with(finding, &TelemetryNames::default(), ErrorSource::Logs)
 }
 
-/// The dig query for `finding` against tables and attributes named as in `names`.
-pub fn dig_query_with(finding: &Finding, names: &TelemetryNames) -> String {
+/// The dig query for `finding` against tables and attributes named as in `names`; an error-rate
+/// finding shows logs or spans as its rule counted them (`errors_from`).
+pub fn dig_query_with(
+    finding: &Finding,
+    names: &TelemetryNames,
+    errors_from: ErrorSource,
+) -> String {
     if finding.rule == MONITOR_BLIND_RULE {
         // Nothing to dig in but whether the source answers at all.
         return "SELECT version() AS server_version, now() AS server_time".to_string();
@@ -32,7 +39,10 @@ pub fn dig_query_with(finding: &Finding, names: &TelemetryNames) -> String {
             ],
         ),
         Signal::RestartFrequency => gauge_query(finding, names, &[&names.restarts_metric]),
-        Signal::ErrorRate => errors_query(finding, names),
+        Signal::ErrorRate => match errors_from {
+            ErrorSource::Logs => errors_query(finding, names),
+            ErrorSource::Traces => trace_errors_query(finding, names),
+        },
         Signal::HeartbeatMissing => heartbeats_query(finding, names),
     }
 }
@@ -77,6 +87,27 @@ fn errors_query(finding: &Finding, names: &TelemetryNames) -> String {
          GROUP BY minute\nORDER BY minute",
         min = names.error_severity_min,
         table = identifier(&names.logs_table),
+        filters = filters.join("\n  AND "),
+    )
+}
+
+/// Per-minute requests (server and consumer spans) and errors (span status) of the service.
+fn trace_errors_query(finding: &Finding, names: &TelemetryNames) -> String {
+    let mut filters = Vec::new();
+    if let Some(service) = finding.entity.get("service") {
+        filters.push(format!("ServiceName = {}", string_literal(service)));
+    }
+    filters.push(
+        "SpanKind IN ('Server', 'SPAN_KIND_SERVER', 'Consumer', 'SPAN_KIND_CONSUMER')".to_string(),
+    );
+    filters.extend(resource_filters(finding, names));
+    filters.extend(time_filters("Timestamp", finding));
+    format!(
+        "SELECT toStartOfMinute(Timestamp) AS minute, count() AS requests, \
+         countIf(StatusCode IN ('Error', 'STATUS_CODE_ERROR')) AS errors, \
+         round(errors / requests, 4) AS error_ratio\nFROM {table}\nWHERE {filters}\n\
+         GROUP BY minute\nORDER BY minute",
+        table = identifier(&names.traces_table),
         filters = filters.join("\n  AND "),
     )
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
@@ -45,6 +46,8 @@ pub struct EmailSettings {
     pub smtp_port: u16,
     pub tls: TlsMode,
     pub credentials: Option<(String, Secret)>,
+    /// A CA certificate (PEM) trusted besides the public roots: a relay with a private CA.
+    pub extra_ca_pem: Option<Vec<u8>>,
     pub from: String,
     pub to: Vec<String>,
     pub timeout: Duration,
@@ -85,17 +88,26 @@ impl EmailReceiver {
         if to.is_empty() {
             return Err(build_error("no recipients (to: is empty)".into(), None));
         }
-        let builder = match settings.tls {
-            TlsMode::None => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.smtp_host)
+        let tls_parameters = || -> Result<TlsParameters, NotifyError> {
+            let mut parameters = TlsParameters::builder(settings.smtp_host.clone());
+            if let Some(pem) = &settings.extra_ca_pem {
+                let ca = Certificate::from_pem(pem)
+                    .map_err(|e| build_error("CA certificate (PEM)".into(), Some(Box::new(e))))?;
+                parameters = parameters.add_root_certificate(ca);
             }
-            TlsMode::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.smtp_host)
-                    .map_err(|e| build_error("STARTTLS parameters".into(), Some(Box::new(e))))?
-            }
-            TlsMode::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.smtp_host)
-                .map_err(|e| build_error("TLS parameters".into(), Some(Box::new(e))))?,
+            parameters
+                .build_rustls()
+                .map_err(|e| build_error("TLS parameters".into(), Some(Box::new(e))))
         };
+        // STARTTLS is required, never opportunistic: a stripped STARTTLS must not downgrade
+        // the login and the message to plain text.
+        let tls = match settings.tls {
+            TlsMode::None => Tls::None,
+            TlsMode::Starttls => Tls::Required(tls_parameters()?),
+            TlsMode::Tls => Tls::Wrapper(tls_parameters()?),
+        };
+        let builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.smtp_host).tls(tls);
         let mut builder = builder
             .port(settings.smtp_port)
             .timeout(Some(settings.timeout));

@@ -223,3 +223,92 @@ impl StormSummary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    fn blind(change: Change) -> NotificationItem {
+        NotificationItem::monitor_blind(
+            change,
+            "clickhouse",
+            "cannot reach ClickHouse: connection refused",
+            datetime!(2026-11-23 10:00 UTC),
+            datetime!(2026-11-23 10:10 UTC),
+        )
+    }
+
+    #[test]
+    fn monitor_blind_is_one_episode_from_firing_to_resolved() {
+        let firing = blind(Change::New);
+        let resolved = blind(Change::Resolved);
+        assert!(firing.is_monitor_blind() && resolved.is_monitor_blind());
+        assert_eq!(
+            firing.finding.id, resolved.finding.id,
+            "same fingerprint: deduplicated"
+        );
+        assert_eq!(firing.finding.status, Status::Firing);
+        assert_eq!(resolved.finding.status, Status::Resolved);
+        assert_eq!(firing.finding.severity, Severity::Critical);
+        assert_eq!(
+            firing.finding.evidence["error"],
+            "cannot reach ClickHouse: connection refused"
+        );
+        assert!(firing.dig_query.starts_with("SELECT version()"));
+        // Positive control: another source is another episode.
+        let other = NotificationItem::monitor_blind(
+            Change::New,
+            "parquet",
+            "gone",
+            datetime!(2026-11-23 10:00 UTC),
+            datetime!(2026-11-23 10:10 UTC),
+        );
+        assert_ne!(other.finding.id, firing.finding.id);
+    }
+
+    #[test]
+    fn storm_summary_groups_by_rule_and_namespace_largest_first() {
+        let mut items = Vec::new();
+        for (rule, namespace, severity, change) in [
+            ("memory", "shop", Severity::Warning, Change::New),
+            ("memory", "shop", Severity::Critical, Change::Resolved),
+            ("errors", "pay", Severity::Warning, Change::New),
+            ("memory", "pay", Severity::Info, Change::Repeat),
+            ("memory", "shop", Severity::Warning, Change::New),
+        ] {
+            let mut item = blind(change);
+            item.finding.rule = rule.into();
+            item.finding.severity = severity;
+            item.finding.entity = BTreeMap::from([("namespace".into(), namespace.into())]);
+            items.push(item);
+        }
+        let summary = StormSummary::of(&items);
+        assert_eq!(summary.total, 5);
+        let groups: Vec<_> = summary
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.rule.as_str(),
+                    g.namespace.as_str(),
+                    g.count,
+                    g.resolved,
+                    g.max_severity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("memory", "shop", 3, 1, Severity::Critical),
+                ("errors", "pay", 1, 0, Severity::Warning),
+                ("memory", "pay", 1, 0, Severity::Info),
+            ]
+        );
+        let notification = Notification::new("k", "r", "x", "t", items).into_storm();
+        assert_eq!(notification.summary.as_ref().unwrap().total, 5);
+        assert_eq!(notification.top_severity(), Some(Severity::Warning));
+    }
+}
