@@ -4,6 +4,7 @@
 //! *window frames* (one Polars schema per signal), *detectors* judge them into *findings*, and
 //! later stages (state, actions) act on those. The tree mirrors that path.
 
+pub mod act;
 pub mod check;
 pub mod config;
 pub mod demo;

@@ -56,3 +56,5 @@ pub fn server() -> &'static TestServer {
 pub fn forewarn_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forewarn"))
 }
+
+pub mod kubeapi;
