@@ -1109,3 +1109,159 @@ async fn the_rbac_rules_are_exactly_what_the_steps_use() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------
+// The loopback server under kube's typed API (what other parts of forewarn use)
+// ---------------------------------------------------------------------------
+
+#[tokio::test]
+async fn leases_are_created_and_updated_with_resource_version_checks() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use kube::api::{Api, PostParams};
+
+    let api = KubeApi::start();
+    let leases: Api<Lease> = Api::namespaced(api.client().await, "forewarn");
+    let pp = PostParams::default();
+    let lease: Lease = serde_json::from_value(json!({
+        "metadata": {"name": "forewarn-run"},
+        "spec": {"holderIdentity": "runner-a", "leaseDurationSeconds": 30}
+    }))
+    .unwrap();
+    let created = leases.create(&pp, &lease).await.unwrap();
+    let read = leases.get("forewarn-run").await.unwrap();
+    assert_eq!(
+        read.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    assert_eq!(
+        read.spec.as_ref().unwrap().holder_identity.as_deref(),
+        Some("runner-a")
+    );
+
+    // two contenders read the same version; the first update wins, the second is 409
+    let mut a = read.clone();
+    let mut b = read;
+    a.spec.as_mut().unwrap().lease_transitions = Some(1);
+    b.spec.as_mut().unwrap().holder_identity = Some("runner-b".into());
+    let renewed = leases.replace("forewarn-run", &pp, &a).await.unwrap();
+    assert_ne!(
+        renewed.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    let err = leases.replace("forewarn-run", &pp, &b).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "Conflict"),
+        "{err}"
+    );
+    let err = leases.create(&pp, &lease).await.unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{err}"
+    );
+    let stored = api.object("Lease", "forewarn", "forewarn-run").unwrap();
+    assert_eq!(stored["spec"]["holderIdentity"], "runner-a");
+    assert_eq!(stored["spec"]["leaseTransitions"], 1);
+
+    let path = "/apis/coordination.k8s.io/v1/namespaces/forewarn/leases";
+    let lines: Vec<String> = api.requests().iter().map(|r| r.line()).collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!("POST {path}"),
+            format!("GET {path}/forewarn-run"),
+            format!("PUT {path}/forewarn-run"),
+            format!("PUT {path}/forewarn-run"),
+            format!("POST {path}"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_typed_api_lists_by_label_patches_and_scales() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, ListParams, Patch, PatchParams};
+
+    let (api, ctx) = setup().await;
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), NS);
+    assert_eq!(
+        pods.list(&ListParams::default().labels("app=web"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        7
+    );
+    assert!(pods
+        .list(&ListParams::default().labels("app=web,tier"))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert_eq!(
+        pods.list(&ListParams::default().labels("app!=db"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        7
+    );
+
+    let deployments: Api<Deployment> = Api::namespaced(ctx.client.clone(), NS);
+    let patch = Patch::Strategic(json!({"spec": {"template": {"spec": {"containers": [
+        {"name": "proxy", "$patch": "delete"}]}}}}));
+    let dry = deployments
+        .patch("web", &PatchParams::default().dry_run(), &patch)
+        .await
+        .unwrap();
+    let containers = dry.spec.template.spec.unwrap().containers;
+    assert_eq!(
+        containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["app"]
+    );
+    assert_eq!(
+        containers_of(&api.object("Deployment", NS, "web").unwrap())
+            .as_array()
+            .unwrap()
+            .len(),
+        2,
+        "dry run stored nothing"
+    );
+    assert_eq!(
+        deployments
+            .get_scale("web")
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .replicas,
+        Some(2)
+    );
+
+    // a bare pod's resources cannot be patched: 422 like the real API server
+    let err = pods
+        .patch(
+            "bare",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"containers": [
+            {"name": "app", "resources": {"limits": {"memory": "1Gi"}}}]}})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422),
+        "{err}"
+    );
+    // an image change is allowed on a pod
+    pods.patch(
+        "bare",
+        &PatchParams::default(),
+        &Patch::Strategic(json!({"spec": {"containers": [
+        {"name": "app", "image": "web:3"}]}})),
+    )
+    .await
+    .unwrap();
+}
