@@ -1006,13 +1006,16 @@ fn permission_of(r: &Recorded) -> (String, String, String) {
     (group.into(), resource, verb.into())
 }
 
+/// A pod, the step to take on its owner, and the owner it must resolve to.
+type StepRun = (&'static str, Step, Target);
+
 #[tokio::test]
 async fn the_rbac_rules_are_exactly_what_the_steps_use() {
     let (api, ctx) = setup().await;
     let deployment = target(WorkloadKind::Deployment, "web");
     let statefulset = target(WorkloadKind::StatefulSet, "db");
     let daemonset = target(WorkloadKind::DaemonSet, "agent");
-    let runs: Vec<(StepKind, Vec<(&str, Step, Target)>)> = vec![
+    let runs: Vec<(StepKind, Vec<StepRun>)> = vec![
         (
             StepKind::RolloutRestart,
             vec![

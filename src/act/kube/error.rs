@@ -70,42 +70,37 @@ pub enum KubeActionError {
         #[source]
         source: ::kube::Error,
     },
-    #[error(
-        "{verb} {object}: forbidden: {message}; add to the Role: apiGroups: [\"{rule_group}\"], \
-         resources: [\"{rule_resource}\"], verbs: [\"{rule_verb}\"]"
-    )]
+    #[error("{verb} {object}: forbidden: {message}; add to the Role: {rule}")]
     Forbidden {
         verb: &'static str,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         /// The API server's message (it names the user, verb, resource, group and namespace).
         message: String,
         /// The rule to add, from the Status body (falling back to the request itself).
-        rule_group: String,
-        rule_resource: String,
-        rule_verb: String,
+        rule: Box<RoleRule>,
     },
     #[error("{verb} {object}: target gone (404 Not Found)")]
     TargetGone {
         verb: &'static str,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
     },
     #[error("{verb} {object}: conflict (409) after {attempts} attempt(s), the last on a fresh read: {message}")]
     Conflict {
         verb: &'static str,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         attempts: u32,
         message: String,
     },
     #[error("{verb} {object}: no answer from the API server within {timeout_s} s")]
     Timeout {
         verb: &'static str,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         timeout_s: f64,
     },
     #[error("{verb} {object}: the API server refused ({code} {reason}): {message}")]
     Refused {
         verb: &'static str,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         code: u16,
         reason: String,
         message: String,
@@ -115,14 +110,14 @@ pub enum KubeActionError {
     #[error("{verb} {object}: {source}")]
     Transport {
         verb: &'static str,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         #[source]
         source: ::kube::Error,
     },
     #[error("{verb} {object}: unexpected answer: {detail}")]
     Unexpected {
         verb: &'static str,
-        object: ObjectRef,
+        object: Box<ObjectRef>,
         detail: String,
     },
     #[error("{step} on {target}: {why}")]
@@ -150,27 +145,30 @@ impl KubeActionError {
             other => {
                 return KubeActionError::Transport {
                     verb,
-                    object: object.clone(),
+                    object: Box::new(object.clone()),
                     source: other,
                 }
             }
         };
-        let object = object.clone();
+        let object = Box::new(object.clone());
         match status.code {
             403 => {
-                let refused = RbacRefusal::parse(&status.message);
+                let rule = match RbacRefusal::parse(&status.message) {
+                    Some(refused) => RoleRule {
+                        group: refused.group,
+                        resource: refused.resource,
+                        verb: refused.verb,
+                    },
+                    None => RoleRule {
+                        group: object.group.clone(),
+                        resource: object.rbac_resource(),
+                        verb: verb.to_string(),
+                    },
+                };
                 KubeActionError::Forbidden {
                     verb,
-                    rule_group: refused
-                        .as_ref()
-                        .map_or_else(|| object.group.clone(), |r| r.group.clone()),
-                    rule_resource: refused
-                        .as_ref()
-                        .map_or_else(|| object.rbac_resource(), |r| r.resource.clone()),
-                    rule_verb: refused
-                        .as_ref()
-                        .map_or_else(|| verb.to_string(), |r| r.verb.clone()),
                     message: status.message.clone(),
+                    rule: Box::new(rule),
                     object,
                 }
             }
@@ -200,6 +198,24 @@ impl KubeActionError {
     /// Whether the object is gone (404): the caller records the step as skipped.
     pub fn is_target_gone(&self) -> bool {
         matches!(self, KubeActionError::TargetGone { .. })
+    }
+}
+
+/// A Role rule granting one verb on one resource, printed as it is written in a Role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRule {
+    pub group: String,
+    pub resource: String,
+    pub verb: String,
+}
+
+impl fmt::Display for RoleRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "apiGroups: [\"{}\"], resources: [\"{}\"], verbs: [\"{}\"]",
+            self.group, self.resource, self.verb
+        )
     }
 }
 

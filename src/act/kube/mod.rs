@@ -22,7 +22,7 @@ use ::kube::config::{KubeConfigOptions, Kubeconfig};
 use ::kube::{Client, Config};
 use time::OffsetDateTime;
 
-pub use error::{KubeActionError, ObjectRef};
+pub use error::{KubeActionError, ObjectRef, RoleRule};
 pub use rbac::{permissions_for, permissions_of, rbac_rules_for, Permission};
 pub use request::{DryRun, PlannedRequest, Verb};
 pub use steps::{

@@ -241,7 +241,7 @@ pub(crate) async fn send(
     let verb = request.verb.rbac();
     let http_request = request.to_http().map_err(|e| KubeActionError::Unexpected {
         verb,
-        object: request.object.clone(),
+        object: Box::new(request.object.clone()),
         detail: format!("cannot build the request: {e}"),
     })?;
     match tokio::time::timeout(
@@ -252,7 +252,7 @@ pub(crate) async fn send(
     {
         Err(_elapsed) => Err(KubeActionError::Timeout {
             verb,
-            object: request.object.clone(),
+            object: Box::new(request.object.clone()),
             timeout_s: ctx.request_timeout.as_secs_f64(),
         }),
         Ok(Err(e)) => Err(KubeActionError::from_kube(verb, &request.object, e)),

@@ -47,7 +47,7 @@ pub(crate) fn previous_revision(
             Some((revision, rs))
         })
         .collect();
-    owned.sort_by(|a, b| b.0.cmp(&a.0));
+    owned.sort_by_key(|(revision, _)| std::cmp::Reverse(*revision));
     let [(current_revision, _), (revision, previous), ..] = owned.as_slice() else {
         return Err(format!(
             "no previous revision: {} ReplicaSet(s) with a revision belong to it",

@@ -358,7 +358,7 @@ async fn plan_scale(
     let Some(current) = scale["spec"]["replicas"].as_i64() else {
         return Err(KubeActionError::Unexpected {
             verb: "get",
-            object: scale_object,
+            object: Box::new(scale_object),
             detail: "the Scale has no spec.replicas".into(),
         });
     };

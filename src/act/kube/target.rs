@@ -145,7 +145,7 @@ async fn owner_of(ctx: &KubeContext, object: &Target) -> Result<Option<Target>, 
     let Some(kind) = kind else {
         return Err(KubeActionError::Unexpected {
             verb: "get",
-            object: object.object(),
+            object: Box::new(object.object()),
             detail: format!(
                 "controlled by {}, which forewarn cannot act on",
                 describe_controller(&answer)
@@ -162,7 +162,7 @@ async fn owner_of(ctx: &KubeContext, object: &Target) -> Result<Option<Target>, 
 fn unexpected_controller(of: &Target, kind: WorkloadKind, name: &str) -> KubeActionError {
     KubeActionError::Unexpected {
         verb: "get",
-        object: of.object(),
+        object: Box::new(of.object()),
         detail: format!("controlled by {kind} {name}, which forewarn cannot act on"),
     }
 }
