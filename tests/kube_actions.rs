@@ -1268,3 +1268,34 @@ async fn the_typed_api_lists_by_label_patches_and_scales() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn discovery_finds_the_served_resources() {
+    use kube::core::GroupVersionKind;
+
+    let api = KubeApi::start();
+    let client = api.client().await;
+    assert_eq!(
+        client.apiserver_version().await.unwrap().git_version,
+        "v1.33.0"
+    );
+    let discovery = kube::Discovery::new(client).run().await.unwrap();
+    for (group, kind, plural) in [
+        ("", "Pod", "pods"),
+        ("apps", "Deployment", "deployments"),
+        ("apps", "ReplicaSet", "replicasets"),
+        ("apps", "StatefulSet", "statefulsets"),
+        ("apps", "DaemonSet", "daemonsets"),
+        ("batch", "Job", "jobs"),
+        ("batch", "CronJob", "cronjobs"),
+        ("coordination.k8s.io", "Lease", "leases"),
+    ] {
+        let (resource, _) = discovery
+            .resolve_gvk(&GroupVersionKind::gvk(group, "v1", kind))
+            .unwrap_or_else(|| panic!("{group}/v1 {kind} not discovered"));
+        assert_eq!(resource.plural, plural);
+    }
+    assert!(discovery
+        .resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Nonexistent"))
+        .is_none());
+}
