@@ -1299,3 +1299,35 @@ async fn discovery_finds_the_served_resources() {
         .resolve_gvk(&GroupVersionKind::gvk("apps", "v1", "Nonexistent"))
         .is_none());
 }
+
+#[tokio::test]
+async fn a_plan_records_as_json_what_it_will_send() {
+    let (api, ctx) = setup().await;
+    let plan = k::plan(
+        &ctx,
+        &raise(1.5, 4096 * MI, false),
+        &target(WorkloadKind::Deployment, "web"),
+        DryRun::Server,
+    )
+    .await
+    .unwrap();
+    let rv = api.object("Deployment", NS, "web").unwrap()["metadata"]["resourceVersion"].clone();
+    assert_eq!(
+        serde_json::to_value(&plan).unwrap(),
+        json!({
+            "step": {"raise_memory": {"container": "app", "factor": 1.5,
+                                      "cap_bytes": 4096 * MI, "raise_request": false}},
+            "target": {"kind": "Deployment", "namespace": "shop", "name": "web"},
+            "dry_run": "server",
+            "request": {
+                "verb": "patch", "path": DEPLOY_WEB, "query": "dryRun=All", "content_type": SMP,
+                "body": {"metadata": {"resourceVersion": rv},
+                         "spec": {"template": {"spec": {"containers": [
+                             {"name": "app", "resources": {"limits": {"memory": "768Mi"}}}]}}}}
+            },
+            "summary": "raise Deployment shop/web container \"app\" memory limit 512Mi → 768Mi"
+        })
+    );
+    // planning only reads
+    assert_eq!(api.requests(), vec![get(DEPLOY_WEB)]);
+}

@@ -24,8 +24,9 @@ pub enum DryRun {
     No,
 }
 
+/// What a request does, named as RBAC names it (serialized that way too: `"patch"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[serde(rename_all = "lowercase")]
 pub enum Verb {
     Get,
     List,

@@ -51,6 +51,19 @@ impl WorkloadKind {
         }
     }
 
+    /// The `kind` field of such an object.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::Job => "Job",
+            WorkloadKind::CronJob => "CronJob",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+            WorkloadKind::Pod => "Pod",
+        }
+    }
+
     fn api_version(self) -> &'static str {
         match self.group() {
             "apps" => "apps/v1",
@@ -71,13 +84,13 @@ impl WorkloadKind {
             WorkloadKind::Pod,
         ]
         .into_iter()
-        .find(|k| format!("{k:?}") == kind && k.api_version() == api_version)
+        .find(|k| k.kind_name() == kind && k.api_version() == api_version)
     }
 }
 
 impl fmt::Display for WorkloadKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        f.write_str(self.kind_name())
     }
 }
 
