@@ -973,6 +973,12 @@ async fn connect_uses_the_current_or_the_named_kubeconfig_context() {
         "no secret in errors"
     );
 
+    // an HTTPS cluster: the client builds its TLS configuration (rustls with ring) and a
+    // refused connection is a transport error, not a panic
+    let ctx = KubeContext::new(k::connect_kubeconfig(read(), Some("tls")).await.unwrap());
+    let err = k::resolve_owner(&ctx, NS, "bare").await.unwrap_err();
+    assert!(matches!(err, KubeActionError::Transport { .. }), "{err}");
+
     // through KUBECONFIG, as a user runs it (no other test reads the variable)
     std::env::set_var("KUBECONFIG", api.kubeconfig_path());
     std::env::remove_var("KUBERNETES_SERVICE_HOST");

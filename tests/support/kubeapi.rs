@@ -55,7 +55,8 @@ pub struct KubeApi {
 
 impl KubeApi {
     /// Starts a server and writes its kubeconfig (current context `loopback`; context
-    /// `stranger` has a token the server refuses).
+    /// `stranger` has a token the server refuses; context `tls` points at an HTTPS address where
+    /// nothing listens, so a client with TLS is built but cannot connect).
     pub fn start() -> KubeApi {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         let python = std::env::var_os("FOREWARN_TEST_PYTHON")
@@ -102,10 +103,12 @@ impl KubeApi {
         format!(
             "apiVersion: v1\nkind: Config\ncurrent-context: loopback\n\
              clusters:\n- name: loopback\n  cluster:\n    server: {url}\n\
+             - name: tls-nowhere\n  cluster:\n    server: https://127.0.0.1:9\n\
              users:\n- name: forewarn\n  user:\n    token: {TOKEN}\n\
              - name: stranger\n  user:\n    token: not-the-token\n\
              contexts:\n- name: loopback\n  context:\n    cluster: loopback\n    user: forewarn\n    namespace: shop\n\
-             - name: stranger\n  context:\n    cluster: loopback\n    user: stranger\n",
+             - name: stranger\n  context:\n    cluster: loopback\n    user: stranger\n\
+             - name: tls\n  context:\n    cluster: tls-nowhere\n    user: forewarn\n",
             url = self.url()
         )
     }
