@@ -61,3 +61,5 @@ pub fn forewarn_bin() -> PathBuf {
 pub mod loopback;
 /// Hand-made exporter-schema datasets for source parity tests.
 pub mod fixtures;
+/// A loopback Kubernetes API server (the real kube client under test).
+pub mod kubeapi;

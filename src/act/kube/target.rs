@@ -1,0 +1,212 @@
+//! What a remediation acts on: the workload that owns a pod, found through the API.
+//!
+//! A finding names a pod; restarts, rollbacks and memory raises act on its controller. The
+//! chain follows `metadata.ownerReferences` entries with `controller: true`: Pod → ReplicaSet →
+//! Deployment, Pod → StatefulSet / DaemonSet, Pod → Job → CronJob. A pod without a controller
+//! is its own target.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::{KubeActionError, ObjectRef};
+use super::request::{checked_name, send, PlannedRequest};
+use super::KubeContext;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum WorkloadKind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    ReplicaSet,
+    Pod,
+}
+
+impl WorkloadKind {
+    /// The API group ("" is core).
+    pub fn group(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment
+            | WorkloadKind::StatefulSet
+            | WorkloadKind::DaemonSet
+            | WorkloadKind::ReplicaSet => "apps",
+            WorkloadKind::Job | WorkloadKind::CronJob => "batch",
+            WorkloadKind::Pod => "",
+        }
+    }
+
+    /// The plural resource name in paths and RBAC rules.
+    pub fn resource(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "deployments",
+            WorkloadKind::StatefulSet => "statefulsets",
+            WorkloadKind::DaemonSet => "daemonsets",
+            WorkloadKind::Job => "jobs",
+            WorkloadKind::CronJob => "cronjobs",
+            WorkloadKind::ReplicaSet => "replicasets",
+            WorkloadKind::Pod => "pods",
+        }
+    }
+
+    /// The `kind` field of such an object.
+    pub fn kind_name(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+            WorkloadKind::Job => "Job",
+            WorkloadKind::CronJob => "CronJob",
+            WorkloadKind::ReplicaSet => "ReplicaSet",
+            WorkloadKind::Pod => "Pod",
+        }
+    }
+
+    fn api_version(self) -> &'static str {
+        match self.group() {
+            "apps" => "apps/v1",
+            "batch" => "batch/v1",
+            _ => "v1",
+        }
+    }
+
+    /// The kind an ownerReference names (`kind` and `apiVersion` both checked).
+    fn of_owner(kind: &str, api_version: &str) -> Option<WorkloadKind> {
+        [
+            WorkloadKind::Deployment,
+            WorkloadKind::StatefulSet,
+            WorkloadKind::DaemonSet,
+            WorkloadKind::Job,
+            WorkloadKind::CronJob,
+            WorkloadKind::ReplicaSet,
+            WorkloadKind::Pod,
+        ]
+        .into_iter()
+        .find(|k| k.kind_name() == kind && k.api_version() == api_version)
+    }
+}
+
+impl fmt::Display for WorkloadKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind_name())
+    }
+}
+
+/// A workload (or a bare pod) to act on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Target {
+    pub kind: WorkloadKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Target {
+    /// The object itself.
+    pub fn object(&self) -> ObjectRef {
+        ObjectRef {
+            group: self.kind.group().to_string(),
+            resource: self.kind.resource().to_string(),
+            subresource: None,
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+/// The workload that controls `pod` in `namespace`: its owner chain, read through the API.
+pub async fn resolve_owner(
+    ctx: &KubeContext,
+    namespace: &str,
+    pod: &str,
+) -> Result<Target, KubeActionError> {
+    let pod = Target {
+        kind: WorkloadKind::Pod,
+        namespace: checked_name("namespace", namespace)?.to_string(),
+        name: checked_name("pod", pod)?.to_string(),
+    };
+    let Some(owner) = owner_of(ctx, &pod).await? else {
+        return Ok(pod);
+    };
+    // A ReplicaSet is normally a Deployment's, a Job a CronJob's: follow one more link.
+    let grand_kind = match owner.kind {
+        WorkloadKind::ReplicaSet => WorkloadKind::Deployment,
+        WorkloadKind::Job => WorkloadKind::CronJob,
+        WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => return Ok(owner),
+        other => return Err(unexpected_controller(&pod, other, &owner.name)),
+    };
+    match owner_of(ctx, &owner).await? {
+        None => Ok(owner),
+        Some(grand) if grand.kind == grand_kind => Ok(grand),
+        Some(grand) => Err(unexpected_controller(&owner, grand.kind, &grand.name)),
+    }
+}
+
+/// Reads `object` and returns its controller, if it has one.
+async fn owner_of(ctx: &KubeContext, object: &Target) -> Result<Option<Target>, KubeActionError> {
+    let answer = send(ctx, &PlannedRequest::read(object.object())).await?;
+    let Some((kind, name)) = controller_of(&answer) else {
+        return Ok(None);
+    };
+    let Some(kind) = kind else {
+        return Err(KubeActionError::Unexpected {
+            verb: "get",
+            object: Box::new(object.object()),
+            detail: format!(
+                "controlled by {}, which forewarn cannot act on",
+                describe_controller(&answer)
+            ),
+        });
+    };
+    Ok(Some(Target {
+        kind,
+        namespace: object.namespace.clone(),
+        name: checked_name("owner", &name)?.to_string(),
+    }))
+}
+
+fn unexpected_controller(of: &Target, kind: WorkloadKind, name: &str) -> KubeActionError {
+    KubeActionError::Unexpected {
+        verb: "get",
+        object: Box::new(of.object()),
+        detail: format!("controlled by {kind} {name}, which forewarn cannot act on"),
+    }
+}
+
+/// The controller ownerReference: `(kind if known, name)`.
+fn controller_of(object: &Value) -> Option<(Option<WorkloadKind>, String)> {
+    let owner = object["metadata"]["ownerReferences"]
+        .as_array()?
+        .iter()
+        .find(|r| r["controller"].as_bool() == Some(true))?;
+    let kind = WorkloadKind::of_owner(
+        owner["kind"].as_str().unwrap_or_default(),
+        owner["apiVersion"].as_str().unwrap_or_default(),
+    );
+    Some((kind, owner["name"].as_str()?.to_string()))
+}
+
+fn describe_controller(object: &Value) -> String {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .and_then(|refs| {
+            refs.iter()
+                .find(|r| r["controller"].as_bool() == Some(true))
+        })
+        .map(|r| {
+            format!(
+                "{} {} ({})",
+                r["kind"].as_str().unwrap_or("?"),
+                r["name"].as_str().unwrap_or("?"),
+                r["apiVersion"].as_str().unwrap_or("?")
+            )
+        })
+        .unwrap_or_default()
+}
