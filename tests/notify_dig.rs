@@ -10,7 +10,6 @@ use std::time::Duration;
 use forewarn::act::notify::dig_query;
 use forewarn::config::RuleSet;
 use forewarn::demo::generate::{generate, DemoParams};
-use forewarn::evaluate::{steps, BacktestData};
 use forewarn::findings::{Finding, Signal};
 use forewarn::source::introspect::Generation;
 use forewarn::source::{ParquetSource, Source, TelemetryNames};
@@ -26,14 +25,20 @@ async fn findings_of(
     let set = RuleSet::embedded().unwrap();
     let rules: Vec<_> = set.enabled_rules().collect();
     let from = labels.start + time::Duration::hours(2);
-    let data = BacktestData::fetch(&source, &rules, from, labels.end)
-        .await
-        .unwrap();
+    let outcome = forewarn::evaluate::backtest::drive::<std::convert::Infallible>(
+        &source,
+        &rules,
+        from,
+        labels.end,
+        Duration::from_secs(900),
+        |_, _, _| Ok(()),
+    )
+    .await
+    .unwrap();
+    assert!(outcome.failures.is_empty(), "{:?}", outcome.failures);
     let mut distinct = BTreeMap::new();
-    for as_of in steps(from, labels.end, Duration::from_secs(900)) {
-        for finding in data.evaluate(&rules, as_of).unwrap() {
-            distinct.entry(finding.id.clone()).or_insert(finding);
-        }
+    for finding in outcome.findings {
+        distinct.entry(finding.id.clone()).or_insert(finding);
     }
     distinct.into_values().collect()
 }

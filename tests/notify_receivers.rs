@@ -493,7 +493,8 @@ async fn alertmanager_gets_v2_alerts_that_outlive_the_next_run_and_resolve_now()
     let fake = Loopback::start();
     let receiver = build(
         ReceiverConfig::Alertmanager(AlertmanagerConfig {
-            url: fake.url("/am/"),
+            url: Some(fake.url("/am/")),
+            url_env: None,
             resend_validity_s: 600,
             generator_url: Some("https://forewarn.example/report".into()),
             retry: fast_retry(),

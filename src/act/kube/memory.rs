@@ -46,7 +46,7 @@ pub(crate) fn format_bytes(bytes: u64) -> String {
     ];
     for (suffix, shift) in suffixes {
         let unit = 1u64 << shift;
-        if bytes >= unit && bytes % unit == 0 {
+        if bytes >= unit && bytes.is_multiple_of(unit) {
             return format!("{}{suffix}", bytes / unit);
         }
     }
