@@ -4,3 +4,4 @@ pub mod generate;
 pub mod load;
 pub mod model;
 pub mod parquet;
+mod scenarios;
