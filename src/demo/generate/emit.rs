@@ -9,6 +9,7 @@ use rand_distr::StandardNormal;
 
 use super::world::{ContainerRun, Kind, Pod, World};
 use crate::demo::model::{Attributes, Dataset, Labels, LogRecord};
+use crate::demo::scenarios::memory::Noise;
 use crate::demo::scenarios::{
     attrs, between, datetime, events, traffic, Sink, Window, MIB, MIN, SEC,
 };
@@ -83,16 +84,28 @@ impl World {
 
     fn emit_metrics(&self, sink: &mut Sink, rng: &mut StdRng) {
         let win = self.win;
-        let cluster_ticks = scrape_ticks(rng, win, MIN);
-        let node_ticks: Vec<Vec<i64>> = (0..self.nodes.len())
-            .map(|_| scrape_ticks(rng, win, 30 * SEC))
+        let (cluster_interval, kubelet_interval, jitter) = match &self.wide {
+            Some(wide) => (wide.cluster_interval, wide.kubelet_interval, wide.jitter),
+            None => (MIN, 30 * SEC, 300_000_000),
+        };
+        let mut cluster_ticks = scrape_ticks(rng, win, cluster_interval, jitter);
+        let mut node_ticks: Vec<Vec<i64>> = (0..self.nodes.len())
+            .map(|_| scrape_ticks(rng, win, kubelet_interval, jitter))
             .collect();
+        let missing_probability = match &self.wide {
+            Some(wide) => {
+                cluster_ticks.retain(|&t| !wide.in_gap(t));
+                for ticks in &mut node_ticks {
+                    ticks.retain(|&t| !wide.in_gap(t));
+                }
+                wide.missing_probability
+            }
+            None => 0.0,
+        };
         let estimate = self.pods.iter().map(|p| p.containers.len()).sum::<usize>()
             * (win.len() / MIN).max(1) as usize
             * 5;
         sink.dataset.gauge_points.reserve(estimate);
-        let rho: f64 = 0.9;
-        let innovation = (1.0 - rho * rho).sqrt();
         for pod in &self.pods {
             let (lo, hi) = (pod.start.max(win.start), pod.end.min(win.end));
             if lo >= hi {
@@ -107,6 +120,9 @@ impl World {
                     resource,
                 );
                 let level = container.memory.trend.level();
+                let shape = container.memory.noise_shape;
+                let rho = shape.rho();
+                let innovation = (1.0 - rho * rho).sqrt();
                 let mut noise = 0.0;
                 let (mut segment, mut down) = (0usize, 0usize);
                 for &t in within(&node_ticks[pod.node], lo, hi) {
@@ -126,8 +142,19 @@ impl World {
                     };
                     let z: f64 = rng.sample::<f64, _>(StandardNormal).clamp(-2.5, 2.5);
                     noise = (rho * noise + innovation * z).clamp(-3.0, 3.0);
+                    if missing_probability > 0.0 && rng.random_bool(missing_probability) {
+                        continue;
+                    }
                     let mut value = container.memory.expected(t, segment, segment_start)
                         + noise * container.memory.noise * level;
+                    if let Noise::Spiky {
+                        probability, size, ..
+                    } = shape
+                    {
+                        if rng.random_bool(probability) {
+                            value += size * level;
+                        }
+                    }
                     if let Some(limit) = container.limit {
                         value = value.min(0.995 * limit);
                     }
@@ -169,6 +196,9 @@ impl World {
                     while restarted < container.restarts.len() && container.restarts[restarted] <= t
                     {
                         restarted += 1;
+                    }
+                    if missing_probability > 0.0 && rng.random_bool(missing_probability) {
+                        continue;
                     }
                     if let Some((series, value)) = limit_series {
                         sink.point(series, t, value);
@@ -234,13 +264,14 @@ impl World {
     }
 }
 
-/// Scrape times every `interval` with a fixed phase and up to ±300 ms of jitter, inside `win`.
-fn scrape_ticks(rng: &mut StdRng, win: Window, interval: i64) -> Vec<i64> {
+/// Scrape times every `interval` with a fixed phase and up to ±`jitter` (300 ms by default),
+/// inside `win`.
+fn scrape_ticks(rng: &mut StdRng, win: Window, interval: i64, jitter: i64) -> Vec<i64> {
     let phase = between(rng, 0, interval);
     let mut nominal = win.start - win.start.rem_euclid(interval) + phase;
     let mut ticks = Vec::with_capacity((win.len() / interval) as usize + 2);
     while nominal < win.end + SEC {
-        let t = nominal + between(rng, -300_000_000, 300_000_000);
+        let t = nominal + between(rng, -jitter, jitter);
         if win.contains(t) {
             ticks.push(t);
         }

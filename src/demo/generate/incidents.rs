@@ -7,7 +7,7 @@
 use rand::Rng;
 
 use super::world::{Kind, World};
-use crate::demo::scenarios::memory::{MemoryModel, Ripple, Trend};
+use crate::demo::scenarios::memory::{MemoryModel, Noise, Ramp, Ripple, Trend};
 use crate::demo::scenarios::{
     between, human_bytes, human_duration, log_uniform, uniform, HOUR, MIB, MIN, SEC,
 };
@@ -40,7 +40,10 @@ impl World {
         if room < 45 * MIN {
             return;
         }
-        let growth = (log_uniform(&mut rng, 1.5 * HOUR as f64, 8.0 * HOUR as f64) as i64).min(room);
+        // Wide clusters also have young, steep leaks (30 min to the limit).
+        let shortest = if self.wide.is_some() { 0.5 } else { 1.5 };
+        let growth =
+            (log_uniform(&mut rng, shortest * HOUR as f64, 8.0 * HOUR as f64) as i64).min(room);
         let impact_lo = (win.start + win.len() / 2)
             .max(earliest_onset + growth)
             .min(latest_impact);
@@ -52,6 +55,15 @@ impl World {
             uniform(&mut rng, 0.15, 0.5)
         } else {
             uniform(&mut rng, 0.0, 0.05)
+        };
+        let ramp = match self.wide.is_some().then(|| rng.random_range(0..4)) {
+            Some(2) => Ramp::Concave {
+                power: uniform(&mut rng, 1.5, 3.0),
+            },
+            Some(3) => Ramp::Stepwise {
+                steps: rng.random_range(3..=6),
+            },
+            _ => Ramp::Curved { accel },
         };
         let leaks_again = rng.random_bool(0.5);
         let mut starts = vec![Some(onset)];
@@ -78,10 +90,11 @@ impl World {
                     level,
                     limit,
                     growth,
-                    accel,
+                    ramp,
                     starts: starts.clone(),
                 },
                 noise: uniform(&mut rng, 0.004, 0.01),
+                noise_shape: Noise::DEFAULT,
                 ripple: Ripple {
                     amplitude: uniform(&mut rng, 0.01, 0.03),
                     period: between(&mut rng, 2 * MIN, 10 * MIN),
@@ -92,11 +105,7 @@ impl World {
             };
         }
         let slope_mib_per_min = (limit - level) / MIB / (growth as f64 / MIN as f64);
-        let shape = if accel > 0.1 {
-            "accelerating"
-        } else {
-            "linear"
-        };
+        let shape = ramp.name();
         let name = self.pods[p].containers[c].name.clone();
         let entity = self.container_entity(p, c);
         for (k, &(oom, restart)) in kills.iter().enumerate() {

@@ -37,6 +37,9 @@
 //! fails: `Failed` and a Normal "Back-off pulling image" `BackOff`, not a restart), completed
 //! CronJob pods, one isolated restart, chronically high but flat errors, traffic swings at a
 //! constant error ratio, quiet services, a jittered canary, a canary with one late beat.
+//! `Variety::Wide` adds `gc_hour_cycle` (GC cycles of 50 min to 2.5 h), `level_step` (one step
+//! to a new flat level) and `batch_near_limit` (CronJob runs that reach 85–95 % of the limit
+//! and complete), and describes each leak's ramp (linear, accelerating, concave, stepwise).
 //!
 //! How the work is split (each module extends `World`, the cluster being built, with one job):
 //! - `world`: the cluster's state (nodes, workloads, pods, containers, services, canaries,
@@ -51,6 +54,7 @@
 //! - `services`: each serving Deployment's request traffic and its role (error burst or creep,
 //!   or one of the error-rate hard negatives);
 //! - `canaries`: heartbeat schedules and their labels;
+//! - `wide`: the opt-in variety (`Variety::Wide`) and the draws only it takes;
 //! - `emit`: turning the finished world into rows (`Dataset`) and labels.
 //!
 //! The building blocks they use (time and random helpers, working-set shapes, request logs,
@@ -63,6 +67,7 @@ mod kube_events;
 mod negatives;
 mod services;
 mod topology;
+mod wide;
 mod world;
 
 #[cfg(test)]
@@ -72,6 +77,7 @@ use time::OffsetDateTime;
 
 use super::model::Dataset;
 use super::scenarios::{Window, HOUR};
+pub use wide::Variety;
 use world::World;
 
 /// What to generate.
@@ -108,6 +114,12 @@ impl Default for DemoParams {
 /// hold a scenario's required healthy history and growth, that scenario is left out (and so is
 /// its label). Non-positive or non-finite `hours`/`scale` fall back to the defaults.
 pub fn generate(params: &DemoParams) -> Dataset {
+    generate_with(params, Variety::Default)
+}
+
+/// `generate` with the chosen variety: `Variety::Wide` draws what real clusters vary as well
+/// (module `wide`); the same parameters and variety give the same `Dataset`.
+pub fn generate_with(params: &DemoParams, variety: Variety) -> Dataset {
     let hours = if params.hours.is_finite() && params.hours > 0.0 {
         params.hours
     } else {
@@ -120,9 +132,10 @@ pub fn generate(params: &DemoParams) -> Dataset {
     };
     let end = params.end.unix_timestamp_nanos() as i64;
     let start = end - (hours * HOUR as f64).round() as i64;
-    let mut world = World::new(params.seed, Window { start, end }, scale);
+    let mut world = World::new(params.seed, Window { start, end }, scale, variety);
     world.build_topology();
     world.inject_scenarios();
+    world.vary_containers();
     world.into_dataset(params.seed)
 }
 

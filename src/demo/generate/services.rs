@@ -31,7 +31,12 @@ impl World {
             name: name.clone(),
             namespace,
             workload,
-            rate_per_minute: log_uniform(rng, 5.0, 100.0),
+            // Wide: 0.2 to 200 requests a minute, three orders of magnitude.
+            rate_per_minute: if self.wide.is_some() {
+                log_uniform(rng, 0.2, 200.0)
+            } else {
+                log_uniform(rng, 5.0, 100.0)
+            },
             diurnal_amplitude: uniform(rng, 0.15, 0.5),
             diurnal_peak_hour: (self.peak_hour + uniform(rng, -2.0, 2.0)).rem_euclid(24.0),
             baseline_error_ratio: log_uniform(rng, 0.001, 0.02),
@@ -69,7 +74,9 @@ impl World {
             self.traffic_swing(&mut rng, s);
         }
         self.quiet_services(&mut rng, &mut order);
-        self.share_log_budget();
+        if self.wide.is_none() {
+            self.share_log_budget();
+        }
     }
 
     /// Incident: the error ratio jumps to 5–30× baseline at onset, until the end of the data
@@ -133,9 +140,18 @@ impl World {
             return;
         }
         let onset = between(rng, lo, hi);
-        let baseline = log_uniform(rng, 0.005, 0.03);
+        // Wide: a busy service whose fraction of a percent creeps up (thousands of requests an
+        // hour, so the trend is significant long before 5×).
+        let (baseline, rate_per_minute) = if self.wide.is_some() {
+            (
+                log_uniform(rng, 0.001, 0.005),
+                log_uniform(rng, 60.0, 400.0),
+            )
+        } else {
+            (log_uniform(rng, 0.005, 0.03), uniform(rng, 15.0, 50.0))
+        };
         let svc = &mut self.services[s];
-        svc.rate_per_minute = uniform(rng, 15.0, 50.0);
+        svc.rate_per_minute = rate_per_minute;
         svc.baseline_error_ratio = baseline;
         svc.errors = ErrorShape::Creep {
             onset,
@@ -235,7 +251,8 @@ impl World {
     }
 
     /// Keeps the log volume near 460 requests/min per unit of scale: normal services share
-    /// what the scenario services leave (at least 5 requests/min each).
+    /// what the scenario services leave (at least 5 requests/min each). Not under `Wide`,
+    /// whose rates span three orders of magnitude on purpose.
     fn share_log_budget(&mut self) {
         let win = self.win;
         let budget = 460.0 * self.scale;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use time::OffsetDateTime;
 
-use super::{generate, DemoParams};
+use super::{generate, generate_with, DemoParams, Variety};
 use crate::demo::model::{Dataset, LogRecord};
 use crate::demo::scenarios::events;
 use crate::demo::scenarios::{HOUR, MIN, SEC};
@@ -151,6 +151,12 @@ fn limit_of(index: &Index, pod: &str, container: &str) -> f64 {
 }
 
 fn assert_labels_consistent(dataset: &Dataset) {
+    assert_labels_consistent_with(dataset, Variety::Default);
+}
+
+/// Under `Variety::Wide` a collector gap or a missing sample may hide the last sample before
+/// an OOM kill; that one check is skipped when there is no sample to judge.
+fn assert_labels_consistent_with(dataset: &Dataset, variety: Variety) {
     let labels = &dataset.labels;
     let index = Index::new(dataset);
     let (start, end) = (ns(labels.start), ns(labels.end));
@@ -186,9 +192,12 @@ fn assert_labels_consistent(dataset: &Dataset) {
                 let limit = limit_of(&index, pod, container);
                 assert!(limit > 0.0, "leak without a limit: {incident:?}");
                 let ws = index.points("container.memory.working_set", pod, container);
-                let before =
-                    max_in(&ws, impact - 90 * SEC, impact).expect("samples before the OOM");
-                assert!(before >= 0.9 * limit, "{before} vs {limit}: {incident:?}");
+                match max_in(&ws, impact - 90 * SEC, impact) {
+                    Some(before) => {
+                        assert!(before >= 0.9 * limit, "{before} vs {limit}: {incident:?}")
+                    }
+                    None => assert_eq!(variety, Variety::Wide, "no samples before the OOM"),
+                }
                 let after = ws
                     .iter()
                     .find(|p| p.0 > impact)
@@ -245,13 +254,13 @@ fn assert_labels_consistent(dataset: &Dataset) {
     for negative in &labels.negatives {
         let e = &negative.entity;
         match negative.kind.as_str() {
-            "gc_sawtooth" | "flat_high" => {
+            "gc_sawtooth" | "gc_hour_cycle" | "flat_high" => {
                 let limit = limit_of(&index, &e["pod"], &e["container"]);
                 let ws = index.points("container.memory.working_set", &e["pod"], &e["container"]);
                 let max = ws.iter().map(|p| p.1).fold(0.0, f64::max);
                 let min = ws.iter().map(|p| p.1).fold(f64::MAX, f64::min);
                 assert!(max < 0.97 * limit, "{negative:?}");
-                if negative.kind == "gc_sawtooth" {
+                if negative.kind != "flat_high" {
                     assert!(max > 0.75 * limit && min < 0.6 * limit, "{negative:?}");
                 } else {
                     assert!(min > 0.85 * limit, "{negative:?}");
@@ -262,7 +271,16 @@ fn assert_labels_consistent(dataset: &Dataset) {
                 let rise = restarts.last().unwrap().1 - restarts.first().unwrap().1;
                 assert_eq!(rise, 1.0, "{negative:?}");
             }
-            "rolling_update" | "batch_completed" => {
+            "level_step" => {
+                let ws = index.points("container.memory.working_set", &e["pod"], &e["container"]);
+                let limit = limit_of(&index, &e["pod"], &e["container"]);
+                let (first, last) = (&ws[..ws.len() / 4], &ws[ws.len() - 3..]);
+                let mean = |p: &[(i64, f64)]| p.iter().map(|p| p.1).sum::<f64>() / p.len() as f64;
+                assert!(mean(last) > 1.2 * mean(first), "{negative:?}");
+                let max = ws.iter().map(|p| p.1).fold(0.0, f64::max);
+                assert!(max < 0.8 * limit, "{negative:?}");
+            }
+            "rolling_update" | "batch_completed" | "batch_near_limit" => {
                 let pods: BTreeSet<&String> = index
                     .series
                     .keys()
@@ -270,6 +288,20 @@ fn assert_labels_consistent(dataset: &Dataset) {
                     .map(|(_, p, _)| p)
                     .collect();
                 assert!(pods.len() >= 2, "{negative:?}");
+                if negative.kind == "batch_near_limit" {
+                    let mut peak_share: f64 = 0.0;
+                    for pod in &pods {
+                        let ws = index.points("container.memory.working_set", pod, &e["container"]);
+                        let limit = limit_of(&index, pod, &e["container"]);
+                        if ws.is_empty() {
+                            continue; // a run at the edge of the data, between scrapes
+                        }
+                        let max = ws.iter().map(|p| p.1).fold(0.0, f64::max);
+                        assert!(max < limit, "{pod}: {max} vs {limit}");
+                        peak_share = peak_share.max(max / limit);
+                    }
+                    assert!(peak_share > 0.8, "{peak_share}: {negative:?}");
+                }
                 for pod in pods {
                     let restarts = index.points("k8s.container.restarts", pod, &e["container"]);
                     assert!(restarts.iter().all(|p| p.1 == restarts[0].1), "{pod}");
@@ -492,7 +524,9 @@ fn odd_windows_and_scales_still_generate_consistent_data() {
 /// findings against.
 fn entity_keys(signal: &str, kind: &str) -> &'static [&'static str] {
     match (signal, kind) {
-        (_, "rolling_update" | "batch_completed") => &["cluster", "container", "namespace"],
+        (_, "rolling_update" | "batch_completed" | "batch_near_limit") => {
+            &["cluster", "container", "namespace"]
+        }
         ("memory_pressure" | "restart_frequency", _) => {
             &["cluster", "container", "namespace", "pod"]
         }
@@ -502,7 +536,7 @@ fn entity_keys(signal: &str, kind: &str) -> &'static [&'static str] {
     }
 }
 
-fn assert_every_label_kind_appears(dataset: &Dataset) {
+fn assert_every_label_kind_appears(dataset: &Dataset, variety: Variety) {
     let labels = &dataset.labels;
     let clusters: BTreeSet<&str> = dataset
         .resources
@@ -554,23 +588,36 @@ fn assert_every_label_kind_appears(dataset: &Dataset) {
         ("error_rate", "quiet_service"),
         ("heartbeat_missing", "jittered_canary"),
         ("heartbeat_missing", "late_beat"),
-    ] {
+    ]
+    .into_iter()
+    .chain(match variety {
+        Variety::Default => vec![],
+        Variety::Wide => vec![
+            ("memory_pressure", "gc_hour_cycle"),
+            ("memory_pressure", "level_step"),
+            ("memory_pressure", "batch_near_limit"),
+        ],
+    }) {
         assert!(
             kinds.contains(&expected),
             "no {expected:?} label: {kinds:?}"
         );
     }
+    let known = match variety {
+        Variety::Default => 19,
+        Variety::Wide => 22,
+    };
     assert_eq!(
         kinds.len(),
-        19,
+        known,
         "a label kind this test does not know: {kinds:?}"
     );
 }
 
 #[test]
 fn every_label_kind_appears_with_its_entity_keys() {
-    assert_every_label_kind_appears(main_dataset());
-    assert_every_label_kind_appears(&generate(&params(9, 1.0)));
+    assert_every_label_kind_appears(main_dataset(), Variety::Default);
+    assert_every_label_kind_appears(&generate(&params(9, 1.0)), Variety::Default);
 }
 
 /// FNV-1a over every row and the labels: a digest that changes with any byte of the data.
@@ -629,4 +676,101 @@ fn default_data_for_a_seed_is_pinned() {
         "94d6412c0393e616",
         "the default data for seed 7 changed"
     );
+}
+
+fn wide(seed: u64) -> Dataset {
+    generate_with(&params(seed, 1.0), Variety::Wide)
+}
+
+#[test]
+fn wide_data_is_deterministic_and_differs_from_the_default() {
+    let (a, b) = (wide(7), wide(7));
+    assert_eq!(a.gauge_points, b.gauge_points);
+    assert_eq!(a.logs, b.logs);
+    assert_eq!(a.labels, b.labels);
+    assert_ne!(a.gauge_points, generate(&params(7, 1.0)).gauge_points);
+}
+
+#[test]
+fn wide_labels_match_the_data() {
+    for seed in [1, 2, 3, 4] {
+        let dataset = wide(seed);
+        assert_labels_consistent_with(&dataset, Variety::Wide);
+        assert_every_label_kind_appears(&dataset, Variety::Wide);
+    }
+}
+
+/// The kubelet interval of a dataset: the median gap between one container's samples.
+fn working_set_interval_s(dataset: &Dataset) -> i64 {
+    let index = Index::new(dataset);
+    let (key, _) = index
+        .series
+        .iter()
+        .filter(|(k, _)| k.0 == "container.memory.working_set")
+        .max_by_key(|(_, series)| series.len())
+        .expect("working-set series");
+    let points = index.points(&key.0, &key.1, &key.2);
+    let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    gaps.sort_unstable();
+    (gaps[gaps.len() / 2] as f64 / SEC as f64).round() as i64
+}
+
+#[test]
+fn wide_clusters_vary_what_the_default_holds_fixed() {
+    let datasets: Vec<Dataset> = (1..=6).map(wide).collect();
+    let intervals: BTreeSet<i64> = datasets.iter().map(working_set_interval_s).collect();
+    assert!(intervals.len() >= 2, "{intervals:?}");
+    assert!(
+        intervals.iter().all(|s| (10..=60).contains(s)),
+        "{intervals:?}"
+    );
+    assert_eq!(working_set_interval_s(main_dataset()), 30);
+
+    let shapes: BTreeSet<&str> = datasets
+        .iter()
+        .flat_map(|d| d.labels.incidents.iter())
+        .filter(|i| i.kind == "memory_leak")
+        .filter_map(|i| {
+            ["linear", "accelerating", "concave", "stepwise"]
+                .into_iter()
+                .find(|shape| i.description.contains(&format!("({shape})")))
+        })
+        .collect();
+    assert_eq!(shapes.len(), 4, "leak shapes: {shapes:?}");
+
+    // Request rates over three orders of magnitude (per service, requests per minute).
+    let mut rates: Vec<f64> = Vec::new();
+    for dataset in &datasets {
+        let mut per_service: HashMap<&str, usize> = HashMap::new();
+        for l in &dataset.logs {
+            let service = &dataset.resources[l.resource as usize].service_name;
+            if !service.is_empty() && Index::log_attribute(l, "canary.name").is_none() {
+                *per_service.entry(service).or_default() += 1;
+            }
+        }
+        let minutes = (ns(dataset.labels.end) - ns(dataset.labels.start)) as f64 / MIN as f64;
+        rates.extend(per_service.values().map(|&n| n as f64 / minutes));
+    }
+    let (lo, hi) = rates
+        .iter()
+        .fold((f64::MAX, 0.0_f64), |(lo, hi), &r| (lo.min(r), hi.max(r)));
+    assert!(hi / lo >= 1000.0, "request rates {lo:.2}–{hi:.2}/min");
+
+    // A second sidecar on some pods: more than two containers in a pod.
+    let crowded = datasets.iter().any(|d| {
+        let mut per_pod: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+        for r in &d.resources {
+            let get = |key: &str| {
+                r.attributes
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| v.as_str())
+            };
+            if let (Some(pod), Some(container)) = (get("k8s.pod.name"), get("k8s.container.name")) {
+                per_pod.entry(pod).or_default().insert(container);
+            }
+        }
+        per_pod.values().any(|c| c.len() >= 3)
+    });
+    assert!(crowded, "no pod with two sidecars");
 }

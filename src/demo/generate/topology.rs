@@ -7,7 +7,7 @@
 use rand::Rng;
 
 use super::world::{round_to_16_mib, ContainerRun, Kind, Pod, Workload, World, FAR_FUTURE};
-use crate::demo::scenarios::memory::{MemoryModel, Ripple, Trend};
+use crate::demo::scenarios::memory::{MemoryModel, Noise, Ripple, Trend};
 use crate::demo::scenarios::names::{self, random_string, uuid, Lang, HEX, SAFE};
 use crate::demo::scenarios::{between, uniform, HOUR, MIB, MIN};
 
@@ -118,6 +118,7 @@ impl World {
         let memory = MemoryModel {
             trend,
             noise: uniform(rng, 0.004, 0.02),
+            noise_shape: Noise::DEFAULT,
             ripple: Ripple {
                 amplitude: ripple_amplitude,
                 period: between(rng, MIN, 12 * MIN),
@@ -150,6 +151,28 @@ impl World {
             restarts: Vec::new(),
             down: Vec::new(),
         }
+    }
+
+    /// Under `Wide`, some Deployments carry a second sidecar (another of the pool than the
+    /// cluster's own); none otherwise.
+    fn second_sidecar(&mut self) -> Option<ContainerRun> {
+        if self.wide.is_none() || !self.rng.random_bool(0.3) {
+            return None;
+        }
+        let (name, image, process) = *names::pick(&mut self.rng, names::SIDECARS);
+        if name == self.sidecar.0 {
+            return None;
+        }
+        let tag = names::version(&mut self.rng);
+        Some(self.new_container(
+            name,
+            image,
+            &tag,
+            process,
+            false,
+            &[64.0, 128.0, 256.0],
+            0.01,
+        ))
     }
 
     /// Another replica of the same container spec: same limits, its own level and noise.
@@ -280,13 +303,14 @@ impl World {
                     0.01,
                 )
             });
+            let second_sidecar = self.second_sidecar();
             for replica in 0..replicas {
                 let mut pod_containers = vec![if replica == 0 {
                     main.clone()
                 } else {
                     self.replica_of(&main)
                 }];
-                if let Some(sidecar) = &sidecar {
+                for sidecar in sidecar.iter().chain(&second_sidecar) {
                     pod_containers.push(self.replica_of(sidecar));
                 }
                 containers += pod_containers.len();

@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
+use super::wide::{Variety, Wide};
 use crate::demo::model::{Incident, Negative};
 use crate::demo::scenarios::canary::Canary;
 use crate::demo::scenarios::events::KEvent;
@@ -82,6 +83,8 @@ pub(super) struct Node {
 }
 
 pub(super) struct World {
+    /// The extra variety drawn under `Variety::Wide`; `None` keeps the default story.
+    pub(super) wide: Option<Wide>,
     pub(super) rng: StdRng,
     pub(super) win: Window,
     pub(super) scale: f64,
@@ -122,7 +125,7 @@ pub(super) fn round_to_16_mib(bytes: f64) -> f64 {
 }
 
 impl World {
-    pub(super) fn new(seed: u64, win: Window, scale: f64) -> World {
+    pub(super) fn new(seed: u64, win: Window, scale: f64, variety: Variety) -> World {
         let mut rng = StdRng::seed_from_u64(seed);
         let cluster = names::cluster_name(&mut rng);
         let infra_namespace = names::pick(&mut rng, names::INFRA_NAMESPACES).to_string();
@@ -150,7 +153,9 @@ impl World {
         let sidecar = *names::pick(&mut rng, names::SIDECARS);
         let sidecar_tag = names::version(&mut rng);
         let peak_hour = uniform(&mut rng, 0.0, 24.0);
+        let wide = (variety == Variety::Wide).then(|| Wide::draw(&mut rng, win));
         World {
+            wide,
             rng,
             win,
             scale,

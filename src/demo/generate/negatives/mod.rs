@@ -1,8 +1,9 @@
 //! Hard negatives on memory and restarts: shapes a detector could mistake for an incident and
 //! must not page on, each labelled in `labels.negatives` with the signal it could fool. This
 //! module owns the single-container ones (a GC sawtooth that stays below its limit, flat-but-
-//! high usage, growth without a limit, one isolated restart); `rolling_update` and `cronjobs`
-//! replace or add whole pods.
+//! high usage, growth without a limit, one isolated restart, and under `Variety::Wide` an
+//! hour-long GC cycle and a one-time step to a new flat level); `rolling_update` and
+//! `cronjobs` replace or add whole pods.
 
 mod cronjobs;
 mod rolling_update;
@@ -11,14 +12,17 @@ use rand::Rng;
 
 use super::world::{round_to_16_mib, Kind, World};
 use crate::demo::scenarios::memory::Trend;
-use crate::demo::scenarios::{between, human_bytes, human_duration, uniform, HOUR, MIB, MIN, SEC};
+use crate::demo::scenarios::{
+    between, human_bytes, human_duration, log_uniform, rfc3339_seconds, uniform, HOUR, MIB, MIN,
+    SEC,
+};
 
 impl World {
     /// 1–2 GC sawtooths, one flat-high, one growth without a limit, one isolated restart,
     /// 1–2 rolling updates, 1–2 CronJobs.
     pub(super) fn inject_hard_negatives(&mut self) {
         for _ in 0..self.rng.random_range(1..=2) {
-            self.inject_gc_sawtooth();
+            self.inject_gc_sawtooth(false);
         }
         self.inject_flat_high();
         self.inject_unlimited_growth();
@@ -27,9 +31,15 @@ impl World {
             self.inject_rolling_update();
         }
         self.add_cronjobs();
+        if self.wide.is_some() {
+            self.inject_gc_sawtooth(true);
+            self.inject_level_step();
+        }
     }
 
-    fn inject_gc_sawtooth(&mut self) {
+    /// A GC sawtooth well below the limit; `hour_long`: cycles of 50 min to 2.5 h, whose
+    /// rising half fills most of a fit window (labelled `gc_hour_cycle`).
+    fn inject_gc_sawtooth(&mut self, hour_long: bool) {
         let Some((p, c)) = self.pick_container(&[Kind::Deployment, Kind::StatefulSet], true) else {
             return;
         };
@@ -37,7 +47,13 @@ impl World {
         let limit = self.ensure_limit(p, c, &[1024.0, 2048.0, 3072.0, 4096.0]);
         let floor = limit * uniform(&mut rng, 0.35, 0.55);
         let peak = limit * uniform(&mut rng, 0.8, 0.9);
-        let period = between(&mut rng, 20 * MIN, 90 * MIN);
+        let period = if hour_long {
+            between(&mut rng, 50 * MIN, 150 * MIN)
+        } else if self.wide.is_some() {
+            log_uniform(&mut rng, 2.0 * MIN as f64, 90.0 * MIN as f64) as i64
+        } else {
+            between(&mut rng, 20 * MIN, 90 * MIN)
+        };
         {
             let memory = &mut self.pods[p].containers[c].memory;
             memory.trend = Trend::Sawtooth {
@@ -52,7 +68,11 @@ impl World {
         let entity = self.container_entity(p, c);
         self.negative(
             "memory_pressure",
-            "gc_sawtooth",
+            if hour_long {
+                "gc_hour_cycle"
+            } else {
+                "gc_sawtooth"
+            },
             entity,
             format!(
                 "heap sawtooth: climbs from a flat {} floor to ~{} ({:.0}% of the {} limit) every {}, then a full GC drops it back; the floor does not grow",
@@ -61,6 +81,38 @@ impl World {
                 peak / limit * 100.0,
                 human_bytes(limit),
                 human_duration(period)
+            ),
+        );
+    }
+
+    /// A one-time step to a new flat level well below the limit (a config change), late in
+    /// the data so a detector judges it while the step is still in its recent span.
+    fn inject_level_step(&mut self) {
+        let Some((p, c)) = self.pick_container(&[Kind::Deployment, Kind::StatefulSet], true) else {
+            return;
+        };
+        let mut rng = self.child_rng();
+        let limit = self.ensure_limit(p, c, &[1024.0, 2048.0, 3072.0]);
+        let before = limit * uniform(&mut rng, 0.2, 0.4);
+        let after = (before * uniform(&mut rng, 1.3, 1.9)).min(0.7 * limit);
+        let at = between(&mut rng, self.win.at(0.5), self.win.end - 20 * MIN);
+        {
+            let memory = &mut self.pods[p].containers[c].memory;
+            memory.trend = Trend::Step { before, after, at };
+            memory.noise = uniform(&mut rng, 0.003, 0.01);
+        }
+        let entity = self.container_entity(p, c);
+        self.negative(
+            "memory_pressure",
+            "level_step",
+            entity,
+            format!(
+                "one step from {} to a new flat {} ({:.0}% of the {} limit) at {}, flat before and after",
+                human_bytes(before),
+                human_bytes(after),
+                after / limit * 100.0,
+                human_bytes(limit),
+                rfc3339_seconds(at)
             ),
         );
     }
