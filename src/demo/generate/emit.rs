@@ -2,6 +2,7 @@
 //! scrape) and the k8s_cluster limit, request and restart gauges (every 60 s), each receiver
 //! with its own resource attributes; the services' request logs; the canaries' heartbeats; the
 //! queued Kubernetes events; and the sorted labels. Only this module touches the `Sink`.
+//! `merge` joins several clusters' datasets into one (`Variety::Wide`).
 
 use rand::rngs::StdRng;
 use rand::Rng;
@@ -262,6 +263,47 @@ impl World {
             }
         }
     }
+}
+
+/// Several clusters' datasets as one: indices shifted, logs in time order, labels joined
+/// (incidents sorted as in one cluster). All share the window and the seed.
+pub(super) fn merge(datasets: Vec<Dataset>) -> Dataset {
+    let mut merged = Dataset::default();
+    let mut incidents = Vec::new();
+    for (i, dataset) in datasets.into_iter().enumerate() {
+        let resources = merged.resources.len() as u32;
+        let series = merged.gauge_series.len() as u32;
+        merged.resources.extend(dataset.resources);
+        merged
+            .gauge_series
+            .extend(dataset.gauge_series.into_iter().map(|mut s| {
+                s.resource += resources;
+                s
+            }));
+        merged
+            .gauge_points
+            .extend(dataset.gauge_points.into_iter().map(|mut p| {
+                p.series += series;
+                p
+            }));
+        merged.logs.extend(dataset.logs.into_iter().map(|mut l| {
+            l.resource += resources;
+            l
+        }));
+        if i == 0 {
+            merged.labels = Labels {
+                incidents: Vec::new(),
+                negatives: Vec::new(),
+                ..dataset.labels.clone()
+            };
+        }
+        incidents.extend(dataset.labels.incidents);
+        merged.labels.negatives.extend(dataset.labels.negatives);
+    }
+    merged.logs.sort_by_key(|l| l.timestamp_ns);
+    incidents.sort_by(|a, b| (a.onset_at, &a.kind).cmp(&(b.onset_at, &b.kind)));
+    merged.labels.incidents = incidents;
+    merged
 }
 
 /// Scrape times every `interval` with a fixed phase and up to ±`jitter` (300 ms by default),

@@ -132,11 +132,22 @@ pub fn generate_with(params: &DemoParams, variety: Variety) -> Dataset {
     };
     let end = params.end.unix_timestamp_nanos() as i64;
     let start = end - (hours * HOUR as f64).round() as i64;
-    let mut world = World::new(params.seed, Window { start, end }, scale, variety);
+    let win = Window { start, end };
+    match variety {
+        Variety::Default => build(World::new(params.seed, win, scale, variety), params.seed),
+        Variety::Wide => {
+            let worlds = wide::clusters(params.seed, win, scale);
+            emit::merge(worlds.into_iter().map(|w| build(w, params.seed)).collect())
+        }
+    }
+}
+
+/// One cluster's story, start to finish.
+fn build(mut world: World, seed: u64) -> Dataset {
     world.build_topology();
     world.inject_scenarios();
     world.vary_containers();
-    world.into_dataset(params.seed)
+    world.into_dataset(seed)
 }
 
 impl World {

@@ -160,23 +160,40 @@ fn assert_labels_consistent_with(dataset: &Dataset, variety: Variety) {
     let labels = &dataset.labels;
     let index = Index::new(dataset);
     let (start, end) = (ns(labels.start), ns(labels.end));
-    let count = |kind: &str| labels.incidents.iter().filter(|i| i.kind == kind).count();
-    let leaking: BTreeSet<_> = labels
+    let clusters: BTreeSet<&String> = labels
         .incidents
         .iter()
-        .filter(|i| i.kind == "memory_leak")
-        .map(|i| (i.entity["pod"].clone(), i.entity["container"].clone()))
+        .map(|i| &i.entity["cluster"])
         .collect();
     assert!(
-        (3..=5).contains(&leaking.len()),
-        "leaking containers: {}",
-        leaking.len()
+        variety == Variety::Wide || clusters.len() == 1,
+        "{clusters:?}"
     );
-    assert!((1..=3).contains(&count("crash_loop")));
-    assert!((1..=2).contains(&count("restart_rate_rise")));
-    assert!((1..=2).contains(&count("error_burst")));
-    assert_eq!(count("error_creep"), 1);
-    assert!((1..=2).contains(&count("canary_stopped")));
+    for cluster in clusters {
+        let count = |kind: &str| {
+            labels
+                .incidents
+                .iter()
+                .filter(|i| i.kind == kind && &i.entity["cluster"] == cluster)
+                .count()
+        };
+        let leaking: BTreeSet<_> = labels
+            .incidents
+            .iter()
+            .filter(|i| i.kind == "memory_leak" && &i.entity["cluster"] == cluster)
+            .map(|i| (i.entity["pod"].clone(), i.entity["container"].clone()))
+            .collect();
+        assert!(
+            (3..=5).contains(&leaking.len()),
+            "leaking containers in {cluster}: {}",
+            leaking.len()
+        );
+        assert!((1..=3).contains(&count("crash_loop")), "{cluster}");
+        assert!((1..=2).contains(&count("restart_rate_rise")), "{cluster}");
+        assert!((1..=2).contains(&count("error_burst")), "{cluster}");
+        assert_eq!(count("error_creep"), 1, "{cluster}");
+        assert!((1..=2).contains(&count("canary_stopped")), "{cluster}");
+    }
 
     for incident in &labels.incidents {
         let onset = ns(incident.onset_at);
@@ -545,7 +562,10 @@ fn assert_every_label_kind_appears(dataset: &Dataset, variety: Variety) {
         .filter(|(k, _)| k == "k8s.cluster.name")
         .map(|(_, v)| v.as_str())
         .collect();
-    assert_eq!(clusters.len(), 1, "{clusters:?}");
+    assert!(
+        variety == Variety::Wide || clusters.len() == 1,
+        "{clusters:?}"
+    );
     let labelled = labels
         .incidents
         .iter()
@@ -691,12 +711,88 @@ fn wide_data_is_deterministic_and_differs_from_the_default() {
     assert_ne!(a.gauge_points, generate(&params(7, 1.0)).gauge_points);
 }
 
+/// A multi-cluster dataset as one dataset per cluster (by `k8s.cluster.name`), each with the
+/// labels whose entity names that cluster; every row and label lands in exactly one.
+fn split_by_cluster(dataset: &Dataset) -> Vec<Dataset> {
+    let cluster_of = |r: &crate::demo::model::Resource| {
+        r.attributes
+            .iter()
+            .find(|(k, _)| k == "k8s.cluster.name")
+            .map(|(_, v)| v.clone())
+            .expect("every resource names its cluster")
+    };
+    let clusters: BTreeSet<String> = dataset.resources.iter().map(cluster_of).collect();
+    let parts: Vec<Dataset> = clusters
+        .iter()
+        .map(|cluster| {
+            let mut part = Dataset::default();
+            let mut resource_map = HashMap::new();
+            for (i, r) in dataset.resources.iter().enumerate() {
+                if &cluster_of(r) == cluster {
+                    resource_map.insert(i as u32, part.resources.len() as u32);
+                    part.resources.push(r.clone());
+                }
+            }
+            let mut series_map = HashMap::new();
+            for (i, s) in dataset.gauge_series.iter().enumerate() {
+                if let Some(&resource) = resource_map.get(&s.resource) {
+                    series_map.insert(i as u32, part.gauge_series.len() as u32);
+                    part.gauge_series.push(crate::demo::model::MetricSeries {
+                        resource,
+                        ..s.clone()
+                    });
+                }
+            }
+            part.gauge_points = dataset
+                .gauge_points
+                .iter()
+                .filter_map(|p| {
+                    let series = *series_map.get(&p.series)?;
+                    Some(crate::demo::model::MetricPoint { series, ..*p })
+                })
+                .collect();
+            part.logs = dataset
+                .logs
+                .iter()
+                .filter_map(|l| {
+                    let resource = *resource_map.get(&l.resource)?;
+                    Some(LogRecord {
+                        resource,
+                        ..l.clone()
+                    })
+                })
+                .collect();
+            part.labels = dataset.labels.clone();
+            part.labels
+                .incidents
+                .retain(|i| &i.entity["cluster"] == cluster);
+            part.labels
+                .negatives
+                .retain(|n| &n.entity["cluster"] == cluster);
+            part
+        })
+        .collect();
+    let rows = |d: &Dataset| {
+        (
+            d.gauge_points.len() + d.logs.len(),
+            d.labels.incidents.len() + d.labels.negatives.len(),
+        )
+    };
+    let total = parts
+        .iter()
+        .map(rows)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    assert_eq!(total, rows(dataset), "rows or labels outside every cluster");
+    parts
+}
+
 #[test]
 fn wide_labels_match_the_data() {
     for seed in [1, 2, 3, 4] {
-        let dataset = wide(seed);
-        assert_labels_consistent_with(&dataset, Variety::Wide);
-        assert_every_label_kind_appears(&dataset, Variety::Wide);
+        for cluster in split_by_cluster(&wide(seed)) {
+            assert_labels_consistent_with(&cluster, Variety::Wide);
+            assert_every_label_kind_appears(&cluster, Variety::Wide);
+        }
     }
 }
 
@@ -718,7 +814,27 @@ fn working_set_interval_s(dataset: &Dataset) -> i64 {
 #[test]
 fn wide_clusters_vary_what_the_default_holds_fixed() {
     let datasets: Vec<Dataset> = (1..=6).map(wide).collect();
-    let intervals: BTreeSet<i64> = datasets.iter().map(working_set_interval_s).collect();
+    let clusters: BTreeSet<usize> = datasets
+        .iter()
+        .map(|d| {
+            d.resources
+                .iter()
+                .flat_map(|r| r.attributes.iter())
+                .filter(|(k, _)| k == "k8s.cluster.name")
+                .map(|(_, v)| v)
+                .collect::<BTreeSet<_>>()
+                .len()
+        })
+        .collect();
+    assert!(
+        clusters.len() >= 2 && clusters.iter().all(|n| (1..=3).contains(n)),
+        "{clusters:?}"
+    );
+    let intervals: BTreeSet<i64> = datasets
+        .iter()
+        .flat_map(split_by_cluster)
+        .map(|d| working_set_interval_s(&d))
+        .collect();
     assert!(intervals.len() >= 2, "{intervals:?}");
     assert!(
         intervals.iter().all(|s| (10..=60).contains(s)),

@@ -6,13 +6,16 @@
 //! a second sidecar on some pods, request rates over three orders of magnitude, leak ramps
 //! that are linear, accelerating, concave or stepwise and leaks as fast as 30 min, and three
 //! more hard negatives (`negatives`): hour-long GC cycles, a one-time step to a new flat
-//! level, CronJob runs that ramp close to their limit and complete.
+//! level, CronJob runs that ramp close to their limit and complete. A wide dataset holds one
+//! to three clusters (each its own story, the scale shared among them).
 //!
 //! `Variety::Default` takes none of these draws: every default seed gives the data it always
 //! gave (`tests::default_data_for_a_seed_is_pinned`).
 
+use std::collections::BTreeSet;
+
 use rand::rngs::StdRng;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 use super::world::World;
 use crate::demo::scenarios::memory::{Noise, Trend};
@@ -67,6 +70,21 @@ impl Wide {
     pub(super) fn in_gap(&self, t: i64) -> bool {
         self.gaps.iter().any(|&(from, to)| t >= from && t < to)
     }
+}
+
+/// One to three worlds with distinct cluster names, each seeded from `seed`.
+pub(super) fn clusters(seed: u64, win: Window, scale: f64) -> Vec<World> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5749_4445_434c_5553);
+    let count = rng.random_range(1..=3usize);
+    let mut names = BTreeSet::new();
+    let mut worlds = Vec::with_capacity(count);
+    while worlds.len() < count {
+        let world = World::new(rng.random(), win, scale / count as f64, Variety::Wide);
+        if names.insert(world.cluster.clone()) {
+            worlds.push(world);
+        }
+    }
+    worlds
 }
 
 /// A container's noise: a quarter white, half autocorrelated, a quarter with spikes.
