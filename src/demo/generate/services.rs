@@ -74,9 +74,7 @@ impl World {
             self.traffic_swing(&mut rng, s);
         }
         self.quiet_services(&mut rng, &mut order);
-        if self.wide.is_none() {
-            self.share_log_budget();
-        }
+        self.share_log_budget();
     }
 
     /// Incident: the error ratio jumps to 5–30× baseline at onset, until the end of the data
@@ -251,11 +249,15 @@ impl World {
     }
 
     /// Keeps the log volume near 460 requests/min per unit of scale: normal services share
-    /// what the scenario services leave (at least 5 requests/min each). Not under `Wide`,
-    /// whose rates span three orders of magnitude on purpose.
+    /// what the scenario services leave (at least 5 requests/min each). Under `Wide` the
+    /// budget is twice that and the floor 0.05/min, so one factor scales every normal service
+    /// and their rates keep spanning three orders of magnitude.
     fn share_log_budget(&mut self) {
         let win = self.win;
-        let budget = 460.0 * self.scale;
+        let (budget, floor) = match self.wide {
+            Some(_) => (920.0 * self.scale, 0.05),
+            None => (460.0 * self.scale, 5.0),
+        };
         let fixed: f64 = self
             .services
             .iter()
@@ -269,12 +271,12 @@ impl World {
             .iter()
             .map(|&s| self.services[s].mean_rate(win))
             .sum();
-        let allowed = (budget - fixed).max(5.0 * normal.len() as f64);
+        let allowed = (budget - fixed).max(floor * normal.len() as f64);
         if normal_total > allowed {
             let factor = allowed / normal_total;
             for s in normal {
                 let svc = &mut self.services[s];
-                svc.rate_per_minute = (svc.rate_per_minute * factor).max(5.0);
+                svc.rate_per_minute = (svc.rate_per_minute * factor).max(floor);
             }
         }
     }
