@@ -1,7 +1,8 @@
 //! Working-set shapes. A container's working set is `trend × warm-up × GC ripple + noise`: the
 //! trend says what the container is doing (flat, wandering, leaking, GC sawtooth, batch growth),
 //! the warm-up makes a fresh (re)start begin low, the ripple is the small collect-and-refill
-//! pattern of a garbage-collected heap. The generator adds autocorrelated noise on top.
+//! pattern of a garbage-collected heap. The generator adds noise on top (`Noise`: white,
+//! autocorrelated, or autocorrelated with rare spikes).
 
 use super::{unit_hash, HOUR};
 
@@ -23,15 +24,16 @@ pub enum Trend {
         phase: i64,
     },
     /// A leak: from `level`, growing to `limit` in `growth` after each segment's start
-    /// (`starts[segment]`, `None` = healthy in that segment). `accel` ∈ [0, 1) bends the line
-    /// upward: fraction `u` of the growth time reaches `(1 − accel)·u + accel·u²` of the way.
+    /// (`starts[segment]`, `None` = healthy in that segment), along `ramp`.
     Leak {
         level: f64,
         limit: f64,
         growth: i64,
-        accel: f64,
+        ramp: Ramp,
         starts: Vec<Option<i64>>,
     },
+    /// A one-time step (a config change): `before` until `at`, then a new flat `after`.
+    Step { before: f64, after: f64, at: i64 },
     /// Linear growth without end (a container without a limit).
     Grow {
         level: f64,
@@ -51,6 +53,7 @@ impl Trend {
             | Trend::Leak { level, .. }
             | Trend::Grow { level, .. }
             | Trend::Batch { level, .. } => *level,
+            Trend::Step { before, after, .. } => before.max(*after),
             Trend::Sawtooth { floor, peak, .. } => (floor + peak) / 2.0,
         }
     }
@@ -80,14 +83,19 @@ impl Trend {
                 level,
                 limit,
                 growth,
-                accel,
+                ramp,
                 starts,
             } => Trend::Leak {
                 level: level * factor,
                 limit,
                 growth,
-                accel,
+                ramp,
                 starts,
+            },
+            Trend::Step { before, after, at } => Trend::Step {
+                before: before * factor,
+                after: after * factor,
+                at,
             },
             Trend::Grow {
                 level,
@@ -141,15 +149,22 @@ impl Trend {
                 level,
                 limit,
                 growth,
-                accel,
+                ramp,
                 starts,
             } => match starts.get(segment).copied().flatten() {
                 Some(start) if t > start => {
                     let u = ((t - start) as f64 / *growth as f64).min(1.0);
-                    level + (limit - level) * ((1.0 - accel) * u + accel * u * u)
+                    level + (limit - level) * ramp.fraction(u)
                 }
                 _ => *level,
             },
+            Trend::Step { before, after, at } => {
+                if t < *at {
+                    *before
+                } else {
+                    *after
+                }
+            }
             Trend::Grow {
                 level,
                 per_hour,
@@ -167,6 +182,69 @@ impl Trend {
     }
 }
 
+/// How a leak covers the way from its level to the limit over its growth time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ramp {
+    /// `accel` ∈ [0, 1) bends the line upward: fraction `u` of the growth time reaches
+    /// `(1 − accel)·u + accel·u²` of the way (0 = linear).
+    Curved { accel: f64 },
+    /// Fast at first, then slowing (a cache filling up): `1 − (1 − u)^power`, `power` > 1.
+    Concave { power: f64 },
+    /// `steps` jumps (a batch of sessions, a reload), each taking the first tenth of its span,
+    /// flat in between.
+    Stepwise { steps: u32 },
+}
+
+impl Ramp {
+    /// The fraction of the way covered after fraction `u` ∈ [0, 1] of the growth time.
+    pub fn fraction(&self, u: f64) -> f64 {
+        match *self {
+            Ramp::Curved { accel } => (1.0 - accel) * u + accel * u * u,
+            Ramp::Concave { power } => 1.0 - (1.0 - u).powf(power),
+            Ramp::Stepwise { steps } => {
+                let steps = steps.max(1) as f64;
+                let k = (u * steps).floor();
+                let within = u * steps - k;
+                ((k + (within / 0.1).min(1.0)) / steps).min(1.0)
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match *self {
+            Ramp::Curved { accel } if accel > 0.1 => "accelerating",
+            Ramp::Curved { .. } => "linear",
+            Ramp::Concave { .. } => "concave",
+            Ramp::Stepwise { .. } => "stepwise",
+        }
+    }
+}
+
+/// The sample-to-sample noise on a working set, in units of `MemoryModel::noise`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Noise {
+    /// AR(1) with coefficient `rho` (0 = white).
+    Autocorrelated { rho: f64 },
+    /// AR(1) plus, with `probability` per sample, a one-sample spike of `size` × the level
+    /// (a burst of allocations the next collection frees).
+    Spiky {
+        rho: f64,
+        probability: f64,
+        size: f64,
+    },
+}
+
+impl Noise {
+    /// The default: AR(1) with ρ = 0.9.
+    pub const DEFAULT: Noise = Noise::Autocorrelated { rho: 0.9 };
+
+    pub fn rho(&self) -> f64 {
+        match *self {
+            Noise::Autocorrelated { rho } | Noise::Spiky { rho, .. } => rho,
+        }
+    }
+}
+
 /// The garbage-collection ripple: the heap refills over `period`, a collection trims
 /// `amplitude` of it.
 #[derive(Debug, Clone)]
@@ -179,8 +257,9 @@ pub struct Ripple {
 #[derive(Debug, Clone)]
 pub struct MemoryModel {
     pub trend: Trend,
-    /// Standard deviation of the autocorrelated noise, as a fraction of the trend's level.
+    /// Standard deviation of the noise, as a fraction of the trend's level.
     pub noise: f64,
+    pub noise_shape: Noise,
     pub ripple: Ripple,
     /// A (re)started container begins at `warm_floor` of its trend and approaches it with time
     /// constant `warm_tau`.

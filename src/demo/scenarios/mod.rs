@@ -1,5 +1,7 @@
 //! Building blocks of the demo generator (`demo::generate`): time and random helpers, the `Sink`
-//! that assembles a `Dataset`, and one module per kind of telemetry the generator fakes.
+//! that assembles a `Dataset`, and one module per kind of telemetry the generator fakes
+//! (working-set shapes, request logs, event shapes, canary schedules, name pools). They know
+//! nothing of the cluster being built; `generate` decides what happens to whom.
 //!
 //! All times are nanoseconds since the Unix epoch (UTC) as `i64`, like the model's points; the
 //! generator converts to `OffsetDateTime` only for labels and event timestamps.
