@@ -17,9 +17,7 @@ use forewarn::state::{derive, AnyStore, Matcher, Silence, StateStore};
 use forewarn::window::timefmt;
 
 use crate::exit::Outcome;
-use crate::{
-    time_flag, FindingsArgs, HistoryArgs, RunArgs, SilenceCommand, SourceArgs, StateArgs,
-};
+use crate::{time_flag, FindingsArgs, HistoryArgs, RunArgs, SilenceCommand, SourceArgs, StateArgs};
 
 /// The rules and the notification config of `dir` (or the shipped ones), validated together.
 pub fn load_config(dir: Option<&std::path::Path>) -> Result<(RuleSet, NotifyConfig), ConfigError> {
@@ -36,9 +34,12 @@ async fn open_store(source: &SourceArgs, state: &StateArgs) -> anyhow::Result<An
     let settings = source.settings()?;
     match state.settings().open(&settings).await {
         Ok(store) => Ok(store),
-        Err(forewarn::run::OpenStateError::NoStore) => {
-            Err(ConfigError::flag("--state", "", forewarn::run::OpenStateError::NoStore.to_string()).into())
-        }
+        Err(forewarn::run::OpenStateError::NoStore) => Err(ConfigError::flag(
+            "--state",
+            "",
+            forewarn::run::OpenStateError::NoStore.to_string(),
+        )
+        .into()),
         Err(e) => Err(anyhow::Error::new(e).context("opening the state store")),
     }
 }
@@ -79,11 +80,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     if args.dry_run {
         for message in &summary.messages {
             writeln!(out, "would send to {}:", message.receiver)?;
-            writeln!(out, "{}\n", forewarn::act::notify::email::plain_text(message))?;
+            writeln!(
+                out,
+                "{}\n",
+                forewarn::act::notify::email::plain_text(message)
+            )?;
         }
     }
     for failure in &summary.failures {
         eprintln!("error: {failure}");
+    }
+    if let Some(blind) = &summary.blind {
+        eprintln!("error: monitor blind: {blind}");
     }
     if args.json {
         serde_json::to_writer(&mut out, &summary)?;
@@ -124,10 +132,14 @@ pub async fn findings(args: FindingsArgs) -> anyhow::Result<Outcome> {
     for job in &jobs {
         episodes.extend(derive::open_episodes(&store.events_for_job(job).await?));
     }
-    episodes.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.first_seen_at.cmp(&b.first_seen_at)));
-    let format = args
-        .output
-        .unwrap_or(FindingsFormat::for_terminal(std::io::stdout().is_terminal()));
+    episodes.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then(a.first_seen_at.cmp(&b.first_seen_at))
+    });
+    let format = args.output.unwrap_or(FindingsFormat::for_terminal(
+        std::io::stdout().is_terminal(),
+    ));
     let mut out = std::io::stdout().lock();
     match format {
         FindingsFormat::Table => {
@@ -189,7 +201,12 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<Outcome> {
             .map(|o| {
                 o.iter()
                     .filter(|(k, v)| *k != "kind" && !v.is_null())
-                    .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or(v.to_string())))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}={}",
+                            v.as_str().map(str::to_string).unwrap_or(v.to_string())
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -223,7 +240,9 @@ pub async fn silence(command: SilenceCommand) -> anyhow::Result<Outcome> {
         } => {
             let matchers = matchers
                 .iter()
-                .map(|m| Matcher::parse(m).map_err(|e| ConfigError::flag("--match", m, e.to_string())))
+                .map(|m| {
+                    Matcher::parse(m).map_err(|e| ConfigError::flag("--match", m, e.to_string()))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let starts_at = match &start {
                 Some(s) => time_flag("--start", s)?,
@@ -264,8 +283,11 @@ pub async fn silence(command: SilenceCommand) -> anyhow::Result<Outcome> {
                 writeln!(out, "no silences{}", if all { "" } else { " in force" })?;
             }
             for s in silences {
-                let matchers: Vec<String> =
-                    s.matchers.iter().map(|m| format!("{}={}", m.name, m.value)).collect();
+                let matchers: Vec<String> = s
+                    .matchers
+                    .iter()
+                    .map(|m| format!("{}={}", m.name, m.value))
+                    .collect();
                 writeln!(
                     out,
                     "{}  {} → {}  {}  by {}: {}",
@@ -281,8 +303,13 @@ pub async fn silence(command: SilenceCommand) -> anyhow::Result<Outcome> {
         SilenceCommand::Expire { id, source, state } => {
             let store = open_store(&source, &state).await?;
             let events = store.silence_events().await?;
-            if !derive::active_silences(&events, now).iter().any(|s| s.id == id) {
-                return Err(ConfigError::flag("ID", &id, "no silence with this id is in force").into());
+            if !derive::active_silences(&events, now)
+                .iter()
+                .any(|s| s.id == id)
+            {
+                return Err(
+                    ConfigError::flag("ID", &id, "no silence with this id is in force").into(),
+                );
             }
             store
                 .append(&[NewEvent {

@@ -531,7 +531,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// A time flag: RFC 3339, `now` or `now-2h`.
-pub(crate) fn time_flag(flag: &'static str, text: &str) -> Result<time::OffsetDateTime, ConfigError> {
+pub(crate) fn time_flag(
+    flag: &'static str,
+    text: &str,
+) -> Result<time::OffsetDateTime, ConfigError> {
     timefmt::parse_time(text, time::OffsetDateTime::now_utc())
         .map_err(|reason| ConfigError::flag(flag, text, reason))
 }

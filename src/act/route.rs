@@ -236,11 +236,12 @@ mod tests {
         pod: &str,
         change: Change,
     ) -> Announced {
-        let entity: BTreeMap<String, String> = [("cluster", "eu-1"), ("namespace", namespace), ("pod", pod)]
-            .into_iter()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let entity: BTreeMap<String, String> =
+            [("cluster", "eu-1"), ("namespace", namespace), ("pod", pod)]
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
         let finding = Finding::new(
             rule,
             Signal::MemoryPressure,

@@ -79,7 +79,9 @@ fn title(items: &[NotificationItem], kind: BatchKind, group: &[(String, String)]
         None => "RESOLVED",
     };
     let what = match kind {
-        BatchKind::Summary { groups } => format!("storm: {} findings in {groups} groups", items.len()),
+        BatchKind::Summary { groups } => {
+            format!("storm: {} findings in {groups} groups", items.len())
+        }
         BatchKind::Group => {
             let values: Vec<&str> = group
                 .iter()
@@ -184,7 +186,11 @@ pub async fn send_all(
         let result = match delivery {
             Delivery::Capture => Ok(()),
             Delivery::Send(receivers) => match receivers.by_name.get(&message.receiver) {
-                Some(receiver) => receiver.send(&message).await.map(|_| ()).map_err(|e| e.detail()),
+                Some(receiver) => receiver
+                    .send(&message)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.detail()),
                 None => Err(format!(
                     "receiver {} is not configured (its settings are missing)",
                     message.receiver

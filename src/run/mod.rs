@@ -141,13 +141,18 @@ impl JobRunner<'_> {
                 "{}#{finished}",
                 timefmt::rfc3339(timefmt::floor_to(now, Duration::from_secs(60)))
             );
-            if let Some(deadman) = self.deadman {
-                deadman.start(&run_id).await;
-            }
             if !self.store.claim_run(job, &run_id, &slot).await? {
                 summary.skipped = true;
-                tracing::warn!(job, slot, "another run of this job holds this slot: skipped");
+                tracing::warn!(
+                    job,
+                    slot,
+                    "another run of this job holds this slot: skipped"
+                );
                 return Ok(summary);
+            }
+            // A skipped run never started: only the claimant pings.
+            if let Some(deadman) = self.deadman {
+                deadman.start(&run_id).await;
             }
         }
         let mut events = vec![event(&ctx, EventKind::RunStarted, None)];
@@ -355,7 +360,9 @@ pub struct StateSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenStateError {
-    #[error("a run needs a state store: with a Parquet source, give --state PATH (an SQLite file)")]
+    #[error(
+        "a run needs a state store: with a Parquet source, give --state PATH (an SQLite file)"
+    )]
     NoStore,
     #[error(transparent)]
     State(#[from] StateError),

@@ -57,9 +57,9 @@ pub fn forewarn_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forewarn"))
 }
 
-/// Loopback fakes of the notification receivers (Slack, SMTP, Alertmanager, webhooks, dead-man).
-pub mod loopback;
 /// Hand-made exporter-schema datasets for source parity tests.
 pub mod fixtures;
 /// A loopback Kubernetes API server (the real kube client under test).
 pub mod kubeapi;
+/// Loopback fakes of the notification receivers (Slack, SMTP, Alertmanager, webhooks, dead-man).
+pub mod loopback;
