@@ -289,6 +289,14 @@ fn the_demo_runs_and_reports_what_it_found() {
         .filter(|l| l.trim_start().starts_with("✓"))
         .count();
     assert!(found_lines >= 4, "{stdout}");
+    // The replayed scheduled runs: what the team would have heard, announcements and
+    // resolutions.
+    let received = stdout
+        .split("What the team would have received")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no replay of the runs:\n{stdout}"));
+    assert!(received.contains("(1 new)"), "{received}");
+    assert!(received.contains("resolved)"), "{received}");
 }
 
 #[test]

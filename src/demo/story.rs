@@ -32,6 +32,19 @@ pub enum DemoError {
     Write(#[from] DemoWriteError),
     #[error("reading the demo data back")]
     Read(#[from] SourceError),
+    #[error("the shipped configuration")]
+    Rules(#[source] crate::config::RulesError),
+    #[error("replaying the scheduled runs")]
+    State(#[from] crate::state::StateError),
+    #[error("replaying the scheduled runs")]
+    Run(#[from] crate::run::RunError),
+}
+
+/// One message the replay's team would have received.
+pub struct Received {
+    pub at: OffsetDateTime,
+    pub job: String,
+    pub message: crate::act::notify::Notification,
 }
 
 /// What a demo run produced.
@@ -45,6 +58,9 @@ pub struct DemoStory {
     pub labels: Labels,
     pub backtest: BacktestOutcome,
     pub score: ScoreReport,
+    /// The scheduled runs replayed over the same day (state in SQLite beside the data): every
+    /// message the routes would have delivered, in order.
+    pub received: Vec<Received>,
 }
 
 /// Generates the cluster of `params` into `dir` (Parquet + labels), backtests `rules` over it
@@ -65,6 +81,7 @@ pub async fn run(
     let source = Source::Parquet(ParquetSource::open(dir, TelemetryNames::default())?);
     let from = labels.start + WARM_UP;
     let mut on_step = on_step;
+    let mut reports = Vec::new();
     let backtest = drive::<std::convert::Infallible>(
         &source,
         rules,
@@ -73,12 +90,14 @@ pub async fn run(
         STEP,
         |i, n, report| {
             on_step(i, n, report);
+            reports.push(report.clone());
             Ok(())
         },
     )
     .await
     .unwrap_or_else(|never| match never {});
     let score = score(&labels, &backtest.findings);
+    let received = replay(rules, dir, &reports).await?;
     Ok(DemoStory {
         params: params.clone(),
         metric_points,
@@ -89,7 +108,70 @@ pub async fn run(
         labels,
         backtest,
         score,
+        received,
     })
+}
+
+/// The loop over the demo day: each step's report, split by job, settled by the same run as
+/// `forewarn run` (lifecycle, routes of the shipped notify.yaml, outbox) with an SQLite state in
+/// `dir`, delivering into the returned list instead of the network.
+async fn replay(
+    rules: &[&Rule],
+    dir: &Path,
+    reports: &[RunReport],
+) -> Result<Vec<Received>, DemoError> {
+    use crate::run::{Delivery, JobRunner, RunRequest, RunSummary};
+    let set = crate::config::RuleSet::embedded().map_err(DemoError::Rules)?;
+    let notify = crate::config::notify::NotifyConfig::embedded()
+        .map_err(|problems| DemoError::Rules(crate::config::RulesError::Invalid { problems }))?;
+    let store = crate::state::AnyStore::Sqlite(
+        crate::state::SqliteStore::open(dir.join("forewarn-state.db")).await?,
+    );
+    let settings = crate::source::SourceSettings {
+        spec: crate::source::SourceSpec::Parquet(dir.to_path_buf()),
+        clickhouse: crate::source::ClickHouseConfig::new("http://unused"),
+        names: TelemetryNames::default(),
+        queries: None,
+    };
+    let runner = JobRunner {
+        rules: &set,
+        notify: &notify,
+        source: &settings,
+        store: &store,
+        delivery: &Delivery::Capture,
+        deadman: None,
+    };
+    let mut jobs: Vec<&str> = rules.iter().map(|r| r.job.as_str()).collect();
+    jobs.sort();
+    jobs.dedup();
+    let mut received = Vec::new();
+    for report in reports {
+        for job in &jobs {
+            let in_job: std::collections::BTreeSet<&str> = rules
+                .iter()
+                .filter(|r| r.job == *job)
+                .map(|r| r.name.as_str())
+                .collect();
+            let mut part = report.clone();
+            part.rules.retain(|r| in_job.contains(r.as_str()));
+            part.findings.retain(|f| in_job.contains(f.rule.as_str()));
+            part.failures.retain(|f| in_job.contains(f.rule.as_str()));
+            let request = RunRequest {
+                job: job.to_string(),
+                as_of: report.as_of,
+                dry_run: false,
+            };
+            let run_id = format!("demo-{}-{}", job, report.as_of.unix_timestamp());
+            let summary = RunSummary::new(job, &run_id, report.as_of, false);
+            let summary = runner.settle(&request, &run_id, Ok(part), summary).await?;
+            received.extend(summary.messages.into_iter().map(|message| Received {
+                at: report.as_of,
+                job: job.to_string(),
+                message,
+            }));
+        }
+    }
+    Ok(received)
 }
 
 impl DemoStory {
@@ -111,6 +193,35 @@ impl DemoStory {
             self.backtest.seconds,
         )?;
         crate::demo::render::write_demo_report(&self.score, &self.backtest.findings, out)?;
+        self.write_received(out)?;
         crate::output::findings::write_failures(&self.backtest.failures, out)
+    }
+
+    /// The messages a team would have received over the day, as the replayed CronJob runs
+    /// would have sent them (announcements, re-announcements, resolutions).
+    pub fn write_received(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        use crate::act::notify::render::{gist, item_headline, where_text};
+        writeln!(
+            out,
+            "\nWhat the team would have received ({} messages; `forewarn run` every 5 min with the shipped rules/notify.yaml):",
+            self.received.len()
+        )?;
+        for r in &self.received {
+            writeln!(
+                out,
+                "  {} {} → {}: {}",
+                timefmt::rfc3339(r.at),
+                r.job,
+                r.message.receiver,
+                gist(&r.message)
+            )?;
+            for item in r.message.items.iter().take(5) {
+                writeln!(out, "      {} — {}", item_headline(item), where_text(item))?;
+            }
+            if r.message.items.len() > 5 {
+                writeln!(out, "      … and {} more", r.message.items.len() - 5)?;
+            }
+        }
+        Ok(())
     }
 }

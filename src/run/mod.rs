@@ -119,11 +119,6 @@ impl JobRunner<'_> {
         let run_id = DeadmanPinger::new_run_id();
         let job = request.job.as_str();
         let now = request.as_of;
-        let ctx = RunContext {
-            job,
-            run_id: &run_id,
-            now,
-        };
         let mut summary = RunSummary::new(job, &run_id, now, request.dry_run);
         if !request.dry_run {
             // The claim's slot: the as-of minute and how many runs of the job have finished.
@@ -155,13 +150,28 @@ impl JobRunner<'_> {
                 deadman.start(&run_id).await;
             }
         }
-        let mut events = vec![event(&ctx, EventKind::RunStarted, None)];
-
         // Evaluate. A source that does not open fails every rule of the run.
         let report = match self.source.open().await {
             Ok(source) => Ok(evaluate::run(&Windows::Live { source: &source }, &rules, now).await),
             Err(error) => Err(error.to_string()),
         };
+        self.settle(request, &run_id, report, summary).await
+    }
+
+    /// Everything after evaluation: the lifecycle, blindness, messages, delivery and the
+    /// history. `report` is the evaluation of the job's rules as of the request's time, or why
+    /// the source could not be read. (A replay over a backtest's reports calls this directly.)
+    pub async fn settle(
+        &self,
+        request: &RunRequest,
+        run_id: &str,
+        report: Result<RunReport, String>,
+        mut summary: RunSummary,
+    ) -> Result<RunSummary, RunError> {
+        let job = request.job.as_str();
+        let now = request.as_of;
+        let ctx = RunContext { job, run_id, now };
+        let mut events = vec![event(&ctx, EventKind::RunStarted, None)];
         let (findings, judged, read): (Vec<Finding>, BTreeSet<String>, Result<(), String>) =
             match &report {
                 Ok(report) => (
@@ -270,8 +280,8 @@ impl JobRunner<'_> {
             .await?;
         if let Some(deadman) = self.deadman {
             match &summary.blind {
-                None => deadman.success(&run_id).await,
-                Some(error) => deadman.fail(&run_id, error).await,
+                None => deadman.success(run_id).await,
+                Some(error) => deadman.fail(run_id, error).await,
             };
         }
         Ok(summary)
