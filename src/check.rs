@@ -1,5 +1,6 @@
-//! `forewarn check`: validate the whole configuration without running anything, and with
-//! `connect`, that the source answers and has the tables the queries read.
+//! `forewarn check`: validate the whole configuration (rules, notify.yaml and its receivers, the
+//! source settings) without running anything, and with `connect`, that the source answers and
+//! has the tables the queries read.
 
 use std::path::Path;
 
@@ -45,6 +46,20 @@ pub async fn check(
     connect: bool,
 ) -> Result<CheckReport, OpenError> {
     let rules = load_rules(rules_dir).map_err(ConfigError::from)?;
+    let notify = match rules_dir {
+        Some(dir) => crate::config::notify::NotifyConfig::load_dir_or_embedded(dir),
+        None => crate::config::notify::NotifyConfig::embedded(),
+    }
+    .map_err(|problems| ConfigError::Rules(crate::config::RulesError::Invalid { problems }))?;
+    // Each receiver's typed settings (not its secrets: those are read when a run starts).
+    for receiver in &notify.receivers {
+        crate::act::notify::ReceiverConfig::from_type_and_config(
+            &receiver.name,
+            receiver.kind.as_str(),
+            receiver.config.clone(),
+        )
+        .map_err(|e| ConfigError::flag("notify.yaml", &receiver.name, e.to_string()))?;
+    }
     settings.validate()?;
     let rules_origin = rules_dir
         .map(|d| d.display().to_string())

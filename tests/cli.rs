@@ -350,3 +350,28 @@ fn query_prints_every_output_format() {
     let parquet = run("parquet");
     assert_eq!(&parquet[..4], b"PAR1");
 }
+
+#[test]
+fn a_broken_notify_yaml_is_located_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    shipped_rules_copy(dir.path());
+    // Positive control: the shipped notify.yaml beside the rules passes.
+    std::fs::write(
+        dir.path().join("notify.yaml"),
+        forewarn::config::notify::EMBEDDED_NOTIFY.1,
+    )
+    .unwrap();
+    let out = forewarn(&["check", "--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A route naming a receiver that does not exist: exit 2, file:line:column.
+    std::fs::write(
+        dir.path().join("notify.yaml"),
+        "receivers: []\nroutes:\n  - name: all\n    receivers: [nobody]\n",
+    )
+    .unwrap();
+    let out = forewarn(&["check", "--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("notify.yaml:4:"), "{err}");
+    assert!(err.contains("nobody"), "{err}");
+}

@@ -14,17 +14,10 @@ use super::error::{KubeActionError, ObjectRef};
 use super::request::{checked_name, send, PlannedRequest};
 use super::KubeContext;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-pub enum WorkloadKind {
-    Deployment,
-    StatefulSet,
-    DaemonSet,
-    Job,
-    CronJob,
-    ReplicaSet,
-    Pod,
-}
+/// The findings' workload kind: one type from detection to remediation.
+pub use crate::findings::WorkloadKind;
 
+/// What the Kubernetes API needs to know of a workload kind.
 impl WorkloadKind {
     /// The API group ("" is core).
     pub fn group(self) -> &'static str {
@@ -53,15 +46,7 @@ impl WorkloadKind {
 
     /// The `kind` field of such an object.
     pub fn kind_name(self) -> &'static str {
-        match self {
-            WorkloadKind::Deployment => "Deployment",
-            WorkloadKind::StatefulSet => "StatefulSet",
-            WorkloadKind::DaemonSet => "DaemonSet",
-            WorkloadKind::Job => "Job",
-            WorkloadKind::CronJob => "CronJob",
-            WorkloadKind::ReplicaSet => "ReplicaSet",
-            WorkloadKind::Pod => "Pod",
-        }
+        self.as_str()
     }
 
     fn api_version(self) -> &'static str {
@@ -85,12 +70,6 @@ impl WorkloadKind {
         ]
         .into_iter()
         .find(|k| k.kind_name() == kind && k.api_version() == api_version)
-    }
-}
-
-impl fmt::Display for WorkloadKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.kind_name())
     }
 }
 
