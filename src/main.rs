@@ -455,6 +455,11 @@ enum DemoCommand {
         /// Size multiplier (1.0 ≈ 250 containers).
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
+        /// Vary what a real cluster varies (scrape intervals and gaps, noise, GC periods, ramp
+        /// shapes, traffic levels, sidecars, several clusters, more hard negatives), drawn from
+        /// the seed: the data the detectors are judged on beyond the default story.
+        #[arg(long)]
+        wide: bool,
     },
     /// Load a generated directory into ClickHouse (creating the exporter's tables if missing).
     Load {
@@ -601,6 +606,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
             hours,
             end,
             scale,
+            wide,
         } => {
             let end = time_flag("--end", &end)?;
             if !(hours > 0.0 && hours <= 24.0 * 14.0) {
@@ -625,7 +631,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<Outcome> {
                 end: timefmt::floor_to(end, std::time::Duration::from_secs(60)),
                 scale,
             };
-            let dataset = forewarn::demo::generate::generate(&params);
+            let variety = if wide {
+                forewarn::demo::generate::Variety::Wide
+            } else {
+                forewarn::demo::generate::Variety::Default
+            };
+            let dataset = forewarn::demo::generate::generate_with(&params, variety);
             forewarn::demo::parquet::write_dataset(&dataset, &dir)
                 .with_context(|| format!("writing demo data to {}", dir.display()))?;
             eprintln!(
