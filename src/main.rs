@@ -692,6 +692,22 @@ async fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
+    for count in &report.canaries {
+        match &count.seen {
+            Ok(0) => eprintln!(
+                "warning: heartbeat rule {}: no canary seen in its window (matching {})",
+                count.rule, count.matched
+            ),
+            Ok(seen) => println!(
+                "heartbeat rule {}: {seen} canaries seen (matching {})",
+                count.rule, count.matched
+            ),
+            Err(error) => eprintln!(
+                "error: heartbeat rule {}: cannot count canaries: {error}",
+                count.rule
+            ),
+        }
+    }
     Ok(if report.is_ok() {
         Outcome::Completed
     } else {

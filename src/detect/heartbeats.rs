@@ -14,7 +14,8 @@
 //!   watches every matcher the source applies.
 //! - A discovering rule that sees no canary at all in its window is not quiet: a dead-man check
 //!   watching nothing is itself a critical `heartbeat_missing` finding (entity `canary: *`)
-//!   naming what it matched, so a broken pipeline or a wrong matcher is seen.
+//!   naming what it matched, so a broken pipeline or a wrong matcher is seen. When declared
+//!   canaries already fire as never seen, their summaries say so instead (no extra finding).
 
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
@@ -184,7 +185,17 @@ impl Detector for HeartbeatDetector {
             }
         }
         if params.discover && !seen.iter().any(|b| b.selected) {
-            findings.extend(nothing_seen(&params, ctx));
+            if findings.is_empty() {
+                findings.extend(nothing_seen(&params, ctx));
+            } else {
+                // Declared canaries already fire as never seen; say that nothing is seen at all.
+                for finding in &mut findings {
+                    finding.summary.push_str(&format!(
+                        "; no canary seen at all: check the pipeline or the matcher ({})",
+                        params.matched_text()
+                    ));
+                }
+            }
         }
         if params.discover {
             for b in seen.iter().filter(|b| !declared_names.contains(&b.canary)) {
