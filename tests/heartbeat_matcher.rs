@@ -19,7 +19,7 @@ use forewarn::source::{ClickHouseSource, ParquetSource, Source, TelemetryNames};
 use forewarn::window::{QueryKind, WindowSpec};
 use polars::prelude::DataFrame;
 use support::fixtures::{Log, Telemetry};
-use support::server;
+use support::{forewarn_bin, server};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -240,4 +240,60 @@ async fn no_canary_seen_fires_through_both_sources_on_a_window_without_canaries(
             f.summary
         );
     }
+}
+
+/// `forewarn check --connect` prints how many canaries the heartbeat rule sees now, and warns
+/// when it sees none.
+#[test]
+fn check_connect_reports_the_canaries_each_heartbeat_rule_sees() {
+    let check = |dir: &std::path::Path| {
+        let out = std::process::Command::new(forewarn_bin())
+            .args(["check", "--connect", "--source"])
+            .arg(format!("parquet:{}", dir.display()))
+            .env("RUST_LOG", "error")
+            .env_remove("FOREWARN_RULES")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    // Two canaries beating in the last few minutes (one by attribute, one by pod label), and a
+    // look-alike that is not one.
+    let now = OffsetDateTime::now_utc();
+    let mut t = Telemetry::default();
+    for minute in 1..6i64 {
+        let when = now - time::Duration::minutes(minute);
+        let log = |service, resource, attributes| Log {
+            service,
+            resource,
+            severity_number: 9,
+            severity_text: "INFO",
+            body: "beat",
+            attributes,
+        };
+        t.log(when, log("probe", &[], &[("canary", "alpha")]));
+        t.log(when, log("cron", &[(APP, "heartbeat-cron")], &[]));
+        t.log(when, log("checkout", &[(APP, "checkout")], &[]));
+    }
+    t.gauge("container.memory.working_set", &[], now, 1.0);
+    let live = tempfile::tempdir().unwrap();
+    t.write_out_of_order(live.path());
+    let (stdout, stderr) = check(live.path());
+    assert!(
+        stdout.contains("heartbeat rule canary-heartbeat: 2 canaries seen (matching "),
+        "{stdout}{stderr}"
+    );
+    assert!(!stderr.contains("no canary seen"), "{stderr}");
+    // Control: the same check on telemetry from long ago sees none, and says so.
+    let old = tempfile::tempdir().unwrap();
+    shapes().write_out_of_order(old.path());
+    let (stdout, stderr) = check(old.path());
+    assert!(
+        stderr.contains("warning: heartbeat rule canary-heartbeat: no canary seen in its window"),
+        "{stdout}{stderr}"
+    );
+    assert!(!stdout.contains("canaries seen"), "{stdout}");
 }
