@@ -85,7 +85,11 @@ pub async fn check(
     let connection = if connect {
         let source = settings.open().await?;
         let now = time::OffsetDateTime::now_utc();
-        for rule in rules.rules.iter().filter(|r| r.signal == Signal::HeartbeatMissing) {
+        for rule in rules
+            .rules
+            .iter()
+            .filter(|r| r.signal == Signal::HeartbeatMissing)
+        {
             canaries.push(CanaryCount {
                 rule: rule.name.clone(),
                 matched: rule.heartbeat_params().matched_text(),

@@ -1556,7 +1556,10 @@ fn heartbeat_rule_with_its_own_matcher_watches_only_that_matchers_canaries() {
         run(&rule, &frame(QueryKind::Heartbeats, &own)),
         "the rule's own matcher",
     );
-    assert_eq!(f.entity.get("canary").map(String::as_str), Some("pinger-eu"));
+    assert_eq!(
+        f.entity.get("canary").map(String::as_str),
+        Some("pinger-eu")
+    );
     assert_eq!(evidence_text(&f, "state"), "down");
 }
 
@@ -1566,7 +1569,10 @@ fn rows_of_one_bucket_from_two_matchers_count_as_one_bucket() {
     // Beats every minute, each bucket split over two matchers: the period stays one minute.
     let beats = regular_beats(WINDOW_START_S, -600.0, 60.0);
     let mut rows = Vec::new();
-    for (i, mut row) in heartbeat_rows("split-canary", &beats).into_iter().enumerate() {
+    for (i, mut row) in heartbeat_rows("split-canary", &beats)
+        .into_iter()
+        .enumerate()
+    {
         let mut twin = row.clone();
         row.push(("matcher", s("log attribute canary")));
         twin.push(("matcher", s("log attribute canary.name")));

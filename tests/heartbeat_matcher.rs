@@ -58,7 +58,13 @@ fn shapes() -> Telemetry {
             );
         };
         // forewarn's own canary, and the other generator's attribute.
-        beat(&mut t, "probe", &[cluster], "beat", &[("canary.name", "beta")]);
+        beat(
+            &mut t,
+            "probe",
+            &[cluster],
+            "beat",
+            &[("canary.name", "beta")],
+        );
         beat(&mut t, "probe", &[cluster], "beat", &[("canary", "alpha")]);
         // Both attributes on one record: the first matcher (canary.name) names it, once.
         beat(
@@ -70,14 +76,32 @@ fn shapes() -> Telemetry {
         );
         // A heartbeat CronJob's pods, by their `app` label.
         beat(&mut t, "cron", &[cluster, (APP, "heartbeat-cron")], "", &[]);
-        beat(&mut t, "cron", &[cluster, (APP, "eu-canary-probe")], "", &[]);
+        beat(
+            &mut t,
+            "cron",
+            &[cluster, (APP, "eu-canary-probe")],
+            "",
+            &[],
+        );
         // The rule's own matchers: a service name and a body.
         beat(&mut t, "pinger-eu", &[cluster], "pong", &[]);
         beat(&mut t, "batch", &[cluster], "job: heartbeat ok (3 ms)", &[]);
         // Look-alikes: none of these is a canary.
-        beat(&mut t, "checkout", &[cluster, (APP, "checkout")], "GET /cart", &[]);
+        beat(
+            &mut t,
+            "checkout",
+            &[cluster, (APP, "checkout")],
+            "GET /cart",
+            &[],
+        );
         beat(&mut t, "cron", &[cluster, (APP, "my-heartbeat")], "", &[]);
-        beat(&mut t, "pinger", &[cluster], "heartbeat failed", &[("canary", "")]);
+        beat(
+            &mut t,
+            "pinger",
+            &[cluster],
+            "heartbeat failed",
+            &[("canary", "")],
+        );
     }
     t.gauge("container.memory.working_set", &[cluster], at(7), 1.0);
     t
@@ -146,9 +170,15 @@ async fn every_canary_shape_is_recognised_alike_by_both_sources() {
         ("alpha", "log attribute canary"),
         ("batch", "body contains \"heartbeat ok\""),
         ("beta", "log attribute canary.name"),
-        ("eu-canary-probe", "resource attribute k8s.pod.labels.app = *canary*"),
+        (
+            "eu-canary-probe",
+            "resource attribute k8s.pod.labels.app = *canary*",
+        ),
         ("gamma", "log attribute canary.name"),
-        ("heartbeat-cron", "resource attribute k8s.pod.labels.app = heartbeat*"),
+        (
+            "heartbeat-cron",
+            "resource attribute k8s.pod.labels.app = heartbeat*",
+        ),
         ("pinger-eu", "service = pinger-*"),
     ]
     .into_iter()
@@ -193,9 +223,15 @@ async fn without_the_rule_matchers_only_the_default_shapes_are_recognised() {
     let canaries: BTreeSet<String> = recognised(&frame).into_iter().map(|r| r.0).collect();
     assert_eq!(
         canaries,
-        ["alpha", "beta", "eu-canary-probe", "gamma", "heartbeat-cron"]
-            .map(String::from)
-            .into(),
+        [
+            "alpha",
+            "beta",
+            "eu-canary-probe",
+            "gamma",
+            "heartbeat-cron"
+        ]
+        .map(String::from)
+        .into(),
     );
     // `--canary-attribute` leads the defaults: a record with both attributes is now `alpha`'s
     // shape's (log attribute canary) first.

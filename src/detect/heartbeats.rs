@@ -222,6 +222,9 @@ pub fn canaries_seen(frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Entity>
         .collect())
 }
 
+/// (bucket, beats, first seen, last seen) of one canary's bucket, seconds.
+type BucketBeats = (f64, u64, f64, f64);
+
 /// The window's rows the rule watches (its matchers' rows), folded per canary; rows of one
 /// bucket recognised by different matchers count as one bucket.
 fn read_beats(frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Beats>, DetectError> {
@@ -238,8 +241,8 @@ fn read_beats(frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Beats>, Detect
     let labels: Vec<String> = params.matchers.iter().map(CanaryMatcher::label).collect();
     let watched = |i: usize| labels.is_empty() || labels.iter().any(|l| l == matcher[i]);
 
-    // (bucket, beats, first, last) per canary, in frame order (sorted by canary, then bucket).
-    let mut per_canary: Vec<((&str, &str), Vec<(f64, u64, f64, f64)>)> = Vec::new();
+    // Bucket rows per (cluster, canary), in frame order (sorted by canary, then bucket).
+    let mut per_canary: Vec<((&str, &str), Vec<BucketBeats>)> = Vec::new();
     for i in (0..frame.height()).filter(|&i| watched(i)) {
         let key = (cluster[i], canary[i]);
         if per_canary.last().is_none_or(|(k, _)| *k != key) {

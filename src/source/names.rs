@@ -72,7 +72,10 @@ impl TelemetryNames {
 
     /// Adds the matchers heartbeat rules declare (`heartbeats.match:`), so the heartbeats
     /// window carries their canaries too. Call it where a source is opened for rules.
-    pub fn watch_rule_matchers<'a>(&mut self, matchers: impl IntoIterator<Item = &'a CanaryMatcher>) {
+    pub fn watch_rule_matchers<'a>(
+        &mut self,
+        matchers: impl IntoIterator<Item = &'a CanaryMatcher>,
+    ) {
         for matcher in matchers {
             if !self.canary_matchers.contains(matcher) {
                 self.canary_matchers.push(matcher.clone());
