@@ -50,7 +50,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         Some(at) => time_flag("--at", at)?,
         None => time::OffsetDateTime::now_utc(),
     };
-    let settings = args.source.settings()?;
+    let settings = args.source.settings()?.watching(&rules);
     let receivers = Receivers::build(&notify, |v| std::env::var(v).ok())
         .map_err(|e| ConfigError::flag("rules/notify.yaml", "receivers", e.to_string()))?;
     let deadman = DeadmanPinger::from_env().context("FOREWARN_DEADMAN_URL")?;

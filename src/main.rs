@@ -706,6 +706,22 @@ async fn check(args: CheckArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
+    for count in &report.canaries {
+        match &count.seen {
+            Ok(0) => eprintln!(
+                "warning: heartbeat rule {}: no canary seen in its window (matching {})",
+                count.rule, count.matched
+            ),
+            Ok(seen) => println!(
+                "heartbeat rule {}: {seen} canaries seen (matching {})",
+                count.rule, count.matched
+            ),
+            Err(error) => eprintln!(
+                "error: heartbeat rule {}: cannot count canaries: {error}",
+                count.rule
+            ),
+        }
+    }
     Ok(if report.is_ok() {
         Outcome::Completed
     } else {
@@ -720,7 +736,7 @@ async fn analyze(args: AnalyzeArgs) -> anyhow::Result<Outcome> {
         Some(at) => time_flag("--at", at)?,
         None => time::OffsetDateTime::now_utc(),
     };
-    let source = args.source.settings()?.open().await?;
+    let source = args.source.settings()?.watching(&set).open().await?;
     let report = evaluate::run(&Windows::Live { source: &source }, &rules, as_of).await;
     let format = args.output.unwrap_or(FindingsFormat::for_terminal(
         std::io::stdout().is_terminal(),
@@ -779,7 +795,7 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
         })?),
         None => None,
     };
-    let source = args.source.settings()?.open().await?;
+    let source = args.source.settings()?.watching(&set).open().await?;
     let bar = progress_bar("backtest");
     let outcome = evaluate::backtest::drive(
         &source,

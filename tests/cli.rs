@@ -341,7 +341,7 @@ fn query_prints_every_output_format() {
     assert_eq!(json, rows);
     let csv = text(&run("csv"));
     assert!(
-        csv.starts_with("bucket,cluster,canary,beats,first_seen_at,last_seen_at\n"),
+        csv.starts_with("bucket,cluster,canary,matcher,beats,first_seen_at,last_seen_at\n"),
         "{csv}"
     );
     assert_eq!(csv.lines().count(), rows.len() + 1);

@@ -13,6 +13,7 @@ use forewarn::config::rules::DeclaredCanary;
 use forewarn::config::{DurationText, Rule, RuleSet};
 use forewarn::evaluate::{judge, rule_window};
 use forewarn::findings::{Finding, Severity, Signal, Status};
+use forewarn::source::canaries::CanaryMatcher;
 use forewarn::window::{self, ColumnType, QueryKind};
 use polars::prelude::*;
 use rand::rngs::StdRng;
@@ -1495,6 +1496,108 @@ fn heartbeat_declared_canary_never_seen_is_down() {
         f.entity.get("canary").map(String::as_str),
         Some("nightly-backup")
     );
+}
+
+#[test]
+fn heartbeat_rule_that_sees_no_canary_at_all_fires_no_canary_seen() {
+    let rule = heartbeats_rule();
+    let f = only(
+        run(&rule, &window::empty_frame(QueryKind::Heartbeats)),
+        "empty heartbeats window",
+    );
+    assert_eq!(f.signal, Signal::HeartbeatMissing);
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.status, Status::Firing);
+    assert_eq!(f.entity.get("canary").map(String::as_str), Some("*"));
+    assert!(
+        f.summary
+            .starts_with("no canary seen in the last 6.0 h: check the pipeline or the matcher ("),
+        "{}",
+        f.summary
+    );
+    assert!(f.summary.contains("canary.name"), "{}", f.summary);
+    assert_eq!(evidence_text(&f, "state"), "none_seen");
+    // Positive control: the same rule with one healthy canary is quiet about "no canary".
+    let rows = heartbeat_rows("search-canary", &regular_beats(WINDOW_START_S, 0.0, 60.0));
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Heartbeats, &rows)),
+        "one healthy canary",
+    );
+}
+
+#[test]
+fn heartbeat_rule_with_its_own_matcher_watches_only_that_matchers_canaries() {
+    let mut rule = heartbeats_rule();
+    rule.heartbeats
+        .as_mut()
+        .expect("the shipped rule has a heartbeats section")
+        .matchers = vec![CanaryMatcher::service(Some("pinger-*"))];
+    let beats = regular_beats(WINDOW_START_S, -600.0, 60.0);
+    let labelled = |canary: &str, matcher: &str| -> Vec<Row> {
+        heartbeat_rows(canary, &beats)
+            .into_iter()
+            .map(|mut row| {
+                row.push(("matcher", s(matcher)));
+                row
+            })
+            .collect()
+    };
+    // A stopped canary recognised by another matcher: not this rule's, so it sees nothing.
+    let other = labelled("checkout", "log attribute canary.name");
+    let f = only(
+        run(&rule, &frame(QueryKind::Heartbeats, &other)),
+        "only another matcher's canary",
+    );
+    assert_eq!(f.entity.get("canary").map(String::as_str), Some("*"));
+    assert!(f.summary.ends_with("(service = pinger-*)"), "{}", f.summary);
+    // Control: the same stopped canary under the rule's own matcher is down.
+    let own = labelled("pinger-eu", "service = pinger-*");
+    let f = only(
+        run(&rule, &frame(QueryKind::Heartbeats, &own)),
+        "the rule's own matcher",
+    );
+    assert_eq!(
+        f.entity.get("canary").map(String::as_str),
+        Some("pinger-eu")
+    );
+    assert_eq!(evidence_text(&f, "state"), "down");
+}
+
+#[test]
+fn rows_of_one_bucket_from_two_matchers_count_as_one_bucket() {
+    let rule = heartbeats_rule();
+    // Beats every minute, each bucket split over two matchers: the period stays one minute.
+    let beats = regular_beats(WINDOW_START_S, -600.0, 60.0);
+    let mut rows = Vec::new();
+    for (i, mut row) in heartbeat_rows("split-canary", &beats)
+        .into_iter()
+        .enumerate()
+    {
+        let mut twin = row.clone();
+        row.push(("matcher", s("log attribute canary")));
+        twin.push(("matcher", s("log attribute canary.name")));
+        // The twin holds the same beat once more, 1 s later.
+        let shift = |v: &V| match v {
+            V::T(ns) => V::T(ns + 1_000_000_000),
+            other => other.clone(),
+        };
+        for cell in twin.iter_mut() {
+            if cell.0 == "first_seen_at" || cell.0 == "last_seen_at" {
+                cell.1 = shift(&cell.1);
+            }
+        }
+        rows.push(row);
+        if i % 2 == 0 {
+            rows.push(twin);
+        }
+    }
+    let f = only(
+        run(&rule, &frame(QueryKind::Heartbeats, &rows)),
+        "split canary stopped 10 min ago",
+    );
+    assert_eq!(evidence_text(&f, "state"), "down");
+    let period = evidence_num(&f, "period_s");
+    assert!((59.0..=61.0).contains(&period), "period {period}");
 }
 
 // ---------------------------------------------------------------------------------------------

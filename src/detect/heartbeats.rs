@@ -9,13 +9,21 @@
 //!   (at least a minute).
 //! - Recovery: after a gap longer than period + grace, a canary beating again is reported as
 //!   `resolved` for `resolved_for`.
+//! - Recognition: the window carries, per row, the matcher that recognised the beats
+//!   (`source::canaries`); a rule with `match:` watches only its matchers' rows, one without
+//!   watches every matcher the source applies.
+//! - A discovering rule that sees no canary at all in its window is not quiet: a dead-man check
+//!   watching nothing is itself a critical `heartbeat_missing` finding (entity `canary: *`)
+//!   naming what it matched, so a broken pipeline or a wrong matcher is seen. When declared
+//!   canaries already fire as never seen, their summaries say so instead (no extra finding).
 
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::config::DurationText;
+use crate::source::canaries::{describe, CanaryMatcher};
 
-use crate::detect::frame::{entity, groups, Columns};
+use crate::detect::frame::{entity, Columns};
 use crate::detect::select::admits;
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
@@ -39,6 +47,11 @@ pub struct HeartbeatParams {
     pub grace_periods: f64,
     /// How long after a recovery a `resolved` finding is reported.
     pub resolved_for: DurationText,
+    /// How this rule's canaries are recognised; empty: every matcher the source applies (the
+    /// defaults: `--canary-attribute`, `canary`, `canary.name`, `app` pod labels like
+    /// `*canary*` / `heartbeat*`).
+    #[serde(rename = "match", skip_serializing_if = "Vec::is_empty")]
+    pub matchers: Vec<CanaryMatcher>,
 }
 
 impl Default for HeartbeatParams {
@@ -49,6 +62,7 @@ impl Default for HeartbeatParams {
             min_beats: 4,
             grace_periods: 1.0,
             resolved_for: DurationText::secs(15 * 60),
+            matchers: Vec::new(),
         }
     }
 }
@@ -65,7 +79,19 @@ impl HeartbeatParams {
                     format!("canary `{}`: must be at least 1s", c.name),
                 )
             })
+            .chain(self.matchers.iter().flat_map(CanaryMatcher::problems))
             .collect()
+    }
+
+    /// What the rule's matchers recognise, for people.
+    pub fn matched_text(&self) -> String {
+        if self.matchers.is_empty() {
+            "the source's canary matchers: --canary-attribute (default canary.name), \
+             log attribute canary, pod label app = *canary* or heartbeat*"
+                .into()
+        } else {
+            describe(&self.matchers)
+        }
     }
 }
 
@@ -103,46 +129,8 @@ impl Detector for HeartbeatDetector {
     fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
         let rule = ctx.rule;
         let params = rule.heartbeat_params();
-        let columns = Columns::new(frame, &rule.name, QueryKind::Heartbeats);
-        let cluster = columns.text("cluster")?;
-        let canary = columns.text("canary")?;
-        let beats = columns.count("beats")?;
-        let first_seen = columns.seconds("first_seen_at")?;
-        let last_seen = columns.seconds("last_seen_at")?;
+        let seen = read_beats(frame, ctx)?;
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
-
-        let mut seen: Vec<Beats> = Vec::new();
-        for range in groups(frame.height(), |i| (cluster[i], canary[i])) {
-            let entity = canary_entity(cluster[range.start], canary[range.start]);
-            let mut b = Beats {
-                canary: canary[range.start].to_string(),
-                selected: admits(rule, &entity, &[]),
-                entity,
-                count: 0,
-                first_seen_s: f64::MAX,
-                last_seen_s: f64::MIN,
-                intervals_s: Vec::new(),
-                gaps: Vec::new(),
-            };
-            let mut previous_last: Option<f64> = None;
-            for i in range {
-                b.count += beats[i];
-                b.first_seen_s = b.first_seen_s.min(first_seen[i]);
-                b.last_seen_s = b.last_seen_s.max(last_seen[i]);
-                if beats[i] >= 2 {
-                    let average = (last_seen[i] - first_seen[i]) / (beats[i] - 1) as f64;
-                    b.intervals_s
-                        .extend(std::iter::repeat_n(average, (beats[i] - 1) as usize));
-                }
-                if let Some(prev) = previous_last {
-                    b.intervals_s.push(first_seen[i] - prev);
-                    b.gaps.push((prev, first_seen[i]));
-                }
-                previous_last = Some(last_seen[i]);
-            }
-            seen.push(b);
-        }
-
         let mut findings = Vec::new();
         let mut declared_names = std::collections::BTreeSet::new();
         for declared in &params.canaries {
@@ -196,6 +184,19 @@ impl Detector for HeartbeatDetector {
                 findings.extend(judge(b, period, grace, as_of_s, &params, ctx));
             }
         }
+        if params.discover && !seen.iter().any(|b| b.selected) {
+            if findings.is_empty() {
+                findings.extend(nothing_seen(&params, ctx));
+            } else {
+                // Declared canaries already fire as never seen; say that nothing is seen at all.
+                for finding in &mut findings {
+                    finding.summary.push_str(&format!(
+                        "; no canary seen at all: check the pipeline or the matcher ({})",
+                        params.matched_text()
+                    ));
+                }
+            }
+        }
         if params.discover {
             for b in seen.iter().filter(|b| !declared_names.contains(&b.canary)) {
                 if b.count < params.min_beats {
@@ -210,6 +211,115 @@ impl Detector for HeartbeatDetector {
         }
         Ok(findings)
     }
+}
+
+/// The canaries a rule sees in a heartbeats window: (cluster, canary) of each it selects.
+pub fn canaries_seen(frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Entity>, DetectError> {
+    Ok(read_beats(frame, ctx)?
+        .into_iter()
+        .filter(|b| b.selected)
+        .map(|b| b.entity)
+        .collect())
+}
+
+/// (bucket, beats, first seen, last seen) of one canary's bucket, seconds.
+type BucketBeats = (f64, u64, f64, f64);
+
+/// The window's rows the rule watches (its matchers' rows), folded per canary; rows of one
+/// bucket recognised by different matchers count as one bucket.
+fn read_beats(frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Beats>, DetectError> {
+    let rule = ctx.rule;
+    let params = rule.heartbeat_params();
+    let columns = Columns::new(frame, &rule.name, QueryKind::Heartbeats);
+    let cluster = columns.text("cluster")?;
+    let canary = columns.text("canary")?;
+    let matcher = columns.text("matcher")?;
+    let bucket = columns.seconds("bucket")?;
+    let beats = columns.count("beats")?;
+    let first_seen = columns.seconds("first_seen_at")?;
+    let last_seen = columns.seconds("last_seen_at")?;
+    let labels: Vec<String> = params.matchers.iter().map(CanaryMatcher::label).collect();
+    let watched = |i: usize| labels.is_empty() || labels.iter().any(|l| l == matcher[i]);
+
+    // Bucket rows per (cluster, canary), in frame order (sorted by canary, then bucket).
+    let mut per_canary: Vec<((&str, &str), Vec<BucketBeats>)> = Vec::new();
+    for i in (0..frame.height()).filter(|&i| watched(i)) {
+        let key = (cluster[i], canary[i]);
+        if per_canary.last().is_none_or(|(k, _)| *k != key) {
+            per_canary.push((key, Vec::new()));
+        }
+        let rows = &mut per_canary.last_mut().expect("pushed above").1;
+        match rows.last_mut() {
+            Some(row) if row.0 == bucket[i] => {
+                row.1 += beats[i];
+                row.2 = row.2.min(first_seen[i]);
+                row.3 = row.3.max(last_seen[i]);
+            }
+            _ => rows.push((bucket[i], beats[i], first_seen[i], last_seen[i])),
+        }
+    }
+
+    let mut seen = Vec::new();
+    for ((cluster, canary), rows) in per_canary {
+        let entity = canary_entity(cluster, canary);
+        let mut b = Beats {
+            canary: canary.to_string(),
+            selected: admits(rule, &entity, &[]),
+            entity,
+            count: 0,
+            first_seen_s: f64::MAX,
+            last_seen_s: f64::MIN,
+            intervals_s: Vec::new(),
+            gaps: Vec::new(),
+        };
+        let mut previous_last: Option<f64> = None;
+        for (_, beats, first, last) in rows {
+            b.count += beats;
+            b.first_seen_s = b.first_seen_s.min(first);
+            b.last_seen_s = b.last_seen_s.max(last);
+            if beats >= 2 {
+                let average = (last - first) / (beats - 1) as f64;
+                b.intervals_s
+                    .extend(std::iter::repeat_n(average, (beats - 1) as usize));
+            }
+            if let Some(prev) = previous_last {
+                b.intervals_s.push(first - prev);
+                b.gaps.push((prev, first));
+            }
+            previous_last = Some(last);
+        }
+        seen.push(b);
+    }
+    Ok(seen)
+}
+
+/// A discovering rule that sees no canary at all: the check watches nothing.
+fn nothing_seen(params: &HeartbeatParams, ctx: &EvalContext) -> Option<Finding> {
+    // Not filtered by the rule's selection: seeing nothing where it looks is the finding.
+    let entity = canary_entity("", "*");
+    let window_s =
+        ctx.window.until.unix_timestamp() as f64 - ctx.window.since.unix_timestamp() as f64;
+    let matched = params.matched_text();
+    let evidence = Evidence::new()
+        .int("canaries_seen", 0)
+        .num("window_s", window_s)
+        .text("matched", &matched)
+        .text("state", "none_seen");
+    Some(Finding::new(
+        &ctx.rule.name,
+        Signal::HeartbeatMissing,
+        Severity::Critical,
+        Status::Firing,
+        entity,
+        ctx.as_of(),
+        ctx.finding_window(),
+        format!(
+            "no canary seen in the last {}: check the pipeline or the matcher ({matched})",
+            duration_text(window_s)
+        ),
+        evidence.build(),
+        ctx.rule.runbook.clone(),
+    ))
 }
 
 /// A canary's entity: its cluster where known, and its name.

@@ -1,6 +1,7 @@
 //! Sources: where window frames come from. ClickHouse in production; a Parquet directory for
 //! the demo, offline analysis and tests. Both answer every [`QueryKind`] with the same schema.
 
+pub mod canaries;
 pub mod clickhouse;
 pub mod introspect;
 pub mod names;

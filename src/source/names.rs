@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::source::canaries::CanaryMatcher;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryNames {
@@ -25,6 +27,9 @@ pub struct TelemetryNames {
     pub opt_out_attribute: String,
     /// Log attribute that marks a canary heartbeat and names the canary.
     pub canary_attribute: String,
+    /// Further ways of recognising canaries, after the defaults
+    /// ([`CanaryMatcher::defaults`] of `canary_attribute`); see [`TelemetryNames::canary_matchers`].
+    pub canary_matchers: Vec<CanaryMatcher>,
     /// Log records at or above this severity number count as errors (17 = ERROR).
     pub error_severity_min: u8,
     /// Severity texts that count as errors when a record has no severity number.
@@ -44,9 +49,37 @@ impl Default for TelemetryNames {
             restarts_metric: "k8s.container.restarts".into(),
             cluster_attribute: "k8s.cluster.name".into(),
             canary_attribute: "canary.name".into(),
+            canary_matchers: Vec::new(),
             opt_out_attribute: "k8s.pod.labels.forewarn.io/opt-out".into(),
             error_severity_min: 17,
             error_severity_texts: vec!["ERROR".into(), "FATAL".into(), "CRITICAL".into()],
+        }
+    }
+}
+
+impl TelemetryNames {
+    /// Every matcher the heartbeats query applies, in precedence order: the defaults (led by
+    /// `canary_attribute`), then `canary_matchers`.
+    pub fn canary_matchers(&self) -> Vec<CanaryMatcher> {
+        let mut list = CanaryMatcher::defaults(&self.canary_attribute);
+        for matcher in &self.canary_matchers {
+            if !list.contains(matcher) {
+                list.push(matcher.clone());
+            }
+        }
+        list
+    }
+
+    /// Adds the matchers heartbeat rules declare (`heartbeats.match:`), so the heartbeats
+    /// window carries their canaries too. Call it where a source is opened for rules.
+    pub fn watch_rule_matchers<'a>(
+        &mut self,
+        matchers: impl IntoIterator<Item = &'a CanaryMatcher>,
+    ) {
+        for matcher in matchers {
+            if !self.canary_matchers.contains(matcher) {
+                self.canary_matchers.push(matcher.clone());
+            }
         }
     }
 }

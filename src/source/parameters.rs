@@ -13,6 +13,7 @@
 //! | `logs_table`, `gauge_table`, `traces_table` | `Identifier` | table names |
 //! | `working_set_metric`, `limit_metric`, `request_metric`, `restarts_metric` | `String` | metric names |
 //! | `cluster_attribute`, `opt_out_attribute`, `canary_attribute` | `String` | attribute keys |
+//! | `canary_match_on`, `canary_match_keys`, `canary_match_patterns`, `canary_match_labels` | `Array(String)` | the canary matchers in precedence order, one element each (`source::canaries`) |
 //! | `error_severity_min` | `UInt8` | lowest error severity number |
 //! | `error_severity_texts` | `Array(String)` | error severity texts, upper-cased |
 //! | `event_reasons` | `Array(String)` | every reason `pod_events` counts |
@@ -20,6 +21,7 @@
 //! | `workload_kinds`, `workload_name_attributes` | `Array(String)` | workload kinds and their owner attributes, in precedence order |
 //! | `request_span_kinds`, `error_status_codes` | `Array(String)` | spans that are requests, statuses that are errors |
 
+use crate::source::canaries::CanaryMatcher;
 use crate::source::names::TelemetryNames;
 use crate::window::vocabulary::{
     self, ERROR_STATUS_CODES, POD_EVENT_COUNTS, REQUEST_SPAN_KINDS, WORKLOAD_KINDS,
@@ -101,6 +103,14 @@ pub fn window_parameters(names: &TelemetryNames, window: &WindowSpec) -> Vec<Par
         texts("error_severity_texts", error_severity_texts(names)),
         texts("event_reasons", owned(&vocabulary::event_reasons())),
     ];
+    let matchers = names.canary_matchers();
+    let each = |f: fn(&CanaryMatcher) -> String| matchers.iter().map(f).collect::<Vec<_>>();
+    parameters.extend([
+        texts("canary_match_on", each(|m| m.on.sql_name().to_string())),
+        texts("canary_match_keys", each(|m| m.key.clone())),
+        texts("canary_match_patterns", each(CanaryMatcher::pattern)),
+        texts("canary_match_labels", each(CanaryMatcher::label)),
+    ]);
     for count in &POD_EVENT_COUNTS {
         parameters.push(texts(count.parameter, owned(count.reasons)));
     }

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use crate::source::canaries::MatchOn;
 use crate::source::names::TelemetryNames;
 use crate::source::parameters::error_severity_texts;
 use crate::source::SourceError;
@@ -356,14 +357,47 @@ impl ParquetSource {
             .map_err(self.parquet_error(q))
     }
 
+    /// heartbeats.sql's twin: the first matcher a record satisfies names its canary and
+    /// labels its row.
     fn heartbeats(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
         let n = &self.names;
         let q = QueryKind::Heartbeats;
+        let mut canary = lit(NULL).cast(DataType::String);
+        let mut matcher = lit(NULL).cast(DataType::String);
+        for m in n.canary_matchers().iter().rev() {
+            let looked_at = match m.on {
+                MatchOn::LogAttribute => map_get("LogAttributes", &m.key),
+                MatchOn::ResourceAttribute => map_get("ResourceAttributes", &m.key),
+                MatchOn::Service => col("ServiceName").cast(DataType::String),
+                MatchOn::Body => col("Body").cast(DataType::String).fill_null(lit("")),
+            };
+            let matcher_of_row = m.clone();
+            let hit = looked_at.clone().map(
+                move |c| {
+                    let hits: BooleanChunked = c
+                        .str()?
+                        .iter()
+                        .map(|v| Some(matcher_of_row.matches(v.unwrap_or(""))))
+                        .collect();
+                    Ok(hits.with_name(c.name().clone()).into_column())
+                },
+                |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
+            );
+            let service = col("ServiceName").cast(DataType::String).fill_null(lit(""));
+            let name = match m.on {
+                MatchOn::LogAttribute | MatchOn::ResourceAttribute => looked_at,
+                MatchOn::Service | MatchOn::Body => when(service.clone().neq(lit("")))
+                    .then(service)
+                    .otherwise(lit(m.label())),
+            };
+            canary = when(hit.clone()).then(name).otherwise(canary);
+            matcher = when(hit).then(lit(m.label())).otherwise(matcher);
+        }
         self.windowed(&n.logs_table, "Timestamp", q, window)?
-            .with_column(map_get("LogAttributes", &n.canary_attribute).alias("canary"))
-            .filter(col("canary").neq(lit("")))
+            .with_columns([canary.alias("canary"), matcher.alias("matcher")])
+            .filter(col("matcher").is_not_null())
             .with_column(map_get("ResourceAttributes", &n.cluster_attribute).alias("cluster"))
-            .group_by([col("bucket"), col("cluster"), col("canary")])
+            .group_by([col("bucket"), col("cluster"), col("canary"), col("matcher")])
             .agg([
                 len().alias("beats"),
                 col("time").min().alias("first_seen_at"),

@@ -47,6 +47,19 @@ pub struct SourceSettings {
 }
 
 impl SourceSettings {
+    /// The same settings with the heartbeat rules' own canary matchers added, so the
+    /// heartbeats window carries every canary some rule of `rules` recognises.
+    pub fn watching(mut self, rules: &crate::config::RuleSet) -> SourceSettings {
+        self.names.watch_rule_matchers(
+            rules
+                .rules
+                .iter()
+                .filter_map(|r| r.heartbeats.as_ref())
+                .flat_map(|h| h.matchers.iter()),
+        );
+        self
+    }
+
     /// The query set: embedded, with `--queries` overrides.
     pub fn query_set(&self) -> Result<QuerySet, ConfigError> {
         match &self.queries {

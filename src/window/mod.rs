@@ -119,6 +119,7 @@ impl QueryKind {
                 ("bucket", Time),
                 ("cluster", Text),
                 ("canary", Text),
+                ("matcher", Text),
                 ("beats", Count),
                 ("first_seen_at", Time),
                 ("last_seen_at", Time),
@@ -141,7 +142,7 @@ impl QueryKind {
                 &["cluster", "namespace", "service", "bucket"]
             }
             QueryKind::PodEvents => &["cluster", "namespace", "pod", "bucket"],
-            QueryKind::Heartbeats => &["cluster", "canary", "bucket"],
+            QueryKind::Heartbeats => &["cluster", "canary", "bucket", "matcher"],
         }
     }
 }
