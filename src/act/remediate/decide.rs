@@ -86,7 +86,7 @@ pub fn decide(
                 if !step.applies(rollout) {
                     continue;
                 }
-                let id = action_id(&episode.episode_id, index);
+                let id = action_id(&episode.episode_id, &runbook.name, index);
                 if ledger.is_recorded(&id) {
                     already_recorded.push(id);
                     continue;
@@ -311,7 +311,10 @@ mod tests {
             panic!("{decisions:?}")
         };
         assert!(already_recorded.is_empty());
-        assert_eq!(actions[0].action_id, action_id("ep-m", 0));
+        assert_eq!(
+            actions[0].action_id,
+            action_id("ep-m", "oom-remediation", 0)
+        );
         assert_eq!(actions[0].mode, Mode::Approve);
         assert!(matches!(actions[0].step, RunbookStep::RaiseMemory(_)));
         assert_eq!(actions[0].target, Some(cart(None).target));
@@ -400,7 +403,10 @@ mod tests {
                 again[0].outcome,
                 Outcome::Planned {
                     actions: Vec::new(),
-                    already_recorded: vec![action_id("ep-m", 0), action_id("ep-m", 1)],
+                    already_recorded: vec![
+                        action_id("ep-m", "oom-remediation", 0),
+                        action_id("ep-m", "oom-remediation", 1)
+                    ],
                 }
             );
         }

@@ -234,7 +234,7 @@ mod tests {
             updates: &[(i64, ActionStatus)],
         ) -> History {
             let record = ActionRecord {
-                action_id: action_id(episode, 0),
+                action_id: action_id(episode, runbook, 0),
                 episode_id: episode.into(),
                 runbook: runbook.into(),
                 step_index: 0,

@@ -34,11 +34,14 @@ use crate::config::runbooks::{Mode, RunbookStep};
 use crate::findings::{content_hash, WorkloadKind};
 use crate::state::history::{EventKind, HistoryEvent, NewEvent};
 
-/// The id of step `step_index` of the runbook acting on episode `episode_id`: the same inputs
-/// give the same id in every run, on every machine, so a repeated run finds its record.
-pub fn action_id(episode_id: &str, step_index: usize) -> String {
+/// The id of step `step_index` of `runbook` acting on episode `episode_id`: the same inputs
+/// give the same id in every run, on every machine, so a repeated run finds its record. The
+/// runbook is part of it because several runbooks may act on one episode (an error-rate rise
+/// is rolled back and escalated): their step 0s are different actions.
+pub fn action_id(episode_id: &str, runbook: &str, step_index: usize) -> String {
     let pairs = BTreeMap::from([
         ("episode_id".to_string(), episode_id.to_string()),
+        ("runbook".to_string(), runbook.to_string()),
         ("step_index".to_string(), step_index.to_string()),
     ]);
     format!("act-{}", content_hash("remediation-action", &pairs))
@@ -310,20 +313,21 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn action_id_is_deterministic_and_differs_by_episode_and_step() {
-        let id = action_id("ep-1", 0);
-        assert_eq!(id, action_id("ep-1", 0));
+    fn action_id_is_deterministic_and_differs_by_episode_runbook_and_step() {
+        let id = action_id("ep-1", "rb", 0);
+        assert_eq!(id, action_id("ep-1", "rb", 0));
         assert!(id.starts_with("act-") && id.len() == 20, "{id}");
-        assert_ne!(id, action_id("ep-1", 1));
-        assert_ne!(id, action_id("ep-2", 0));
-        // Fixed across versions: the history of earlier runs relies on it.
-        assert_eq!(action_id("ep-1", 0), action_id(&String::from("ep-1"), 0));
+        assert_ne!(id, action_id("ep-1", "rb", 1));
+        assert_ne!(id, action_id("ep-2", "rb", 0));
+        assert_ne!(id, action_id("ep-1", "other", 0));
+        // Fixed across versions: the history of earlier runs relies on it (FNV-1a 64).
+        assert_eq!(id, "act-0373281406159f05");
     }
 
     #[test]
     fn payloads_have_the_documented_shape_and_read_back() {
         let record = ActionRecord {
-            action_id: action_id("ep", 0),
+            action_id: action_id("ep", "crashloop-remediation", 0),
             episode_id: "ep".into(),
             runbook: "crashloop-remediation".into(),
             step_index: 0,
