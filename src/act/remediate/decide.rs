@@ -7,11 +7,11 @@
 use time::OffsetDateTime;
 
 use crate::config::runbooks::{Runbook, RunbookSet};
-use crate::state::history::{AnnouncementKind, HistoryEvent};
+use crate::state::history::{AnnouncementKind, HistoryEvent, NewEvent};
 use crate::state::Announcement;
 
 use super::fence::{Fence, Refusal, RefusalReason, TargetFacts};
-use super::record::{action_id, ActionRecord, Ledger};
+use super::record::{action_id, ActionRecord, ActionStatus, ActionUpdate, Ledger};
 
 /// An announcement and what the caller found out about its target (`None` when the finding
 /// names no workload, or it could not be resolved).
@@ -37,12 +37,47 @@ pub enum Outcome {
         actions: Vec<ActionRecord>,
         already_recorded: Vec<String>,
     },
-    /// The fence refused the runbook's cluster steps (none of its steps is planned);
+    /// The fence refused the runbook's cluster steps: none of its steps is planned;
+    /// `actions` are the ones it would have recorded (their refusal is recorded instead);
     /// `escalate` is the circuit breaker's route when the breaker is open.
     Refused {
         refusal: Refusal,
         escalate: Option<String>,
+        actions: Vec<ActionRecord>,
     },
+}
+
+impl RunbookDecision {
+    /// The events the run appends for this decision, before sending anything: an
+    /// `ActionRecorded` per planned action, or an `ActionUpdated { status: refused }` with the
+    /// reason per refused one (see [`super::record`] for the payloads).
+    pub fn events(&self, at: OffsetDateTime, job: &str, run_id: &str) -> Vec<NewEvent> {
+        match &self.outcome {
+            Outcome::Planned { actions, .. } => actions
+                .iter()
+                .map(|a| a.recorded_event(at, job, run_id))
+                .collect(),
+            Outcome::Refused {
+                refusal, actions, ..
+            } => actions
+                .iter()
+                .map(|a| {
+                    ActionUpdate {
+                        runbook: a.runbook.clone(),
+                        target: a.target.clone(),
+                        detail: refusal.detail.clone(),
+                    }
+                    .event(
+                        &a.action_id,
+                        ActionStatus::Refused,
+                        at,
+                        job,
+                        run_id,
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Whether the target's latest rollout started within `rollout_within` before the episode.
@@ -133,6 +168,7 @@ pub fn decide(
                         .then(|| runbook.limits.circuit_breaker.escalate.clone())
                         .flatten(),
                     refusal,
+                    actions,
                 },
             };
             decisions.push(RunbookDecision {
@@ -153,9 +189,10 @@ mod tests {
     use time::Duration;
 
     use super::*;
-    use crate::act::remediate::record::{ActionStatus, ActionUpdate, TargetRef};
+    use crate::act::remediate::record::TargetRef;
     use crate::config::runbooks::{Mode, RunbookStep};
     use crate::findings::{Finding, FindingWindow, Severity, Signal, Status, WorkloadKind};
+    use crate::state::history::EventKind;
     use crate::state::Episode;
 
     const NOW: OffsetDateTime = datetime!(2026-01-01 12:00 UTC);
@@ -392,10 +429,13 @@ mod tests {
             target: Some(cart(None)),
         }];
         let first = decide(&set, &[], &candidates, NOW);
-        let Outcome::Planned { actions, .. } = &first[0].outcome else {
-            panic!()
-        };
-        let events = history(actions, NOW);
+        let events: Vec<HistoryEvent> = first[0]
+            .events(NOW, "frequent", "run-1")
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| HistoryEvent::from_new(i as u64 + 1, e))
+            .collect();
+        assert_eq!(events.len(), 2);
         // The same run again (a crash after recording, or a repeat an hour later).
         for at in [NOW, NOW + Duration::hours(2)] {
             let again = decide(&set, &events, &candidates, at);
@@ -467,11 +507,21 @@ mod tests {
             }],
             NOW + Duration::minutes(30),
         );
-        let Outcome::Refused { refusal, escalate } = &refused[0].outcome else {
+        let Outcome::Refused {
+            refusal,
+            escalate,
+            actions,
+        } = &refused[0].outcome
+        else {
             panic!("{refused:?}")
         };
         assert_eq!(refusal.reason, RefusalReason::Cooldown);
         assert_eq!(escalate, &None);
+        assert_eq!(
+            actions.len(),
+            2,
+            "both steps of the runbook are refused together"
+        );
         // Two episodes on the same target in one call: the second sees the first's action.
         let both = decide(
             &set,
@@ -597,8 +647,55 @@ mod tests {
                     detail: "circuit breaker open for shop/Deployment/cart: the last 2 action(s) within 6h failed or were ineffective".into(),
                 },
                 escalate: Some("critical-to-slack".into()),
+                actions: vec![
+                    ActionRecord {
+                        action_id: action_id("ep-3", "oom-remediation", 0),
+                        episode_id: "ep-3".into(),
+                        runbook: "oom-remediation".into(),
+                        step_index: 0,
+                        step: set.get("oom-remediation").unwrap().steps[0].clone(),
+                        mode: Mode::Approve,
+                        target: Some(cart(None).target),
+                    },
+                    ActionRecord {
+                        action_id: action_id("ep-3", "oom-remediation", 1),
+                        episode_id: "ep-3".into(),
+                        runbook: "oom-remediation".into(),
+                        step_index: 1,
+                        step: set.get("oom-remediation").unwrap().steps[1].clone(),
+                        mode: Mode::Approve,
+                        target: Some(cart(None).target),
+                    },
+                ],
             }
         );
+        // Recorded as refusals with the reason, not as actions: a later run may try again.
+        let refusals = decided[0].events(NOW, "frequent", "run-3");
+        assert_eq!(
+            refusals.iter().map(|e| e.kind.clone()).collect::<Vec<_>>(),
+            [0, 1]
+                .map(|i| EventKind::ActionUpdated {
+                    action_id: action_id("ep-3", "oom-remediation", i),
+                    status: "refused".into(),
+                })
+                .to_vec()
+        );
+        assert_eq!(
+            refusals[0].payload["detail"],
+            "circuit breaker open for shop/Deployment/cart: the last 2 action(s) within 6h failed or were ineffective"
+        );
+        let mut with_refusals = events.clone();
+        with_refusals.extend(
+            refusals
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| HistoryEvent::from_new(10 + i as u64, e)),
+        );
+        assert!(!Ledger::from_events(&with_refusals).is_recorded(&action_id(
+            "ep-3",
+            "oom-remediation",
+            0
+        )));
         // Positive control: with only the older failure, it is planned.
         let decided = decide(
             &set,
