@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::act::kube::{MemoryRaise, Step as KubeStep};
 use crate::config::location::{line_of_name, parse_yaml};
-use crate::config::notify::Patterns;
+use crate::config::notify::{NotifyConfig, Patterns};
 use crate::config::rules::{Origin, RuleSet};
 use crate::config::select::glob_match;
 use crate::config::{DurationText, RuleProblem};
@@ -559,6 +559,50 @@ impl RunbookSet {
     }
 }
 
+impl RunbookSet {
+    /// Every `notify:` / `escalate:` step and every circuit breaker's `escalate:` must name a
+    /// route of `notify` (problems at the runbook's line).
+    pub fn validate_with_notify(&self, notify: &NotifyConfig) -> Vec<RuleProblem> {
+        let known = |route: &str| {
+            notify.routes.iter().any(|r| r.name == route)
+                || notify
+                    .default_route
+                    .as_ref()
+                    .is_some_and(|r| r.name == route)
+        };
+        let mut problems = Vec::new();
+        for runbook in &self.runbooks {
+            let mut routes: Vec<(String, &str)> = runbook
+                .steps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, step)| match step {
+                    RunbookStep::Notify(r) | RunbookStep::Escalate(r) => Some((
+                        format!("steps[{i}].{}.route", step.name()),
+                        r.route.as_str(),
+                    )),
+                    _ => None,
+                })
+                .collect();
+            if let Some(route) = &runbook.limits.circuit_breaker.escalate {
+                routes.push(("limits.circuit_breaker.escalate".into(), route));
+            }
+            for (field, route) in routes {
+                if !known(route) {
+                    problems.push(RuleProblem {
+                        file: runbook.origin.file.clone(),
+                        line: runbook.origin.line,
+                        column: 0,
+                        field: format!("runbooks[{}].{field}", runbook.name),
+                        message: format!("unknown route `{route}` (not in notify.yaml)"),
+                    });
+                }
+            }
+        }
+        problems
+    }
+}
+
 /// Checks within one runbook that serde cannot express.
 fn check_runbook(
     file: &str,
@@ -774,6 +818,24 @@ mod tests {
         assert_eq!(
             found[0].to_string(),
             "rules/memory.yaml:5:0: rules[memory-pressure].runbook: unknown runbook `oom-remedation` (runbooks: crashloop-remediation, error-rate-rollback, escalate-to-owner, oom-remediation)"
+        );
+    }
+
+    #[test]
+    fn runbook_routes_must_exist_in_notify_yaml() {
+        let notify = NotifyConfig::embedded().unwrap();
+        let set = RunbookSet::embedded().unwrap();
+        assert_eq!(set.validate_with_notify(&notify), Vec::<RuleProblem>::new());
+        let mut broken = set.clone();
+        broken.runbooks[0].limits.circuit_breaker.escalate = Some("pager".into());
+        let found: Vec<String> = broken
+            .validate_with_notify(&notify)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            ["rules/runbooks/memory.yaml:4:0: runbooks[oom-remediation].limits.circuit_breaker.escalate: unknown route `pager` (not in notify.yaml)"]
         );
     }
 
