@@ -7,6 +7,7 @@
 //! - [`select`]: which entities a rule looks at (filters, opt-out label).
 //! - [`error`]: the one error type, listing every problem.
 //! - [`notify`]: `notify.yaml`, who hears of which findings (validated with the rules).
+//! - [`runbooks`]: `runbooks/*.yaml`, what forewarn may do about a finding and within which fence.
 //!
 //! Each signal's parameter section (`MemoryParams`, `ErrorParams`, …) lives next to its detector
 //! in [`crate::detect`] and is re-exported from [`rules`].
@@ -16,6 +17,7 @@ pub mod error;
 pub mod location;
 pub mod notify;
 pub mod rules;
+pub mod runbooks;
 pub mod select;
 pub mod validate;
 
