@@ -9,7 +9,7 @@ use crate::config::{Rule, RuleSet};
 use crate::detect::heartbeats::canaries_seen;
 use crate::detect::EvalContext;
 use crate::error::ConfigError;
-use crate::evaluate::{load_rules, rule_window, EvalError};
+use crate::evaluate::{rule_window, EvalError};
 use crate::findings::Signal;
 use crate::source::introspect::Generation;
 use crate::source::{OpenError, Source, SourceError, SourceSettings};
@@ -62,12 +62,8 @@ pub async fn check(
     settings: &SourceSettings,
     connect: bool,
 ) -> Result<CheckReport, OpenError> {
-    let rules = load_rules(rules_dir).map_err(ConfigError::from)?;
-    let notify = match rules_dir {
-        Some(dir) => crate::config::notify::NotifyConfig::load_dir_or_embedded(dir),
-        None => crate::config::notify::NotifyConfig::embedded(),
-    }
-    .map_err(|problems| ConfigError::Rules(crate::config::RulesError::Invalid { problems }))?;
+    let whole = crate::config::whole::load(rules_dir).map_err(ConfigError::from)?;
+    let (rules, notify) = (whole.rules, whole.notify);
     // Each receiver's typed settings (not its secrets: those are read when a run starts).
     for receiver in &notify.receivers {
         crate::act::notify::ReceiverConfig::from_type_and_config(

@@ -19,15 +19,11 @@ use forewarn::window::timefmt;
 use crate::exit::Outcome;
 use crate::{time_flag, FindingsArgs, HistoryArgs, RunArgs, SilenceCommand, SourceArgs, StateArgs};
 
-/// The rules and the notification config of `dir` (or the shipped ones), validated together.
+/// The rules and the notification config of `dir` (or the shipped ones), validated together
+/// with the runbooks.
 pub fn load_config(dir: Option<&std::path::Path>) -> Result<(RuleSet, NotifyConfig), ConfigError> {
-    let rules = evaluate::load_rules(dir)?;
-    let notify = match dir {
-        Some(dir) => NotifyConfig::load_dir_or_embedded(dir),
-        None => NotifyConfig::embedded(),
-    }
-    .map_err(|problems| ConfigError::Rules(forewarn::config::RulesError::Invalid { problems }))?;
-    Ok((rules, notify))
+    let whole = forewarn::config::whole::load(dir)?;
+    Ok((whole.rules, whole.notify))
 }
 
 async fn open_store(source: &SourceArgs, state: &StateArgs) -> anyhow::Result<AnyStore> {

@@ -7,6 +7,8 @@
 //! - [`select`]: which entities a rule looks at (filters, opt-out label).
 //! - [`error`]: the one error type, listing every problem.
 //! - [`notify`]: `notify.yaml`, who hears of which findings (validated with the rules).
+//! - [`runbooks`]: `runbooks/*.yaml`, what remediation may do.
+//! - [`whole`]: all of it loaded and cross-checked together.
 //! - [`runbooks`]: `runbooks/*.yaml`, what forewarn may do about a finding and within which fence.
 //!
 //! Each signal's parameter section (`MemoryParams`, `ErrorParams`, …) lives next to its detector
@@ -20,6 +22,7 @@ pub mod rules;
 pub mod runbooks;
 pub mod select;
 pub mod validate;
+pub mod whole;
 
 pub use duration::DurationText;
 pub use error::{RuleProblem, RulesError};
