@@ -78,13 +78,7 @@ pub async fn check(
         .map(|d| d.display().to_string())
         .unwrap_or_else(|| "shipped rules".into());
     // The heartbeats window must carry the canaries the rules' own matchers recognise.
-    let settings = SourceSettings {
-        spec: settings.spec.clone(),
-        clickhouse: settings.clickhouse.clone(),
-        names: settings.names.clone(),
-        queries: settings.queries.clone(),
-    }
-    .watching(&rules);
+    let settings = settings.clone().watching(&rules);
     let mut canaries = Vec::new();
     let connection = if connect {
         let source = settings.open().await?;

@@ -727,25 +727,8 @@ fn problem_at(file: &str, text: &str, key: &str, message: String) -> RuleProblem
 /// A memory quantity in bytes: a whole number, or one with a binary (Ki…Ti) or decimal (k…T)
 /// suffix; `None` when it is none of these.
 pub fn quantity_bytes(quantity: &str) -> Option<u64> {
-    let quantity = quantity.trim();
-    let units: [(&str, u64); 8] = [
-        ("Ki", 1 << 10),
-        ("Mi", 1 << 20),
-        ("Gi", 1 << 30),
-        ("Ti", 1 << 40),
-        ("k", 1_000),
-        ("M", 1_000_000),
-        ("G", 1_000_000_000),
-        ("T", 1_000_000_000_000),
-    ];
-    let (number, unit) = units
-        .iter()
-        .find_map(|(suffix, unit)| quantity.strip_suffix(suffix).map(|n| (n, *unit)))
-        .unwrap_or((quantity, 1));
-    let value: f64 = number.parse().ok()?;
-    let bytes = value * unit as f64;
-    (value.is_finite() && value > 0.0 && bytes.fract() == 0.0 && bytes < u64::MAX as f64)
-        .then_some(bytes as u64)
+    // The same parser the memory step uses on the workload's limits.
+    crate::act::kube::memory_quantity_bytes(quantity)
 }
 
 #[cfg(test)]

@@ -79,12 +79,7 @@ pub async fn run(
     let (metric_points, log_records) = (dataset.gauge_points.len(), dataset.logs.len());
     drop(dataset);
     let mut names = TelemetryNames::default();
-    names.watch_rule_matchers(
-        rules
-            .iter()
-            .filter_map(|r| r.heartbeats.as_ref())
-            .flat_map(|h| h.matchers.iter()),
-    );
+    names.watch_rules(rules.iter().copied());
     let source = Source::Parquet(ParquetSource::open(dir, names)?);
     let from = labels.start + WARM_UP;
     let mut on_step = on_step;

@@ -12,8 +12,8 @@ use crate::act::notify::{AnyReceiver, Notification, NotificationItem, Receiver, 
 use crate::act::route::{self, Announced, BatchKind};
 use crate::config::notify::NotifyConfig;
 use crate::findings::Severity;
-use crate::state::derive::OutboxItem;
-use crate::state::history::EventKind;
+use crate::state::derive;
+use crate::state::history::{EventKind, HistoryEvent};
 use crate::state::lifecycle::RunContext;
 use crate::state::{AnyStore, StateError, StateStore};
 
@@ -134,17 +134,20 @@ pub fn messages(
         .collect()
 }
 
-/// Sends the outbox of earlier runs, then this run's messages, recording each step. Returns the
+/// Sends the outbox of earlier runs (derived from `history`, the job's history as the run read
+/// it), then this run's messages, recording each step. Returns the
 /// messages delivered (for the summary and the demo).
 pub async fn send_all(
     delivery: &Delivery,
     store: &AnyStore,
     ctx: &RunContext<'_>,
-    outbox: Vec<OutboxItem>,
+    history: &[HistoryEvent],
     messages: Vec<Notification>,
     summary: &mut RunSummary,
 ) -> Result<Vec<Notification>, StateError> {
-    let history = store.events_for_job(ctx.job).await?;
+    // The run's own events appended since `history` was read hold no deliveries, so the
+    // history read at the start of the run is enough to know what was delivered.
+    let outbox = derive::outbox(history);
     let delivered_keys: BTreeSet<String> = history
         .iter()
         .filter_map(|e| match &e.kind {

@@ -252,7 +252,6 @@ impl JobRunner<'_> {
         let mut first_seen = first_seen;
         first_seen.extend(blind_first_seen);
         let messages = deliver::messages(self.notify, &announced, &first_seen, now);
-        let outbox = derive::outbox(&history);
         let outcome = if summary.blind.is_some() {
             RunOutcome::Failed
         } else {
@@ -268,7 +267,7 @@ impl JobRunner<'_> {
             self.delivery,
             self.store,
             &ctx,
-            outbox,
+            &history,
             messages,
             &mut summary,
         )

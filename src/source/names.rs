@@ -72,6 +72,16 @@ impl TelemetryNames {
 
     /// Adds the matchers heartbeat rules declare (`heartbeats.match:`), so the heartbeats
     /// window carries their canaries too. Call it where a source is opened for rules.
+    /// Adds the canary matchers of every heartbeat rule among `rules`.
+    pub fn watch_rules<'a>(&mut self, rules: impl IntoIterator<Item = &'a crate::config::Rule>) {
+        self.watch_rule_matchers(
+            rules
+                .into_iter()
+                .filter_map(|r| r.heartbeats.as_ref())
+                .flat_map(|h| h.matchers.iter()),
+        );
+    }
+
     pub fn watch_rule_matchers<'a>(
         &mut self,
         matchers: impl IntoIterator<Item = &'a CanaryMatcher>,

@@ -38,6 +38,7 @@ pub enum OpenError {
 }
 
 /// Everything needed to open a source.
+#[derive(Clone)]
 pub struct SourceSettings {
     pub spec: SourceSpec,
     pub clickhouse: ClickHouseConfig,
@@ -50,13 +51,7 @@ impl SourceSettings {
     /// The same settings with the heartbeat rules' own canary matchers added, so the
     /// heartbeats window carries every canary some rule of `rules` recognises.
     pub fn watching(mut self, rules: &crate::config::RuleSet) -> SourceSettings {
-        self.names.watch_rule_matchers(
-            rules
-                .rules
-                .iter()
-                .filter_map(|r| r.heartbeats.as_ref())
-                .flat_map(|h| h.matchers.iter()),
-        );
+        self.names.watch_rules(&rules.rules);
         self
     }
 

@@ -6,7 +6,7 @@
 const MI: u64 = 1 << 20;
 
 /// A Kubernetes memory quantity in bytes; `None` if it is not one (or is fractional bytes).
-pub(crate) fn parse_bytes(quantity: &str) -> Option<u64> {
+pub fn parse_bytes(quantity: &str) -> Option<u64> {
     let quantity = quantity.trim();
     let suffixes: [(&str, f64); 12] = [
         ("Ki", 1024f64),

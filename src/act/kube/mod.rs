@@ -10,6 +10,8 @@
 
 mod error;
 mod memory;
+/// A Kubernetes memory quantity (`512Mi`, `1.5Gi`, `2G`) in bytes.
+pub use memory::parse_bytes as memory_quantity_bytes;
 mod rbac;
 mod request;
 mod rollback;
