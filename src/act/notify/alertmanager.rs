@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use reqwest::Method;
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
@@ -131,22 +129,14 @@ impl Receiver for AlertmanagerReceiver {
 
     async fn send(&self, notification: &Notification) -> Result<Delivered, NotifyError> {
         let body = self.alerts(notification, OffsetDateTime::now_utc());
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        http::send_with_retry(
-            &self.client,
-            Request {
-                receiver: &self.name,
-                kind: KIND,
-                method: Method::POST,
-                url: self.alerts_url.clone(),
-                url_secret: &self.url_secret,
-                headers,
-                body: body.to_string().into_bytes(),
-            },
-            &self.retry,
-        )
-        .await
+        let request = Request::post_json(
+            &self.name,
+            KIND,
+            self.alerts_url.clone(),
+            &self.url_secret,
+            body.to_string().into_bytes(),
+        );
+        http::send_with_retry(&self.client, request, &self.retry).await
     }
 }
 

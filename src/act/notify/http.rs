@@ -106,6 +106,32 @@ pub struct Request<'a> {
     pub body: Vec<u8>,
 }
 
+impl<'a> Request<'a> {
+    /// A JSON `POST`, the shape every HTTP receiver sends; add headers to `headers` after.
+    pub fn post_json(
+        receiver: &'a str,
+        kind: &'static str,
+        url: Url,
+        url_secret: &'a Secret,
+        body: Vec<u8>,
+    ) -> Request<'a> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            reqwest::header::CONTENT_TYPE,
+            reqwest::header::HeaderValue::from_static("application/json"),
+        );
+        Request {
+            receiver,
+            kind,
+            method: Method::POST,
+            url,
+            url_secret,
+            headers,
+            body,
+        }
+    }
+}
+
 /// Sends `request`, retrying as `policy` allows. 2xx → delivered; other 4xx (but 429) →
 /// rejected for good; 5xx, 429 and network errors → retried, then `Unavailable` (retryable).
 pub async fn send_with_retry(

@@ -3,8 +3,6 @@
 //! 150 a header — because an over-limit message is refused (`invalid_blocks`) and lost. A
 //! message that would not fit in detail is sent as a summary by rule and namespace instead.
 
-use reqwest::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::error::NotifyError;
@@ -69,22 +67,14 @@ impl Receiver for SlackReceiver {
 
     async fn send(&self, notification: &Notification) -> Result<Delivered, NotifyError> {
         let payload = payload(notification);
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        http::send_with_retry(
-            &self.client,
-            Request {
-                receiver: &self.name,
-                kind: KIND,
-                method: Method::POST,
-                url: self.url.clone(),
-                url_secret: &self.webhook_url,
-                headers,
-                body: payload.to_string().into_bytes(),
-            },
-            &self.retry,
-        )
-        .await
+        let request = Request::post_json(
+            &self.name,
+            KIND,
+            self.url.clone(),
+            &self.webhook_url,
+            payload.to_string().into_bytes(),
+        );
+        http::send_with_retry(&self.client, request, &self.retry).await
     }
 }
 

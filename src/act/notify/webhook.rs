@@ -4,8 +4,7 @@
 //! the message is ours and unaltered.
 
 use hmac::{Hmac, Mac};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
-use reqwest::Method;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::Serialize;
 use sha2::Sha256;
 
@@ -91,7 +90,6 @@ impl Receiver for WebhookReceiver {
     async fn send(&self, notification: &Notification) -> Result<Delivered, NotifyError> {
         let body = body(notification);
         let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         if let Ok(key) = HeaderValue::from_str(&notification.key) {
             headers.insert(HeaderName::from_static(KEY_HEADER), key);
         }
@@ -100,20 +98,10 @@ impl Receiver for WebhookReceiver {
                 .expect("hex is a valid header value");
             headers.insert(HeaderName::from_static(SIGNATURE_HEADER), value);
         }
-        http::send_with_retry(
-            &self.client,
-            Request {
-                receiver: &self.name,
-                kind: KIND,
-                method: Method::POST,
-                url: self.url.clone(),
-                url_secret: &self.url_secret,
-                headers,
-                body,
-            },
-            &self.retry,
-        )
-        .await
+        let mut request =
+            Request::post_json(&self.name, KIND, self.url.clone(), &self.url_secret, body);
+        request.headers.extend(headers);
+        http::send_with_retry(&self.client, request, &self.retry).await
     }
 }
 
