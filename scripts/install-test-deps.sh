@@ -72,6 +72,17 @@ else
     say "installed aiosmtpd cryptography"
 fi
 
+# The notebooks (notebooks/*.ipynb, executed by tests/notebooks.rs): clickhouse-connect for
+# the queries, nbclient + ipykernel to run them top to bottom.
+if "$PY" -c 'import clickhouse_connect, nbclient, nbformat, ipykernel' >/dev/null 2>&1; then
+    say "clickhouse-connect, nbclient, ipykernel already installed"
+else
+    say "pip install clickhouse-connect nbclient nbformat ipykernel"
+    "$PY" -m pip install --disable-pip-version-check -q clickhouse-connect nbclient nbformat ipykernel
+    "$PY" -c 'import clickhouse_connect, nbclient, nbformat, ipykernel'
+    say "installed clickhouse-connect nbclient nbformat ipykernel"
+fi
+
 if "$PY" -c 'import clickhouse_cityhash.cityhash' >/dev/null 2>&1; then
     say "clickhouse-cityhash already installed"
 elif "$PY" -m pip install --disable-pip-version-check -q "${OPTIONAL[@]}" \

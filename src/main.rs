@@ -402,6 +402,11 @@ struct QueryArgs {
     bucket: std::time::Duration,
     #[arg(long, value_enum, default_value = "table")]
     output: FrameFormat,
+    /// Print the window's bound parameters as JSON (name → type and value, and the logs
+    /// pruning predicate per table generation) instead of running it: for clients such as the
+    /// notebooks that run `queries/NAME.sql` themselves and bind the same values.
+    #[arg(long)]
+    parameters: bool,
 }
 
 #[derive(Args)]
@@ -565,7 +570,13 @@ async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
         )
         .into());
     }
-    let source = args.source.settings()?.open().await?;
+    let settings = args.source.settings()?;
+    if args.parameters {
+        let described = forewarn::source::parameters::describe(&settings.names, &window);
+        println!("{}", serde_json::to_string_pretty(&described)?);
+        return Ok(Outcome::Completed);
+    }
+    let source = settings.open().await?;
     let mut frame = source.fetch_window(args.name, &window).await?;
     tracing::info!(
         query = %args.name,

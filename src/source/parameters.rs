@@ -132,6 +132,38 @@ pub fn window_parameters(names: &TelemetryNames, window: &WindowSpec) -> Vec<Par
     parameters
 }
 
+/// A window's bound parameters as JSON, for clients that run `queries/*.sql` themselves (the
+/// notebooks, through `forewarn query NAME --parameters`): every parameter with its declared
+/// type and value, and the `{{logs_time_prune}}` predicate per logs-table generation. Printed
+/// by forewarn rather than copied into each client, so the two never bind different values.
+pub fn describe(names: &TelemetryNames, window: &WindowSpec) -> serde_json::Value {
+    use crate::source::introspect::Generation;
+    use crate::source::queries::logs_time_prune;
+    let parameters: serde_json::Map<String, serde_json::Value> = window_parameters(names, window)
+        .into_iter()
+        .map(|parameter| {
+            let value = match parameter.value {
+                ParameterValue::Text(text) => serde_json::Value::from(text),
+                ParameterValue::Number(number) => serde_json::Value::from(number),
+                ParameterValue::Texts(texts) => serde_json::Value::from(texts),
+            };
+            (
+                parameter.name.to_string(),
+                serde_json::json!({ "type": parameter.sql_type, "value": value }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "since": timefmt::rfc3339(window.since),
+        "until": timefmt::rfc3339(window.until),
+        "parameters": parameters,
+        "logs_time_prune": {
+            "g1": logs_time_prune(Generation::G1),
+            "g2": logs_time_prune(Generation::G2),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
@@ -246,5 +278,27 @@ mod tests {
             texts.value,
             ParameterValue::Texts(vec!["ERROR".into(), "FATAL".into()])
         );
+    }
+
+    #[test]
+    fn the_described_parameters_are_the_bound_ones() {
+        let names = TelemetryNames::default();
+        let described = describe(&names, &window());
+        let parameters = described["parameters"].as_object().expect("an object");
+        let bound = window_parameters(&names, &window());
+        assert_eq!(parameters.len(), bound.len());
+        for parameter in &bound {
+            assert_eq!(parameters[parameter.name]["type"], parameter.sql_type);
+        }
+        assert_eq!(
+            parameters["since"]["value"],
+            timefmt::clickhouse_datetime64(window().since)
+        );
+        assert_eq!(parameters["bucket_s"]["value"], 300);
+        assert_eq!(parameters["logs_table"]["value"], "otel_logs");
+        assert!(described["logs_time_prune"]["g2"]
+            .as_str()
+            .unwrap()
+            .contains("toStartOfFiveMinutes(Timestamp)"));
     }
 }

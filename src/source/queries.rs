@@ -128,12 +128,20 @@ impl QuerySet {
 
     /// The SQL to send for `kind` against a logs table of `logs_generation`.
     pub fn render(&self, kind: QueryKind, logs_generation: Generation) -> String {
-        let prune = match logs_generation {
-            Generation::G1 => "TimestampTime >= toDateTime({since:DateTime64(9)})",
-            Generation::G2 => {
-                "toStartOfFiveMinutes(Timestamp) >= toStartOfFiveMinutes({since:DateTime64(9)})"
-            }
-        };
-        self.get(kind).sql.replace(LOGS_TIME_PRUNE, prune)
+        self.get(kind)
+            .sql
+            .replace(LOGS_TIME_PRUNE, logs_time_prune(logs_generation))
+    }
+}
+
+/// The predicate `{{logs_time_prune}}` stands for: the logs table's sort key of that generation,
+/// so the primary key prunes. Public so clients running `queries/*.sql` themselves (the
+/// notebooks, through `forewarn query --parameters`) substitute exactly what forewarn does.
+pub fn logs_time_prune(logs_generation: Generation) -> &'static str {
+    match logs_generation {
+        Generation::G1 => "TimestampTime >= toDateTime({since:DateTime64(9)})",
+        Generation::G2 => {
+            "toStartOfFiveMinutes(Timestamp) >= toStartOfFiveMinutes({since:DateTime64(9)})"
+        }
     }
 }
