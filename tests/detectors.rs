@@ -966,6 +966,126 @@ fn errors_gradual_creep_fires() {
     );
 }
 
+/// A busy service (`requests` per 5-min bucket) at `baseline`, its ratio creeping linearly
+/// from bucket `from` by `rise` × baseline per bucket.
+fn creep_rows(
+    service: &str,
+    seed: u64,
+    requests: impl Fn(usize) -> u64,
+    baseline: f64,
+    from: usize,
+    rise: f64,
+) -> Vec<Row> {
+    error_rows(service, seed, |k| {
+        let grown = k.saturating_sub(from) as f64 * rise;
+        (requests(k), baseline * (1.0 + grown))
+    })
+}
+
+/// 0.2% errors at 200 requests/min, creeping for the last hour toward 5× (reached at 90 min):
+/// now about 3.7× its baseline, 0.5 percentage points above it.
+fn busy_creep_rows(seed: u64) -> Vec<Row> {
+    creep_rows("payments", seed, |_| 1000, 0.002, 24, 4.0 / 18.0)
+}
+
+#[test]
+fn errors_busy_service_creep_fires_before_five_times_its_baseline() {
+    let rule = errors_rule();
+    for seed in 0..5 {
+        let rows = busy_creep_rows(300 + seed);
+        let f = only(
+            run(&rule, &frame(QueryKind::Errors, &rows)),
+            &format!("busy-service creep (seed {seed})"),
+        );
+        assert_eq!(
+            evidence_text(&f, "method"),
+            "binomial_trend",
+            "{}",
+            f.summary
+        );
+        assert_eq!(f.severity, Severity::Warning);
+        let baseline = evidence_num(&f, "baseline_error_ratio");
+        assert!(
+            (0.001..0.003).contains(&baseline),
+            "baseline {baseline}: {}",
+            f.summary
+        );
+        assert!(
+            f.summary.contains("payments") && f.summary.contains("rising"),
+            "{}",
+            f.summary
+        );
+    }
+}
+
+#[test]
+fn errors_busy_service_with_a_flat_ratio_is_quiet() {
+    let rule = errors_rule();
+    // The same busy service at a flat 0.2%, and at a chronically high flat 8%.
+    for seed in 0..10 {
+        for ratio in [0.002, 0.08] {
+            let rows = error_rows("payments", 400 + seed, |_| (1000, ratio));
+            assert_quiet(
+                &run(&rule, &frame(QueryKind::Errors, &rows)),
+                &format!("flat {ratio} at 200 requests/min (seed {seed})"),
+            );
+        }
+    }
+    // Control: the same chronically high 8% creeping to three times itself over the last hour.
+    let rows = creep_rows("payments", 400, |_| 1000, 0.08, 24, 2.0 / 12.0);
+    only(
+        run(&rule, &frame(QueryKind::Errors, &rows)),
+        "control: 8% creeping to 24%",
+    );
+}
+
+#[test]
+fn errors_traffic_ramp_at_a_constant_ratio_is_quiet() {
+    let rule = errors_rule();
+    // Traffic ramps 10× over the window (100 to 1,000 requests a bucket) at a constant ratio.
+    let ramp = |k: usize| 100 + 25 * k as u64;
+    for seed in 0..10 {
+        let rows = error_rows("search", 500 + seed, |k| (ramp(k), 0.003));
+        assert_quiet(
+            &run(&rule, &frame(QueryKind::Errors, &rows)),
+            &format!("traffic ramp at 0.3% (seed {seed})"),
+        );
+    }
+    // Control: the same ramp with the ratio creeping as in the busy-service creep.
+    let rows = creep_rows("search", 500, ramp, 0.003, 24, 4.0 / 18.0);
+    let f = only(
+        run(&rule, &frame(QueryKind::Errors, &rows)),
+        "control: traffic ramp with a creep",
+    );
+    assert_eq!(evidence_text(&f, "method"), "binomial_trend");
+}
+
+#[test]
+fn errors_low_traffic_noise_is_quiet() {
+    let rule = errors_rule();
+    // 1–3 requests a bucket with 5% errors, and the same creeping as the busy service does:
+    // too few requests to tell anything.
+    for seed in 0..10 {
+        let rows = creep_rows(
+            "admin",
+            600 + seed,
+            |k| 1 + k as u64 % 3,
+            0.05,
+            24,
+            4.0 / 18.0,
+        );
+        assert_quiet(
+            &run(&rule, &frame(QueryKind::Errors, &rows)),
+            &format!("low traffic (seed {seed})"),
+        );
+    }
+    // Control: the creep with the busy service's volume fires.
+    only(
+        run(&rule, &frame(QueryKind::Errors, &busy_creep_rows(600))),
+        "control: the busy creep",
+    );
+}
+
 #[test]
 fn errors_binomial_noise_across_many_services_stays_quiet() {
     let rule = errors_rule();

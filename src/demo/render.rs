@@ -3,8 +3,8 @@
 
 use std::io::Write;
 
-use crate::demo::score::ScoreReport;
-use crate::findings::{duration_text, Finding};
+use crate::demo::score::{ScoreReport, SignalScore};
+use crate::findings::{duration_text, Finding, Signal};
 use crate::output::findings::entity_text;
 use crate::window::timefmt;
 
@@ -40,7 +40,70 @@ pub fn write_score(report: &ScoreReport, out: &mut dyn Write) -> std::io::Result
             writeln!(out, "  {signal}: {}", entity_text(entity))?;
         }
     }
+    write_breakdowns(report, out)
+}
+
+/// Which shape fooled which detector: false episodes by the hard-negative kind they fired on,
+/// misses by incident kind, and the memory forecast's interval coverage and error.
+fn write_breakdowns(report: &ScoreReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let counts = |by_kind: &std::collections::BTreeMap<String, usize>| {
+        by_kind
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    type Pick = fn(&SignalScore) -> &std::collections::BTreeMap<String, usize>;
+    let sections: [(&str, Pick); 2] = [
+        ("false episodes by hard-negative kind:", |s| {
+            &s.false_by_kind
+        }),
+        ("misses by incident kind:", |s| &s.missed_by_kind),
+    ];
+    for (title, pick) in sections {
+        let rows: Vec<_> = report
+            .signals
+            .iter()
+            .filter(|(_, s)| !pick(s).is_empty())
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        writeln!(out, "{title}")?;
+        for (signal, s) in rows {
+            writeln!(out, "  {signal}: {}", counts(pick(s)))?;
+        }
+    }
+    let forecast = report
+        .signals
+        .get(&Signal::MemoryPressure)
+        .and_then(|s| s.forecast.as_ref());
+    if let Some(f) = forecast {
+        let coverage = match f.interval_coverage {
+            Some(c) => format!("{}/{} ({c:.2})", f.covered, f.intervals),
+            None => "n/a".into(),
+        };
+        let error = |v: Option<f64>| v.map(forecast_error).unwrap_or_else(|| "n/a".into());
+        writeln!(
+            out,
+            "memory forecast at the first warning: interval coverage {coverage}; error median {}, worst {} (over {} forecasts)",
+            error(f.median_error_s),
+            error(f.worst_error_s),
+            f.forecasts
+        )?;
+    }
     Ok(())
+}
+
+/// exhaustion_at − impact: "+6m (late)" when the forecast came after the kill.
+fn forecast_error(seconds: f64) -> String {
+    if seconds > 0.0 {
+        format!("+{} (after the kill)", duration_text(seconds))
+    } else if seconds < 0.0 {
+        format!("-{} (before the kill)", duration_text(-seconds))
+    } else {
+        "0s".into()
+    }
 }
 
 fn signed_duration(seconds: f64) -> String {

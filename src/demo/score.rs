@@ -36,6 +36,29 @@ pub struct IncidentResult {
     pub first_detected_at: Option<OffsetDateTime>,
     /// impact − first detection (positive = warned ahead).
     pub lead_time_s: Option<f64>,
+    /// The first detecting finding's forecast (memory): `exhaustion_at`, and its interval.
+    #[serde(
+        with = "crate::findings::rfc3339_z::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub forecast_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast_interval: Option<ForecastInterval>,
+}
+
+/// A forecast's interval, as the first warning stated it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ForecastInterval {
+    #[serde(with = "crate::findings::rfc3339_z")]
+    pub earliest: OffsetDateTime,
+    #[serde(with = "crate::findings::rfc3339_z")]
+    pub latest: OffsetDateTime,
+}
+
+/// A time evidence key of a finding (RFC 3339 text, as `Evidence::time` writes it).
+fn evidence_time(finding: &Finding, key: &str) -> Option<OffsetDateTime> {
+    let text = finding.evidence.get(key)?.as_str()?;
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -51,6 +74,32 @@ pub struct SignalScore {
     pub median_lead_time_s: Option<f64>,
     /// Entities that fired without an incident.
     pub false_positives: Vec<BTreeMap<String, String>>,
+    /// False episodes by the hard-negative kind whose entity they fired on (`unlabelled` when
+    /// none: the detector found something the labels do not describe; `outside_incident` when
+    /// the entity has an incident of this signal but the episode is nowhere near it).
+    pub false_by_kind: BTreeMap<String, usize>,
+    /// Incidents not detected in time, by incident kind.
+    pub missed_by_kind: BTreeMap<String, usize>,
+    /// Memory only: how the first warning's forecast compares with the actual OOM kill.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<ForecastScore>,
+}
+
+/// The first warning's forecast of each detected OOM kill against the kill itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ForecastScore {
+    /// First warnings that carry a forecast (`exhaustion_at`).
+    pub forecasts: usize,
+    /// Those that also carry an interval (`exhaustion_earliest_at`, `exhaustion_latest_at`).
+    pub intervals: usize,
+    /// Of those, the ones whose interval holds the actual kill.
+    pub covered: usize,
+    /// covered / intervals (None without intervals).
+    pub interval_coverage: Option<f64>,
+    /// exhaustion_at − impact (positive: forecast too late), median over the forecasts.
+    pub median_error_s: Option<f64>,
+    /// The error of largest magnitude, with its sign.
+    pub worst_error_s: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -99,11 +148,19 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
         let Some(signal) = Signal::parse(&incident.signal) else {
             continue;
         };
-        let first = findings
+        // The first detecting finding; of several at that step, the one with a forecast.
+        let first_finding = findings
             .iter()
             .filter(|f| detects(f, incident))
-            .map(|f| f.evaluated_at)
-            .min();
+            .min_by_key(|f| (f.evaluated_at, evidence_time(f, "exhaustion_at").is_none()));
+        let first = first_finding.map(|f| f.evaluated_at);
+        let forecast_at = first_finding.and_then(|f| evidence_time(f, "exhaustion_at"));
+        let forecast_interval = first_finding.and_then(|f| {
+            Some(ForecastInterval {
+                earliest: evidence_time(f, "exhaustion_earliest_at")?,
+                latest: evidence_time(f, "exhaustion_latest_at")?,
+            })
+        });
         let lead = match (incident.impact_at, first) {
             (Some(impact), Some(first)) => Some((impact - first).as_seconds_f64()),
             _ => None,
@@ -112,6 +169,11 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
         entry.incidents += 1;
         if first.is_some() {
             entry.detected += 1;
+        } else {
+            *entry
+                .missed_by_kind
+                .entry(incident.kind.clone())
+                .or_default() += 1;
         }
         incidents.push(IncidentResult {
             signal,
@@ -121,6 +183,8 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
             impact_at: incident.impact_at,
             first_detected_at: first,
             lead_time_s: lead,
+            forecast_at,
+            forecast_interval,
         });
     }
     let mut firing: Vec<&Finding> = findings
@@ -149,6 +213,10 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
             entry.true_positive_groups += 1;
         } else {
             entry.false_positives.push(entity.clone());
+            *entry
+                .false_by_kind
+                .entry(false_kind(labels, *signal, entity))
+                .or_default() += 1;
         }
     }
     for (signal, entry) in signals.iter_mut() {
@@ -164,8 +232,69 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
         leads.sort_by(|a, b| a.total_cmp(b));
         entry.min_lead_time_s = leads.first().copied();
         entry.median_lead_time_s = (!leads.is_empty()).then(|| leads[leads.len() / 2]);
+        if *signal == Signal::MemoryPressure {
+            entry.forecast = Some(forecast_score(
+                incidents.iter().filter(|i| i.signal == *signal),
+            ));
+        }
     }
     ScoreReport { signals, incidents }
+}
+
+/// What a false episode on `entity` hit: the kind of the hard negative of this signal whose
+/// entity it is (the most specific, i.e. with the most keys, when several are), else
+/// `outside_incident` or `unlabelled`.
+fn false_kind(labels: &Labels, signal: Signal, entity: &BTreeMap<String, String>) -> String {
+    let on_entity = |wanted: &BTreeMap<String, String>| {
+        wanted
+            .iter()
+            .all(|(k, v)| entity.get(k).is_some_and(|mine| mine == v))
+    };
+    labels
+        .negatives
+        .iter()
+        .filter(|n| n.signal == signal.as_str() && on_entity(&n.entity))
+        .max_by_key(|n| n.entity.len())
+        .map(|n| n.kind.clone())
+        .unwrap_or_else(|| {
+            let near_incident = labels
+                .incidents
+                .iter()
+                .any(|i| i.signal == signal.as_str() && on_entity(&i.entity));
+            if near_incident {
+                "outside_incident".into()
+            } else {
+                "unlabelled".into()
+            }
+        })
+}
+
+/// Forecast error and interval coverage over the detected incidents' first warnings.
+fn forecast_score<'a>(incidents: impl Iterator<Item = &'a IncidentResult>) -> ForecastScore {
+    let mut score = ForecastScore::default();
+    let mut errors = Vec::new();
+    for incident in incidents {
+        let (Some(impact), Some(forecast)) = (incident.impact_at, incident.forecast_at) else {
+            continue;
+        };
+        score.forecasts += 1;
+        errors.push((forecast - impact).as_seconds_f64());
+        if let Some(interval) = incident.forecast_interval {
+            score.intervals += 1;
+            if interval.earliest <= impact && impact <= interval.latest {
+                score.covered += 1;
+            }
+        }
+    }
+    score.interval_coverage =
+        (score.intervals > 0).then(|| score.covered as f64 / score.intervals as f64);
+    errors.sort_by(|a, b| a.total_cmp(b));
+    score.median_error_s = (!errors.is_empty()).then(|| errors[errors.len() / 2]);
+    score.worst_error_s = errors
+        .iter()
+        .copied()
+        .max_by(|a, b| a.abs().total_cmp(&b.abs()));
+    score
 }
 
 #[derive(Debug, thiserror::Error)]

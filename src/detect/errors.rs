@@ -10,9 +10,15 @@
 //! So a chronically high but flat ratio, traffic that swings at a constant ratio, and a service
 //! with a handful of requests stay quiet. Every service with enough volume is a test, so the
 //! significance level is divided among them (Bonferroni): with dozens of services judged every
-//! few minutes, an uncorrected 0.001 would raise a false alarm every run or two. A gradual rise that has already lifted the baseline is
-//! caught by the trend path: Mann–Kendall over per-bucket ratios plus a Theil–Sen slope whose
-//! rise over the window meets the same effect size. Optional SLO burn-rate alerts need both of
+//! few minutes, an uncorrected 0.001 would raise a false alarm every run or two.
+//!
+//! A gradual rise that has already lifted the baseline is caught by the trend path
+//! (`trend`): a volume-weighted test that the errors concentrate after a hinge (the exact
+//! conditional score test of a log-linear trend, a Cochran–Armitage test with a hinge), tried
+//! from several hinges, with the ratio since then a material multiple of the ratio before. Its
+//! absolute minimum is its own (`trend_min_absolute_increase`): on a busy service a fraction of
+//! a percent climbing to five times itself is significant — and worth a warning — long before it
+//! adds a whole percentage point. Optional SLO burn-rate alerts need both of
 //! a long and a short window above their factor.
 
 use polars::prelude::DataFrame;
@@ -24,8 +30,12 @@ use crate::detect::frame::{entity, groups, Columns};
 use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{Entity, Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{duration_text, Entity, Evidence, Finding, Severity, Signal, Status};
 use crate::window::QueryKind;
+
+mod trend;
+
+use trend::ScoredBucket;
 
 pub struct ErrorRateDetector;
 
@@ -63,8 +73,13 @@ pub struct ErrorParams {
     pub min_absolute_increase: f64,
     /// Critical at this multiple of the baseline ratio.
     pub critical_ratio_increase: f64,
-    /// Also judge the trend of the ratio over the whole window (gradual rises).
+    /// Also judge the ratio's trend (gradual rises): a volume-weighted test that errors
+    /// concentrate after a hinge, against the ratio before it.
     pub trend: bool,
+    /// The trend path's minimum effect in absolute terms (0.001 = 0.1 percentage point): a
+    /// creep on a busy service is material long before it adds a whole point, and its volume
+    /// makes it significant early; `min_ratio_increase` applies as well.
+    pub trend_min_absolute_increase: f64,
     /// Optional SLO burn-rate mode.
     pub burn_rate: Option<BurnRateParams>,
 }
@@ -82,6 +97,7 @@ impl Default for ErrorParams {
             min_absolute_increase: 0.01,
             critical_ratio_increase: 5.0,
             trend: true,
+            trend_min_absolute_increase: 0.001,
             burn_rate: None,
         }
     }
@@ -141,8 +157,9 @@ pub struct BurnRateAlert {
     pub severity: Severity,
 }
 
-/// Buckets with fewer requests than this are left out of the ratio's trend (their ratio is noise).
-const TREND_MIN_BUCKET_REQUESTS: u64 = 10;
+/// Where the trend path puts the start of a rise, as fractions of the window back from now.
+/// Every hinge leaves a baseline before it; the shortest still spans several buckets.
+const TREND_HINGES: [f64; 3] = [2.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0];
 
 impl Detector for ErrorRateDetector {
     fn query(&self) -> QueryKind {
@@ -163,6 +180,8 @@ impl Detector for ErrorRateDetector {
 
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let recent_start = as_of_s - params.recent.as_secs_f64();
+        let bucket_s = ctx.window.bucket.as_secs_f64();
+        let window_s = (ctx.window.until - ctx.window.since).as_seconds_f64();
         // The services the rule selects, each with its buckets and its recent/baseline split,
         // computed once.
         let selected = selected_groups(
@@ -202,8 +221,8 @@ impl Detector for ErrorRateDetector {
                 .then(|| judge_step(&split, &params))
                 .flatten()
                 .or_else(|| {
-                    (judgeable && params.trend)
-                        .then(|| judge_trend(&rows, &split, &params))
+                    (split.has_volume(&params) && params.trend)
+                        .then(|| judge_trend(&rows, &split, as_of_s, bucket_s, window_s, &params))
                         .flatten()
                 })
                 .or_else(|| judge_burn_rate(&rows, as_of_s, &params));
@@ -376,49 +395,86 @@ fn proportion_p_value(
         .map(|t| t.p_value_exact)
 }
 
-/// A gradual rise: the per-bucket ratio trends up significantly, and the fitted rise over the
-/// window meets the effect size, with the recent span elevated over the baseline (the caller
-/// checked volume).
-fn judge_trend(rows: &[(f64, u64, u64)], split: &Split, params: &ErrorParams) -> Option<Judgement> {
-    let points: Vec<(f64, f64)> = rows
-        .iter()
-        .filter(|r| r.1 >= TREND_MIN_BUCKET_REQUESTS)
-        .map(|r| (r.0, r.2 as f64 / r.1 as f64))
-        .collect();
-    if points.len() < 8 {
-        return None;
+/// A gradual rise: errors concentrate, volume-weighted, after a hinge some time back
+/// (`trend::hinge_trend_test`), and the ratio over the latest third of that span is a material
+/// multiple of the ratio before the hinge (the service's own baseline). The rise is tried from
+/// hinges at 2/3, 1/3 and 1/6 of the window back (a creep may have started any time), so the
+/// level is divided among them as well (Bonferroni). Only the minimum volume is checked by the
+/// caller: the recent span may hold a handful of errors, and the test knows how few that is.
+fn judge_trend(
+    rows: &[BucketCounts],
+    split: &Split,
+    as_of_s: f64,
+    bucket_s: f64,
+    window_s: f64,
+    params: &ErrorParams,
+) -> Option<Judgement> {
+    let spans: Vec<f64> = TREND_HINGES.iter().map(|f| window_s * f).collect();
+    let level = params.significance / spans.len() as f64;
+    let mut best: Option<(f64, Judgement)> = None;
+    for span in spans {
+        let hinge = as_of_s - span;
+        let scored: Vec<ScoredBucket> = rows
+            .iter()
+            .map(|&(t, requests, errors)| ScoredBucket {
+                score: if t >= hinge {
+                    ((t - hinge) / bucket_s).floor() as u32 + 1
+                } else {
+                    0
+                },
+                requests,
+                errors,
+            })
+            .collect();
+        let (before_total, before_errors) = sums(rows, |t| t < hinge);
+        let latest_start = as_of_s - (span / 3.0).max(params.recent.as_secs_f64());
+        let (latest_total, latest_errors) = sums(rows, |t| t >= latest_start);
+        let window_errors: u64 = rows.iter().map(|r| r.2).sum();
+        if before_total < params.min_baseline_requests
+            || latest_total < params.min_requests
+            || window_errors < params.min_errors
+        {
+            continue;
+        }
+        let before_ratio = before_errors as f64 / before_total as f64;
+        let latest_ratio = latest_errors as f64 / latest_total as f64;
+        if latest_ratio < params.min_ratio_increase * before_ratio
+            || latest_ratio - before_ratio < params.trend_min_absolute_increase
+        {
+            continue;
+        }
+        let Some(test) = trend::hinge_trend_test(&scored) else {
+            continue;
+        };
+        if test.p_value >= level || best.as_ref().is_some_and(|(p, _)| *p <= test.p_value) {
+            continue;
+        }
+        let judgement = Judgement {
+            severity: Severity::Warning,
+            method: "binomial_trend",
+            reason: format!(
+                "rising for ~{}: {:.2}% before, {:.2}% over the last {} ({:.1}× its baseline)",
+                duration_text(span),
+                100.0 * before_ratio,
+                100.0 * latest_ratio,
+                duration_text(as_of_s - latest_start),
+                if before_ratio > 0.0 {
+                    latest_ratio / before_ratio
+                } else {
+                    f64::INFINITY
+                }
+            ),
+            recent_ratio: split.recent_ratio(),
+            baseline_ratio: before_ratio,
+            recent_errors: split.recent_errors,
+            recent_total: split.recent_total,
+            baseline_errors: before_errors,
+            baseline_total: before_total,
+            p_value: test.p_value,
+        };
+        best = Some((test.p_value, judgement));
     }
-    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
-    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
-    let mk = stats::mann_kendall(&ys)?;
-    let fit = stats::theil_sen(&xs, &ys)?;
-    if mk.p_increasing >= params.significance || fit.slope <= 0.0 {
-        return None;
-    }
-    let start_ratio = fit.predict(xs[0]).max(0.0);
-    let end_ratio = fit.predict(xs[xs.len() - 1]);
-    let (recent_ratio, baseline_ratio) = (split.recent_ratio(), split.baseline_ratio());
-    if !effect_is_material(end_ratio, start_ratio, params)
-        || recent_ratio - baseline_ratio < params.min_absolute_increase / 2.0
-    {
-        return None;
-    }
-    Some(Judgement {
-        severity: Severity::Warning,
-        method: "trend",
-        reason: format!(
-            "rising steadily from {:.2}% to {:.2}% over the window",
-            100.0 * start_ratio,
-            100.0 * end_ratio
-        ),
-        recent_ratio,
-        baseline_ratio,
-        recent_errors: split.recent_errors,
-        recent_total: split.recent_total,
-        baseline_errors: split.baseline_errors,
-        baseline_total: split.baseline_total,
-        p_value: mk.p_increasing,
-    })
+    best.map(|(_, j)| j)
 }
 
 /// SLO burn rate: error ratio / error budget, over a long and a short window, both above the

@@ -154,6 +154,36 @@ impl World {
                 ),
             );
         }
+        self.label_oom_kill_loop(&entity, &name, &kills);
+    }
+
+    /// A leak that OOM-kills its container again within the hour is also a restart incident:
+    /// the container restarts every cycle, which is what the restart signal is for (a person
+    /// paged for "restarting every 40 min" was paged for the right thing). Onset = the first
+    /// kill of the loop, impact = the kill that follows it within the hour (the rate has risen).
+    /// Default leaks take 1.5 h or more to the limit, so only wide clusters have such loops.
+    fn label_oom_kill_loop(
+        &mut self,
+        entity: &super::world::Entity,
+        name: &str,
+        kills: &[(i64, i64)],
+    ) {
+        let Some(pair) = kills.windows(2).find(|w| w[1].0 - w[0].0 <= HOUR) else {
+            return;
+        };
+        let (first, second) = (pair[0].0, pair[1].0);
+        self.incident(
+            "restart_frequency",
+            "oom_kill_loop",
+            entity.clone(),
+            first,
+            Some(second),
+            format!(
+                "{name}: OOM-killed every ~{} by a leak that resumes after each restart ({} kills in the data); impact = the second kill within the hour",
+                human_duration(second - first),
+                kills.len()
+            ),
+        );
     }
 
     /// A container exits seconds after each start; the kubelet restarts it with back-off

@@ -23,6 +23,8 @@
 //!   would page). The loop lasts until the end of the data.
 //! - `restart_rate_rise`: onset = just before the first liveness failure of the new regime;
 //!   impact = the third restart after onset.
+//! - `oom_kill_loop` (restart signal): a leak that OOM-kills its container again within the
+//!   hour (only wide leaks are that fast); onset = the first kill, impact = the next one.
 //! - `error_burst`: impact = onset. `error_creep`: impact = when the ratio reaches 5× baseline.
 //! - `canary_stopped`: onset = the last beat (rounded up to the second); impact = onset +
 //!   period + grace, with grace = max(period, 60 s) (`scenarios::canary::grace`). A resumed
