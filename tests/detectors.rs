@@ -1939,3 +1939,71 @@ fn memory_leak_relapse_after_an_oom_is_warned() {
         f.summary
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Memory: the forecast's interval
+// ---------------------------------------------------------------------------------------------
+
+fn evidence_time(f: &Finding, key: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(evidence_text(f, key), &Rfc3339)
+        .unwrap_or_else(|e| panic!("{key} is not RFC 3339: {e}"))
+}
+
+/// Leaks of several speeds and noise levels: every finding's interval brackets its forecast,
+/// severity is critical exactly when the earliest bound is within the critical horizon (30 min),
+/// and the summary gives the range. The noisy leak whose central forecast lies beyond 30 min but
+/// whose earliest bound does not is critical: a person must plan for the early end.
+#[test]
+fn memory_forecast_interval_brackets_the_forecast_and_severity_follows_the_earliest_bound() {
+    let rule = memory_rule();
+    let critical_s = 30.0 * 60.0;
+    let mut beyond_central = 0;
+    // (minutes from AS_OF until the limit, noise as a fraction of the limit, seed)
+    for (minutes_left, noise, seed) in [
+        (60.0, 0.01, 71),
+        (20.0, 0.01, 72),
+        (38.0, 0.04, 73),
+        (42.0, 0.05, 74),
+        (90.0, 0.03, 75),
+    ] {
+        let ramp = line(-120.0 * 60.0, 0.35, minutes_left * 60.0, 1.0);
+        let rows = memory_rows(
+            &CART,
+            Some(GIB),
+            -180..0,
+            noise,
+            seed,
+            |t| if t < -120.0 * 60.0 { 0.35 } else { ramp(t) },
+            never_restarts,
+        );
+        let what = format!("leak {minutes_left} min from the limit, noise {noise}");
+        let f = only(run(&rule, &frame(QueryKind::Memory, &rows)), &what);
+        let expected = evidence_time(&f, "exhaustion_at");
+        let earliest = evidence_time(&f, "exhaustion_earliest_at");
+        let latest = evidence_time(&f, "exhaustion_latest_at");
+        assert!(
+            earliest <= expected && expected <= latest && earliest < latest,
+            "{what}: {earliest} ≤ {expected} ≤ {latest} fails"
+        );
+        let earliest_s = (earliest - AS_OF).as_seconds_f64();
+        let expected_s = (expected - AS_OF).as_seconds_f64();
+        let want = if earliest_s <= critical_s {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        };
+        assert_eq!(f.severity, want, "{what}: {}", f.summary);
+        if earliest_s <= critical_s && expected_s > critical_s {
+            beyond_central += 1;
+        }
+        assert!(
+            f.summary.contains("limit reached in") && f.summary.contains('–'),
+            "{what}: the summary gives the range: {}",
+            f.summary
+        );
+    }
+    assert!(
+        beyond_central >= 1,
+        "no case where the earliest bound, not the central forecast, made it critical"
+    );
+}

@@ -106,6 +106,9 @@ struct TrendFit {
     slope_high_per_s: f64,
     p_value: f64,
     seconds_to_limit: f64,
+    /// Robust spread (1.4826 × MAD) of the floor around the fitted line: how far the current
+    /// level may be off the trend by noise alone.
+    noise_bytes: f64,
 }
 
 impl Detector for MemoryDetector {
@@ -257,14 +260,40 @@ impl Detector for MemoryDetector {
                     if fit.seconds_to_limit > params.warning_within.as_secs_f64() {
                         continue;
                     }
-                    let exhaustion_at =
-                        ctx.as_of() + time::Duration::seconds_f64(fit.seconds_to_limit);
+                    // The range to plan for: the slope's confidence interval and the floor's
+                    // noise around the trend (two robust standard deviations).
+                    let interval = stats::forecast_crossing_interval(
+                        fit.slope_per_s,
+                        fit.slope_low_per_s,
+                        fit.slope_high_per_s,
+                        current_peak,
+                        2.0 * fit.noise_bytes,
+                        limit_bytes,
+                    )
+                    .unwrap_or(stats::CrossingInterval {
+                        earliest_s: fit.seconds_to_limit,
+                        expected_s: fit.seconds_to_limit,
+                        latest_s: f64::INFINITY,
+                    });
+                    let at = |s: f64| ctx.as_of() + time::Duration::seconds_f64(s);
                     evidence = evidence
                         .num("limit_bytes", limit_bytes)
                         .num("usage_ratio", current_peak / limit_bytes)
                         .num("time_to_exhaustion_s", fit.seconds_to_limit)
-                        .time("exhaustion_at", exhaustion_at);
-                    let severity = if fit.seconds_to_limit <= params.critical_within.as_secs_f64() {
+                        .num("noise_bytes", fit.noise_bytes)
+                        .time("exhaustion_at", at(fit.seconds_to_limit))
+                        .time("exhaustion_earliest_at", at(interval.earliest_s));
+                    // An open interval (the slope may be zero) has no latest time: the
+                    // evidence then says so by the latest seconds being absent.
+                    if interval.latest_s.is_finite() {
+                        evidence = evidence
+                            .num("time_to_exhaustion_latest_s", interval.latest_s)
+                            .time("exhaustion_latest_at", at(interval.latest_s));
+                    }
+                    evidence = evidence.num("time_to_exhaustion_earliest_s", interval.earliest_s);
+                    // Severity follows the earliest plausible time: a person must act when the
+                    // limit *may* be reached within the critical horizon.
+                    let severity = if interval.earliest_s <= params.critical_within.as_secs_f64() {
                         Severity::Critical
                     } else {
                         Severity::Warning
@@ -272,7 +301,11 @@ impl Detector for MemoryDetector {
                     let when = if fit.seconds_to_limit <= 0.0 {
                         "at the limit now".to_string()
                     } else {
-                        format!("limit reached in ~{}", duration_text(fit.seconds_to_limit))
+                        format!(
+                            "limit reached in {} (likely ~{})",
+                            range_text(interval.earliest_s, interval.latest_s),
+                            duration_text(fit.seconds_to_limit)
+                        )
                     };
                     (
                         severity,
@@ -451,7 +484,14 @@ fn fit_span(
         }
         None => f64::INFINITY,
     };
+    let residuals: Vec<f64> = xs
+        .iter()
+        .zip(&ys)
+        .map(|(x, y)| y - trend.predict(*x))
+        .collect();
+    let noise_bytes = 1.4826 * stats::mad(&residuals).unwrap_or(0.0);
     Some(TrendFit {
+        noise_bytes,
         span_s: (xs[xs.len() - 1] - xs[0]) + bucket_s,
         points: points.len(),
         slope_per_s: trend.slope,
@@ -460,4 +500,19 @@ fn fit_span(
         p_value: mk.p_increasing,
         seconds_to_limit,
     })
+}
+
+/// "12–25 min", "40 min–2.5 h", or "20 min or later" for an open interval.
+fn range_text(earliest_s: f64, latest_s: f64) -> String {
+    if !latest_s.is_finite() {
+        return format!("{} or later", duration_text(earliest_s));
+    }
+    let (low, high) = (duration_text(earliest_s), duration_text(latest_s));
+    if low == high {
+        return low;
+    }
+    match (low.strip_suffix(" min"), high.ends_with(" min")) {
+        (Some(number), true) => format!("{number}–{high}"),
+        _ => format!("{low}–{high}"),
+    }
 }

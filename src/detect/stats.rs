@@ -796,8 +796,69 @@ pub fn forecast_crossing(slope_per_s: f64, current_value: f64, threshold: f64) -
     seconds.is_finite().then_some(seconds)
 }
 
+/// A forecast of when a rising series meets a threshold, with the range a person should plan
+/// for: seconds from now, `earliest ≤ expected ≤ latest` (latest may be infinite).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CrossingInterval {
+    pub earliest_s: f64,
+    pub expected_s: f64,
+    pub latest_s: f64,
+}
+
+/// When `current_value` rising at `slope_per_s` meets `threshold`, bracketed by the slope's
+/// confidence interval `(slope_low, slope_high)` and the series' noise: the earliest bound is
+/// the steepest plausible slope starting from `noise` above the current value (a noise-high
+/// excursion reaches the limit first), the latest the shallowest plausible slope from `noise`
+/// below it. A lower slope bound ≤ 0 leaves the latest bound infinite (it may never cross).
+/// `None` when the central forecast does not cross (see [`forecast_crossing`]).
+pub fn forecast_crossing_interval(
+    slope_per_s: f64,
+    slope_low: f64,
+    slope_high: f64,
+    current_value: f64,
+    noise: f64,
+    threshold: f64,
+) -> Option<CrossingInterval> {
+    let expected_s = forecast_crossing(slope_per_s, current_value, threshold)?;
+    let noise = if noise.is_finite() {
+        noise.max(0.0)
+    } else {
+        0.0
+    };
+    let earliest_s = forecast_crossing(
+        slope_high.max(slope_per_s),
+        current_value + noise,
+        threshold,
+    )
+    .unwrap_or(expected_s)
+    .min(expected_s);
+    let latest_s = forecast_crossing(slope_low.min(slope_per_s), current_value - noise, threshold)
+        .unwrap_or(f64::INFINITY)
+        .max(expected_s);
+    Some(CrossingInterval {
+        earliest_s,
+        expected_s,
+        latest_s,
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn crossing_interval_brackets_the_expected_crossing() {
+        // 100 to go at 1/s: expected 100 s; steepest 2/s from 110 → 45 s; shallowest 0.5/s
+        // from 90 → 220 s.
+        let i = forecast_crossing_interval(1.0, 0.5, 2.0, 100.0, 10.0, 200.0).unwrap();
+        assert_eq!(i.expected_s, 100.0);
+        assert_eq!(i.earliest_s, 45.0);
+        assert_eq!(i.latest_s, 220.0);
+        // A slope interval reaching zero: it may never cross.
+        let open = forecast_crossing_interval(1.0, -0.1, 2.0, 100.0, 0.0, 200.0).unwrap();
+        assert_eq!(open.latest_s, f64::INFINITY);
+        assert_eq!(open.earliest_s, 50.0);
+        assert!(forecast_crossing_interval(-1.0, -2.0, 0.5, 100.0, 0.0, 200.0).is_none());
+    }
+
     use super::*;
 
     /// |a − b| ≤ tol · max(1, |b|).
