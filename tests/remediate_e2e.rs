@@ -658,7 +658,11 @@ async fn forbidden_names_the_verb_and_resource_and_fails_the_run() {
         line.contains("add to the Role: apiGroups: [\"apps\"], resources: [\"deployments\"], verbs: [\"patch\"]"),
         "{line}"
     );
-    assert!(h.writes().iter().all(|w| !w.path.ends_with(&deployment)));
+    // The refused PATCH was answered 403 and stored nothing.
+    assert_eq!(
+        h.limit_of(&ns, &deployment).as_array().unwrap()[0]["resources"]["limits"]["memory"],
+        OLD_LIMIT
+    );
     // Escalated once.
     let slack = h.slack_texts().await;
     assert!(
