@@ -6,8 +6,6 @@ use std::io::{IsTerminal, Write};
 use anyhow::Context;
 
 use forewarn::act::notify::DeadmanPinger;
-use forewarn::config::notify::NotifyConfig;
-use forewarn::config::RuleSet;
 use forewarn::error::ConfigError;
 use forewarn::evaluate;
 use forewarn::output::FindingsFormat;
@@ -19,14 +17,7 @@ use forewarn::window::timefmt;
 use crate::exit::Outcome;
 use crate::{time_flag, FindingsArgs, HistoryArgs, RunArgs, SilenceCommand, SourceArgs, StateArgs};
 
-/// The rules and the notification config of `dir` (or the shipped ones), validated together
-/// with the runbooks.
-pub fn load_config(dir: Option<&std::path::Path>) -> Result<(RuleSet, NotifyConfig), ConfigError> {
-    let whole = forewarn::config::whole::load(dir)?;
-    Ok((whole.rules, whole.notify))
-}
-
-async fn open_store(source: &SourceArgs, state: &StateArgs) -> anyhow::Result<AnyStore> {
+pub(crate) async fn open_store(source: &SourceArgs, state: &StateArgs) -> anyhow::Result<AnyStore> {
     let settings = source.settings()?;
     match state.settings().open(&settings).await {
         Ok(store) => Ok(store),
@@ -41,7 +32,12 @@ async fn open_store(source: &SourceArgs, state: &StateArgs) -> anyhow::Result<An
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
-    let (rules, notify) = load_config(args.rules.as_deref())?;
+    let whole = forewarn::config::whole::load(args.rules.as_deref()).map_err(ConfigError::from)?;
+    let (rules, notify) = (whole.rules, whole.notify);
+    let remediation = forewarn::run::Remediation {
+        runbooks: whole.runbooks,
+        kube: forewarn::run::KubeAccess::new(args.kube_context.clone()),
+    };
     let as_of = match &args.at {
         Some(at) => time_flag("--at", at)?,
         None => time::OffsetDateTime::now_utc(),
@@ -59,6 +55,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         store: &store,
         delivery: &delivery,
         deadman: deadman.as_ref(),
+        remediation: Some(&remediation),
     };
     runner.job_rules(&args.job).map_err(|e| match e {
         forewarn::run::RunError::Select(e) => anyhow::Error::from(ConfigError::from(e)),
@@ -81,6 +78,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
                 "{}\n",
                 forewarn::act::notify::email::plain_text(message)
             )?;
+        }
+    }
+    if !args.json {
+        for action in &summary.remediation.actions {
+            writeln!(out, "{action}")?;
         }
     }
     for failure in &summary.failures {

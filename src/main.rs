@@ -19,6 +19,7 @@ use forewarn::window::{timefmt, QueryKind, WindowSpec};
 
 mod commands;
 mod exit;
+mod remediate_cli;
 use exit::Outcome;
 
 /// forewarn — warns about Kubernetes trouble before it becomes an incident.
@@ -68,6 +69,14 @@ enum Command {
     /// Silence findings for a while: they are recorded but not announced.
     #[command(subcommand)]
     Silence(SilenceCommand),
+    /// Approve a pending remediation action: the fence is checked again, then it is applied
+    /// once (approving again does nothing).
+    Approve(remediate_cli::ApproveArgs),
+    /// Reject a pending remediation action, with a reason: it is never applied.
+    Reject(remediate_cli::RejectArgs),
+    /// List remediation actions (pending, applied, failed, verified, refused), or with
+    /// --stats how many each runbook applied and how many were effective.
+    Actions(remediate_cli::ActionsArgs),
 }
 
 /// Where forewarn keeps its state (episodes, notifications, silences).
@@ -112,6 +121,10 @@ pub(crate) struct RunArgs {
     /// The summary as one JSON object instead of a line of text.
     #[arg(long)]
     json: bool,
+    /// The kubeconfig context runbooks act through (default: in-cluster, else KUBECONFIG's
+    /// current context).
+    #[arg(long, env = "FOREWARN_KUBE_CONTEXT")]
+    kube_context: Option<String>,
 }
 
 #[derive(Args)]
@@ -537,6 +550,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Findings(args) => commands::findings(args).await,
         Command::History(args) => commands::history(args).await,
         Command::Silence(command) => commands::silence(command).await,
+        Command::Approve(args) => remediate_cli::approve(args).await,
+        Command::Reject(args) => remediate_cli::reject(args).await,
+        Command::Actions(args) => remediate_cli::actions(args).await,
     }
 }
 

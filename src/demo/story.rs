@@ -142,6 +142,7 @@ async fn replay(
         store: &store,
         delivery: &Delivery::Capture,
         deadman: None,
+        remediation: None,
     };
     let mut jobs: Vec<&str> = rules.iter().map(|r| r.job.as_str()).collect();
     jobs.sort();

@@ -15,7 +15,9 @@
 //!    idempotency key — never lost, never sent twice;
 //! 6. the dead-man URL hears `/start`, then success or `/fail`.
 
+pub mod approve;
 pub mod deliver;
+pub mod remediate;
 pub mod summary;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,12 +33,13 @@ use crate::evaluate::{self, RunReport, SelectError, Windows};
 use crate::findings::Finding;
 use crate::source::{SourceSettings, SourceSpec};
 use crate::state::derive;
-use crate::state::history::{AnnouncementKind, EventKind, NewEvent, RunOutcome};
+use crate::state::history::{AnnouncementKind, EventKind, HistoryEvent, NewEvent, RunOutcome};
 use crate::state::lifecycle::{self, LifecyclePolicy, RunContext, Step};
 use crate::state::{AnyStore, StateError, StateStore};
 use crate::window::timefmt;
 
 pub use deliver::{Delivery, Receivers};
+pub use remediate::{KubeAccess, Remediation};
 pub use summary::RunSummary;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,8 @@ pub struct JobRunner<'a> {
     pub store: &'a AnyStore,
     pub delivery: &'a Delivery,
     pub deadman: Option<&'a DeadmanPinger>,
+    /// Runbooks and the cluster; `None`: the run only notifies.
+    pub remediation: Option<&'a Remediation>,
 }
 
 /// One run of one job.
@@ -274,6 +279,41 @@ impl JobRunner<'_> {
         .await?;
         summary.messages = delivered;
         summary.outcome = outcome;
+        // Remediation acts after the run notified, on what this run judged.
+        if let Some(remediation) = self.remediation {
+            let mut seen = history.clone();
+            let next = seen.last().map(|e| e.seq).unwrap_or(0) + 1;
+            seen.extend(
+                events
+                    .iter()
+                    .cloned()
+                    .enumerate()
+                    .map(|(i, e)| HistoryEvent::from_new(next + i as u64, e)),
+            );
+            let stage = remediation
+                .stage(
+                    self.store,
+                    remediate::StageInput {
+                        ctx,
+                        notify: self.notify,
+                        history: &seen,
+                        findings: &findings,
+                        judged: &judged,
+                    },
+                )
+                .await?;
+            let told = deliver::send_all(
+                self.delivery,
+                self.store,
+                &ctx,
+                &[],
+                stage.notices,
+                &mut summary,
+            )
+            .await?;
+            summary.messages.extend(told);
+            summary.remediation = stage.summary;
+        }
         self.store
             .append(&[event(&ctx, EventKind::RunFinished { outcome }, None)])
             .await?;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::act::notify::Notification;
+use crate::run::remediate::RemediationSummary;
 use crate::state::history::RunOutcome;
 use crate::state::lifecycle::StepCounts;
 use crate::window::timefmt;
@@ -35,6 +36,8 @@ pub struct RunSummary {
     /// What was (or in a dry run, would be) sent.
     #[serde(skip)]
     pub messages: Vec<Notification>,
+    /// What the runbooks did (actions, refusals, verifications).
+    pub remediation: RemediationSummary,
 }
 
 impl RunSummary {
@@ -53,12 +56,13 @@ impl RunSummary {
             blind: None,
             failures: Vec::new(),
             messages: Vec::new(),
+            remediation: RemediationSummary::default(),
         }
     }
 
     /// The run judged everything it was asked to (exit code 0).
     pub fn is_complete(&self) -> bool {
-        self.skipped || self.outcome == RunOutcome::Completed
+        self.skipped || (self.outcome == RunOutcome::Completed && self.remediation.failed == 0)
     }
 }
 
@@ -90,6 +94,16 @@ impl fmt::Display for RunSummary {
             c.ongoing,
             c.resolved,
             c.silenced,
-        )
+        )?;
+        let actions = &self.remediation.actions;
+        if !actions.is_empty() {
+            let recorded = actions.iter().filter(|a| a.recorded).count();
+            write!(f, "; actions {} ({recorded} recorded now", actions.len())?;
+            if self.remediation.failed > 0 {
+                write!(f, ", {} FAILED", self.remediation.failed)?;
+            }
+            write!(f, ")")?;
+        }
+        Ok(())
     }
 }

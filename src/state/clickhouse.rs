@@ -254,6 +254,13 @@ impl StateStore for ClickHouseStore {
         .await
     }
 
+    async fn action_events(&self) -> Result<Vec<HistoryEvent>, StateError> {
+        self.select("read actions", "kind IN {kinds:Array(String)}", |q| {
+            q.param("kinds", EventKind::ACTION_KINDS.to_vec())
+        })
+        .await
+    }
+
     async fn claim_run(&self, job: &str, run_id: &str, slot: &str) -> Result<bool, StateError> {
         let token = serde_json::to_string(&[job, slot]).unwrap_or_default();
         let row = ClaimRow {

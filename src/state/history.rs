@@ -184,6 +184,10 @@ impl EventKind {
 
     /// Silences apply to every job, so the stores read them across jobs by these names.
     pub const SILENCE_KINDS: [&'static str; 2] = ["silence_added", "silence_expired"];
+
+    /// Remediation actions are counted across jobs (the fence's caps are global), so the
+    /// stores read them across jobs by these names.
+    pub const ACTION_KINDS: [&'static str; 2] = ["action_recorded", "action_updated"];
 }
 
 #[cfg(test)]

@@ -90,6 +90,10 @@ pub trait StateStore: Sync {
     /// Every silence event, of any job (silences apply to all jobs).
     fn silence_events(&self) -> impl Future<Output = Result<Vec<HistoryEvent>, StateError>> + Send;
 
+    /// Every remediation action event, of any job (the fence counts across jobs, and
+    /// `forewarn approve ID` finds an action without knowing its job).
+    fn action_events(&self) -> impl Future<Output = Result<Vec<HistoryEvent>, StateError>> + Send;
+
     /// Claims `slot` (e.g. the run's scheduled time) of `job` for `run_id`: true for exactly one
     /// of any number of racing claimants, and again for the winner if it asks twice.
     fn claim_run(
@@ -156,6 +160,13 @@ impl StateStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.silence_events().await,
             AnyStore::ClickHouse(s) => s.silence_events().await,
+        }
+    }
+
+    async fn action_events(&self) -> Result<Vec<HistoryEvent>, StateError> {
+        match self {
+            AnyStore::Sqlite(s) => s.action_events().await,
+            AnyStore::ClickHouse(s) => s.action_events().await,
         }
     }
 

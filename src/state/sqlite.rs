@@ -263,6 +263,16 @@ impl StateStore for SqliteStore {
         .await
     }
 
+    async fn action_events(&self) -> Result<Vec<HistoryEvent>, StateError> {
+        let [recorded, updated] = EventKind::ACTION_KINDS;
+        self.select(
+            "read actions",
+            "kind IN (?1, ?2)",
+            vec![recorded.to_string(), updated.to_string()],
+        )
+        .await
+    }
+
     async fn claim_run(&self, job: &str, run_id: &str, slot: &str) -> Result<bool, StateError> {
         let (job, run_id, slot) = (job.to_string(), run_id.to_string(), slot.to_string());
         let claimed_at = rfc3339_micros(OffsetDateTime::now_utc());

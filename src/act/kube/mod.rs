@@ -25,12 +25,17 @@ use ::kube::{Client, Config};
 use time::OffsetDateTime;
 
 pub use error::{KubeActionError, ObjectRef, RoleRule};
-pub use rbac::{permissions_for, permissions_of, rbac_rules_for, Permission};
+pub use rbac::{
+    permissions_for, permissions_of, rbac_rules_for, rbac_rules_for_runbooks, step_kind_of,
+    step_kinds_of_runbooks, Permission,
+};
 pub use request::{DryRun, PlannedRequest, Verb};
 pub use steps::{
     apply, plan, run_step, Applied, MemoryRaise, Plan, Step, StepKind, RESTARTED_AT_ANNOTATION,
 };
-pub use target::{resolve_owner, Target, WorkloadKind};
+pub use target::{
+    resolve_facts, resolve_owner, workload_facts, Target, WorkloadFacts, WorkloadKind,
+};
 
 /// How long one request may take before it counts as failed.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::rbac::v1::PolicyRule;
 
 use super::steps::StepKind;
+use crate::config::runbooks::{RunbookSet, RunbookStep};
 
 /// One permission: `(api group, resource, verb)`; "" is the core group.
 pub type Permission = (&'static str, &'static str, &'static str);
@@ -80,6 +81,35 @@ pub fn rbac_rules_for(steps: &[StepKind]) -> Vec<PolicyRule> {
         .collect()
 }
 
+/// The step kind of a runbook step; `None` for notify / escalate (no cluster request).
+pub fn step_kind_of(step: &RunbookStep) -> Option<StepKind> {
+    match step {
+        RunbookStep::RolloutRestart(_) => Some(StepKind::RolloutRestart),
+        RunbookStep::Rollback(_) => Some(StepKind::Rollback),
+        RunbookStep::DeletePod(_) => Some(StepKind::DeletePod),
+        RunbookStep::Scale(_) => Some(StepKind::Scale),
+        RunbookStep::RaiseMemory(_) => Some(StepKind::RaiseMemory),
+        RunbookStep::Notify(_) | RunbookStep::Escalate(_) => None,
+    }
+}
+
+/// The step kinds the runbooks of `set` use, in order, each once. Every runbook counts,
+/// whatever its mode: a dry run sends the same requests with `dryRun=All`, which RBAC checks
+/// like the real ones.
+pub fn step_kinds_of_runbooks(set: &RunbookSet) -> Vec<StepKind> {
+    let kinds: BTreeSet<StepKind> = set
+        .runbooks
+        .iter()
+        .flat_map(|r| r.steps.iter().filter_map(step_kind_of))
+        .collect();
+    kinds.into_iter().collect()
+}
+
+/// The Role rules the loaded runbooks need: [`rbac_rules_for`] over their steps.
+pub fn rbac_rules_for_runbooks(set: &RunbookSet) -> Vec<PolicyRule> {
+    rbac_rules_for(&step_kinds_of_runbooks(set))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +142,37 @@ mod tests {
             ]
         );
         assert!(rbac_rules_for(&[]).is_empty());
+    }
+
+    #[test]
+    fn the_shipped_runbooks_need_exactly_their_steps_verbs() {
+        let set = RunbookSet::embedded().unwrap();
+        assert_eq!(
+            step_kinds_of_runbooks(&set),
+            [
+                StepKind::RolloutRestart,
+                StepKind::Rollback,
+                StepKind::RaiseMemory
+            ]
+        );
+        let rules = rbac_rules_for_runbooks(&set);
+        let verbs_on = |resource: &str| -> Vec<String> {
+            rules
+                .iter()
+                .filter(|r| {
+                    r.resources
+                        .as_ref()
+                        .is_some_and(|rs| rs.iter().any(|x| x == resource))
+                })
+                .flat_map(|r| r.verbs.clone())
+                .collect()
+        };
+        assert_eq!(verbs_on("deployments"), ["get", "patch"]);
+        assert_eq!(verbs_on("replicasets"), ["get", "list"]);
+        assert_eq!(verbs_on("pods"), ["get"], "no runbook deletes a pod");
+        assert!(
+            verbs_on("deployments/scale").is_empty(),
+            "no runbook scales"
+        );
     }
 }

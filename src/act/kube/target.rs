@@ -5,10 +5,12 @@
 //! Deployment, Pod → StatefulSet / DaemonSet, Pod → Job → CronJob. A pod without a controller
 //! is its own target.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::error::{KubeActionError, ObjectRef};
 use super::request::{checked_name, send, PlannedRequest};
@@ -111,7 +113,7 @@ pub async fn resolve_owner(
         namespace: checked_name("namespace", namespace)?.to_string(),
         name: checked_name("pod", pod)?.to_string(),
     };
-    let Some(owner) = owner_of(ctx, &pod).await? else {
+    let Some(owner) = owner_of(ctx, &pod).await?.0 else {
         return Ok(pod);
     };
     // A ReplicaSet is normally a Deployment's, a Job a CronJob's: follow one more link.
@@ -121,18 +123,117 @@ pub async fn resolve_owner(
         WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => return Ok(owner),
         other => return Err(unexpected_controller(&pod, other, &owner.name)),
     };
-    match owner_of(ctx, &owner).await? {
+    match owner_of(ctx, &owner).await?.0 {
         None => Ok(owner),
         Some(grand) if grand.kind == grand_kind => Ok(grand),
         Some(grand) => Err(unexpected_controller(&owner, grand.kind, &grand.name)),
     }
 }
 
-/// Reads `object` and returns its controller, if it has one.
-async fn owner_of(ctx: &KubeContext, object: &Target) -> Result<Option<Target>, KubeActionError> {
+/// The workload behind a pod and what a runbook's fence and triggers need to know of it,
+/// from the same reads as [`resolve_owner`] (pod, its controller, that one's controller).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkloadFacts {
+    pub target: Target,
+    /// The target's own labels (where an opt-out label is looked for).
+    pub labels: BTreeMap<String, String>,
+    /// When the rollout that made the pod's ReplicaSet started (its creation time), if the
+    /// pod belongs to the Deployment's current revision.
+    pub rollout_started_at: Option<OffsetDateTime>,
+}
+
+/// [`resolve_owner`] with the target's labels and its latest rollout (one more read: the
+/// target itself, for its labels).
+pub async fn resolve_facts(
+    ctx: &KubeContext,
+    namespace: &str,
+    pod: &str,
+) -> Result<WorkloadFacts, KubeActionError> {
+    let pod = Target {
+        kind: WorkloadKind::Pod,
+        namespace: checked_name("namespace", namespace)?.to_string(),
+        name: checked_name("pod", pod)?.to_string(),
+    };
+    let (owner, pod_object) = owner_of(ctx, &pod).await?;
+    let Some(owner) = owner else {
+        return Ok(facts_of(pod, &pod_object, None));
+    };
+    // A ReplicaSet is normally a Deployment's, a Job a CronJob's: follow one more link.
+    let grand_kind = match owner.kind {
+        WorkloadKind::ReplicaSet => WorkloadKind::Deployment,
+        WorkloadKind::Job => WorkloadKind::CronJob,
+        WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => {
+            let object = send(ctx, &PlannedRequest::read(owner.object())).await?;
+            return Ok(facts_of(owner, &object, None));
+        }
+        other => return Err(unexpected_controller(&pod, other, &owner.name)),
+    };
+    let (grand, owner_object) = owner_of(ctx, &owner).await?;
+    match grand {
+        None => Ok(facts_of(owner, &owner_object, None)),
+        Some(grand) if grand.kind == grand_kind => {
+            let object = send(ctx, &PlannedRequest::read(grand.object())).await?;
+            let current = |o: &Value| {
+                o["metadata"]["annotations"][super::rollback::REVISION_ANNOTATION]
+                    .as_str()
+                    .map(str::to_string)
+            };
+            let rollout = (grand.kind == WorkloadKind::Deployment
+                && current(&owner_object).is_some()
+                && current(&owner_object) == current(&object))
+            .then(|| created_at(&owner_object))
+            .flatten();
+            Ok(facts_of(grand, &object, rollout))
+        }
+        Some(grand) => Err(unexpected_controller(&owner, grand.kind, &grand.name)),
+    }
+}
+
+/// The facts of a workload named directly (when the pod a finding names is gone): its
+/// labels, read with one request.
+pub async fn workload_facts(
+    ctx: &KubeContext,
+    target: &Target,
+) -> Result<WorkloadFacts, KubeActionError> {
+    checked_name("namespace", &target.namespace)?;
+    checked_name("workload", &target.name)?;
+    let object = send(ctx, &PlannedRequest::read(target.object())).await?;
+    Ok(facts_of(target.clone(), &object, None))
+}
+
+fn facts_of(target: Target, object: &Value, rollout: Option<OffsetDateTime>) -> WorkloadFacts {
+    let labels = object["metadata"]["labels"]
+        .as_object()
+        .map(|labels| {
+            labels
+                .iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    WorkloadFacts {
+        target,
+        labels,
+        rollout_started_at: rollout,
+    }
+}
+
+fn created_at(object: &Value) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(
+        object["metadata"]["creationTimestamp"].as_str()?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()
+}
+
+/// Reads `object` and returns its controller, if it has one, with the object as read.
+async fn owner_of(
+    ctx: &KubeContext,
+    object: &Target,
+) -> Result<(Option<Target>, Value), KubeActionError> {
     let answer = send(ctx, &PlannedRequest::read(object.object())).await?;
     let Some((kind, name)) = controller_of(&answer) else {
-        return Ok(None);
+        return Ok((None, answer));
     };
     let Some(kind) = kind else {
         return Err(KubeActionError::Unexpected {
@@ -144,11 +245,12 @@ async fn owner_of(ctx: &KubeContext, object: &Target) -> Result<Option<Target>, 
             ),
         });
     };
-    Ok(Some(Target {
+    let owner = Target {
         kind,
         namespace: object.namespace.clone(),
         name: checked_name("owner", &name)?.to_string(),
-    }))
+    };
+    Ok((Some(owner), answer))
 }
 
 fn unexpected_controller(of: &Target, kind: WorkloadKind, name: &str) -> KubeActionError {

@@ -66,6 +66,8 @@ impl RunbookDecision {
                         runbook: a.runbook.clone(),
                         target: a.target.clone(),
                         detail: refusal.detail.clone(),
+                        reason: Some(refusal.reason.as_str().to_string()),
+                        request: None,
                     }
                     .event(
                         &a.action_id,
@@ -134,6 +136,8 @@ pub fn decide(
                     step: step.clone(),
                     mode: runbook.mode,
                     target: candidate.target.as_ref().map(|t| t.target.clone()),
+                    rule: announcement.finding.rule.clone(),
+                    entity: announcement.finding.entity.clone(),
                 });
             }
             let writes = actions.iter().filter(|a| a.step.writes_cluster()).count() as u32;
@@ -612,6 +616,8 @@ mod tests {
                 runbook: "oom-remediation".into(),
                 target: actions[0].target.clone(),
                 detail: "still rising".into(),
+                reason: None,
+                request: None,
             };
             events.push(HistoryEvent::from_new(
                 2 * i as u64 + 2,
@@ -656,6 +662,8 @@ mod tests {
                         step: set.get("oom-remediation").unwrap().steps[0].clone(),
                         mode: Mode::Approve,
                         target: Some(cart(None).target),
+                        rule: "memory-pressure".into(),
+                        entity: c.finding.entity.clone(),
                     },
                     ActionRecord {
                         action_id: action_id("ep-3", "oom-remediation", 1),
@@ -665,6 +673,8 @@ mod tests {
                         step: set.get("oom-remediation").unwrap().steps[1].clone(),
                         mode: Mode::Approve,
                         target: Some(cart(None).target),
+                        rule: "memory-pressure".into(),
+                        entity: c.finding.entity.clone(),
                     },
                 ],
             }

@@ -37,6 +37,24 @@ pub enum RefusalReason {
     Cooldown,
     RunbookHourlyCap,
     GlobalHourlyCap,
+    /// The Kubernetes API could not be reached or read (no configuration, down, forbidden):
+    /// the target and its labels are unknown, so nothing is sent.
+    KubeUnavailable,
+}
+
+impl RefusalReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefusalReason::NoTarget => "no_target",
+            RefusalReason::NamespaceNotAllowed => "namespace_not_allowed",
+            RefusalReason::OptedOut => "opted_out",
+            RefusalReason::CircuitOpen => "circuit_open",
+            RefusalReason::Cooldown => "cooldown",
+            RefusalReason::RunbookHourlyCap => "runbook_hourly_cap",
+            RefusalReason::GlobalHourlyCap => "global_hourly_cap",
+            RefusalReason::KubeUnavailable => "kube_unavailable",
+        }
+    }
 }
 
 /// A refusal, with the reason and a sentence saying what was counted.
@@ -241,6 +259,8 @@ mod tests {
                 step: RunbookStep::RolloutRestart(Plain::default()),
                 mode,
                 target: Some(target.target.clone()),
+                rule: String::new(),
+                entity: BTreeMap::new(),
             };
             let mut push = |e| {
                 let seq = self.0.len() as u64 + 1;
@@ -252,6 +272,8 @@ mod tests {
                     runbook: runbook.into(),
                     target: record.target.clone(),
                     detail: String::new(),
+                    reason: None,
+                    request: None,
                 };
                 push(update.event(
                     &record.action_id,

@@ -6,9 +6,12 @@
 //!   `ActionUpdated` events, and the ledger read back from the history.
 //! - [`fence`]: namespace allowlist, opt-out label, hourly caps, per-target cooldown and the
 //!   circuit breaker, all counted from the history.
+//! - [`carry`]: one recorded cluster action planned and sent through [`crate::act::kube`]
+//!   (dry run, plan only for an approval, or applied), and what to record about it.
 //! - [`decide`]: announcements × runbooks → planned actions or refusals, never an action
 //!   whose id is already recorded.
 
+pub mod carry;
 pub mod decide;
 pub mod fence;
 pub mod record;

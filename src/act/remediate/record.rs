@@ -84,6 +84,13 @@ pub struct ActionRecord {
     pub step: RunbookStep,
     pub mode: Mode,
     pub target: Option<TargetRef>,
+    /// The rule whose finding started the episode (verification judges it again).
+    #[serde(default)]
+    pub rule: String,
+    /// The finding's entity (the pod and container a step acts on, e.g. for an approval
+    /// carried out later).
+    #[serde(default)]
+    pub entity: BTreeMap<String, String>,
 }
 
 impl ActionRecord {
@@ -172,6 +179,13 @@ pub struct ActionUpdate {
     pub target: Option<TargetRef>,
     /// Why (a refusal's reason, an API error, what verification saw); already redacted.
     pub detail: String,
+    /// A refusal's reason (`cooldown`, `opted_out`, ...): the same refusal of the same action
+    /// is recorded once, not every run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The request sent (or, in dry run, checked): verb, path, query, content type, body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<serde_json::Value>,
 }
 
 impl ActionUpdate {
@@ -334,6 +348,11 @@ mod tests {
             step: RunbookStep::RolloutRestart(Plain::default()),
             mode: Mode::Auto,
             target: Some(TargetRef::new("shop", WorkloadKind::Deployment, "cart")),
+            rule: "restart-frequency".into(),
+            entity: BTreeMap::from([
+                ("namespace".into(), "shop".into()),
+                ("pod".into(), "cart-1".into()),
+            ]),
         };
         let at = datetime!(2026-01-01 12:00 UTC);
         let event = record.recorded_event(at, "frequent", "run-1");
@@ -343,13 +362,16 @@ mod tests {
                 "action_id": record.action_id, "episode_id": "ep",
                 "runbook": "crashloop-remediation", "step_index": 0,
                 "step": {"rollout_restart": {"only": null}}, "mode": "auto",
-                "target": {"namespace": "shop", "kind": "Deployment", "name": "cart"}
+                "target": {"namespace": "shop", "kind": "Deployment", "name": "cart"},
+                "rule": "restart-frequency", "entity": {"namespace": "shop", "pod": "cart-1"}
             })
         );
         let update = ActionUpdate {
             runbook: "crashloop-remediation".into(),
             target: record.target.clone(),
             detail: "patched".into(),
+            reason: None,
+            request: None,
         };
         let updated = update.event(
             &record.action_id,
