@@ -264,6 +264,16 @@ fn assert_labels_consistent_with(dataset: &Dataset, variety: Variety) {
                     "{incident:?}"
                 );
             }
+            "oom_kill_loop" => {
+                // Two OOM kills of one container within the hour: the restart gauge shows both.
+                assert!(impact - onset <= HOUR, "{incident:?}");
+                let restarts = index.points("k8s.container.restarts", &e["pod"], &e["container"]);
+                let base = value_before(&restarts, onset);
+                match max_in(&restarts, onset, impact + 10 * MIN) {
+                    Some(top) => assert!(top - base >= 2.0, "{top} - {base}: {incident:?}"),
+                    None => assert_eq!(variety, Variety::Wide, "no restart samples: {incident:?}"),
+                }
+            }
             other => panic!("unknown incident kind {other}"),
         }
     }
