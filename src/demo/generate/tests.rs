@@ -811,13 +811,17 @@ fn wide_labels_match_the_data() {
 /// The kubelet interval of a dataset: the median gap between one container's samples.
 fn working_set_interval_s(dataset: &Dataset) -> i64 {
     let index = Index::new(dataset);
-    let (key, _) = index
+    // The container with the most samples, ties broken by name: `series` is a HashMap, and
+    // choosing by its iteration order made this test pick a different container each run.
+    let points = index
         .series
-        .iter()
-        .filter(|(k, _)| k.0 == "container.memory.working_set")
-        .max_by_key(|(_, series)| series.len())
+        .keys()
+        .filter(|k| k.0 == "container.memory.working_set")
+        .map(|k| (index.points(&k.0, &k.1, &k.2), k))
+        .max_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| b.1.cmp(a.1)))
+        .map(|(points, _)| points)
         .expect("working-set series");
-    let points = index.points(&key.0, &key.1, &key.2);
+    assert!(points.len() >= 2, "the busiest working-set series has no gaps to measure");
     let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
     gaps.sort_unstable();
     (gaps[gaps.len() / 2] as f64 / SEC as f64).round() as i64
