@@ -643,32 +643,68 @@ fn memory_warm_up_after_a_restart_is_quiet() {
 }
 
 #[test]
-fn memory_too_little_history_is_quiet() {
+fn memory_young_pod_without_the_evidence_of_a_steep_leak_is_quiet() {
     let rule = memory_rule();
-    // 30 min of a steep ramp (would hit the limit 10 min after AS_OF).
-    let rows = memory_rows(
-        &CART,
-        Some(GIB),
-        -30..0,
-        0.01,
-        9,
-        line(-30.0 * 60.0, 0.30, 10.0 * 60.0, 1.0),
-        never_restarts,
-    );
+    // Too few points for any path: 10 minutes of a steep ramp.
+    let steep = line(-30.0 * 60.0, 0.30, 10.0 * 60.0, 1.0);
+    let rows = memory_rows(&CART, Some(GIB), -10..0, 0.01, 9, &steep, never_restarts);
     assert_quiet(
         &run(&rule, &frame(QueryKind::Memory, &rows)),
-        "30 min of history",
+        "10 min of history",
     );
-    // Control: 60 min of the same ramp is enough history (min_points 45) and is critical.
-    let longer = memory_rows(
-        &CART,
-        Some(GIB),
-        -60..0,
-        0.01,
-        9,
-        line(-30.0 * 60.0, 0.30, 10.0 * 60.0, 1.0),
-        never_restarts,
+    // 30 minutes of a moderate ramp (the limit ~2 h away): not enough history for the regular
+    // path, not urgent enough for the short one.
+    let moderate = line(-30.0 * 60.0, 0.30, 120.0 * 60.0, 1.0);
+    let rows = memory_rows(&CART, Some(GIB), -30..0, 0.01, 9, moderate, never_restarts);
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "30 min of a moderate ramp",
     );
+    // A warm-up: steep at first, slowing toward its working level (70% of the limit).
+    let warm_up = |t: f64| 0.70 - 0.45 * (-(t + 30.0 * 60.0) / (8.0 * 60.0)).exp();
+    let rows = memory_rows(&CART, Some(GIB), -30..0, 0.01, 9, warm_up, never_restarts);
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "30 min of a warm-up",
+    );
+}
+
+#[test]
+fn memory_young_steep_leak_is_critical_from_the_short_window() {
+    let rule = memory_rule();
+    // Control beside the quiet young pods: 30 minutes of a steep ramp that reaches the limit
+    // 10 minutes after AS_OF, seen on the short path, critical, with a forecast interval that
+    // brackets the crossing on at least 80% of seeds (a 95% slope interval plus noise).
+    let steep = line(-30.0 * 60.0, 0.30, 10.0 * 60.0, 1.0);
+    let seeds = 20;
+    let mut covered = 0;
+    for seed in 0..seeds {
+        let rows = memory_rows(
+            &CART,
+            Some(GIB),
+            -30..0,
+            0.01,
+            9 + seed,
+            &steep,
+            never_restarts,
+        );
+        let f = only(
+            run(&rule, &frame(QueryKind::Memory, &rows)),
+            &format!("young steep leak (seed {seed})"),
+        );
+        assert_eq!(f.severity, Severity::Critical, "{}", f.summary);
+        let (earliest, latest) = (
+            evidence_num(&f, "time_to_exhaustion_earliest_s"),
+            evidence_num(&f, "time_to_exhaustion_latest_s"),
+        );
+        covered += usize::from(earliest <= 600.0 && 600.0 <= latest);
+    }
+    assert!(
+        covered as f64 >= 0.8 * seeds as f64,
+        "the forecast interval bracketed the crossing on {covered} of {seeds} seeds"
+    );
+    // The same ramp with 60 minutes of history is critical on the regular path as well.
+    let longer = memory_rows(&CART, Some(GIB), -60..0, 0.01, 9, &steep, never_restarts);
     let f = only(run(&rule, &frame(QueryKind::Memory, &longer)), "control");
     assert_eq!(f.severity, Severity::Critical);
 }
@@ -988,15 +1024,55 @@ fn busy_creep_rows(seed: u64) -> Vec<Row> {
     creep_rows("payments", seed, |_| 1000, 0.002, 24, 4.0 / 18.0)
 }
 
-#[test]
-#[ignore = "fails on main: the hinge trend test finds no creep at seed 1 (0 findings); issue 12 item 3 is not done"]
-fn errors_busy_service_creep_fires_before_five_times_its_baseline() {
+/// The scheduled runs' view of a creep: per-bucket counts drawn once for `buckets` buckets
+/// (bucket k has `requests` requests at `ratio(k)`), judged every 5 minutes as the window
+/// slides over them. Returns the bucket index of the first run that reports the service (its
+/// as-of is the end of that bucket) and the finding, or None.
+fn first_report(
+    seed: u64,
+    buckets: usize,
+    requests: u64,
+    ratio: impl Fn(usize) -> f64,
+) -> Option<(usize, Finding)> {
     let rule = errors_rule();
-    for seed in 0..5 {
-        let rows = busy_creep_rows(300 + seed);
-        let f = only(
-            run(&rule, &frame(QueryKind::Errors, &rows)),
-            &format!("busy-service creep (seed {seed})"),
+    let mut rng = StdRng::seed_from_u64(seed);
+    let rows: Vec<Row> = (0..buckets)
+        .map(|k| {
+            let p = ratio(k);
+            let errors = (0..requests).filter(|_| rng.random_bool(p)).count() as u64;
+            error_row("payments", k, requests, errors)
+        })
+        .collect();
+    let frame = frame(QueryKind::Errors, &rows);
+    // The first run sees one whole window.
+    (ERROR_BUCKETS..=buckets).find_map(|end| {
+        let as_of = AS_OF + time::Duration::seconds(300 * (end as i64 - ERROR_BUCKETS as i64));
+        let findings = run_at(&rule, &frame, as_of);
+        findings.into_iter().next().map(|f| (end - 1, f))
+    })
+}
+
+/// Where the creeps of the tests below begin: after a whole window of flat ratio, so that the
+/// first runs judge only flat data.
+const CREEP_START: usize = ERROR_BUCKETS;
+
+#[test]
+fn errors_busy_service_creep_is_reported_before_five_times_its_baseline() {
+    // 0.2% errors at 200 requests/min for three hours, then creeping linearly by 4/18 of the
+    // baseline per bucket: 5× (1%) after 90 minutes. Judged every 5 minutes from the last
+    // flat window on (those runs must stay quiet) as it creeps.
+    let baseline = 0.002;
+    let ratio = |k: usize| baseline * (1.0 + k.saturating_sub(CREEP_START) as f64 * 4.0 / 18.0);
+    let five_times = (0..).find(|&k| ratio(k) >= 5.0 * baseline).unwrap();
+    let mut reported_at = Vec::new();
+    for seed in 0..8 {
+        let Some((bucket, f)) = first_report(300 + seed, five_times + 6, 1000, ratio) else {
+            panic!("busy-service creep (seed {seed}) never reported, even past 5×");
+        };
+        assert!(
+            bucket >= CREEP_START,
+            "seed {seed}: reported before the creep: {}",
+            f.summary
         );
         assert_eq!(
             evidence_text(&f, "method"),
@@ -1005,10 +1081,10 @@ fn errors_busy_service_creep_fires_before_five_times_its_baseline() {
             f.summary
         );
         assert_eq!(f.severity, Severity::Warning);
-        let baseline = evidence_num(&f, "baseline_error_ratio");
+        let before = evidence_num(&f, "baseline_error_ratio");
         assert!(
-            (0.001..0.003).contains(&baseline),
-            "baseline {baseline}: {}",
+            (0.001..0.003).contains(&before),
+            "baseline {before}: {}",
             f.summary
         );
         assert!(
@@ -1016,7 +1092,42 @@ fn errors_busy_service_creep_fires_before_five_times_its_baseline() {
             "{}",
             f.summary
         );
+        reported_at.push(bucket);
     }
+    // Every seed before the ratio reaches 5× its baseline (worst seed named).
+    let worst = *reported_at.iter().max().unwrap();
+    eprintln!("busy creep first reports at buckets {reported_at:?}; 5× at {five_times}");
+    assert!(
+        worst < five_times,
+        "first reports at buckets {reported_at:?}; 5× is reached at bucket {five_times}"
+    );
+}
+
+#[test]
+fn errors_moderate_volume_creep_past_one_percent_is_reported_soon_after() {
+    // Six thousand requests an hour (500 a bucket): 0.3% for three hours, then climbing to
+    // 1.2% over 90 minutes. Reported no later than 10 minutes after the ratio passes 1%, and
+    // never before the creep begins.
+    let ratio = |k: usize| 0.003 + 0.009 * (k.saturating_sub(CREEP_START) as f64 / 18.0).min(1.0);
+    let past_one_percent = (0..).find(|&k| ratio(k) >= 0.01).unwrap();
+    let mut reported_at = Vec::new();
+    for seed in 0..8 {
+        let Some((bucket, f)) = first_report(600 + seed, past_one_percent + 6, 500, ratio) else {
+            panic!("moderate creep (seed {seed}) never reported");
+        };
+        assert!(
+            bucket >= CREEP_START,
+            "seed {seed}: reported at bucket {bucket}, before the creep: {}",
+            f.summary
+        );
+        reported_at.push(bucket);
+    }
+    eprintln!("moderate creep first reports at buckets {reported_at:?}; 1% at {past_one_percent}");
+    let worst = *reported_at.iter().max().unwrap();
+    assert!(
+        worst <= past_one_percent + 2,
+        "first reports at buckets {reported_at:?}; the ratio passed 1% at bucket {past_one_percent}"
+    );
 }
 
 #[test]

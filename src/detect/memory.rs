@@ -19,6 +19,8 @@
 //! 4. Forecast: time until the current peak plus slope × t reaches the limit. Warn within
 //!    `warning_within`, critical within `critical_within`; the summary says when.
 
+use std::collections::HashMap;
+
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,8 @@ use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
 use crate::window::QueryKind;
+
+mod shape;
 
 pub struct MemoryDetector;
 
@@ -58,6 +62,17 @@ pub struct MemoryParams {
     pub min_growth_fraction_per_hour: f64,
     /// Also judge containers without a limit (info findings on significant growth only).
     pub include_unlimited: bool,
+    /// The young-leak path: a short trailing span judged with fewer points but stronger
+    /// evidence — a stricter significance, a rise that does not slow down (a warm-up does),
+    /// and the limit reached within `short_within` even at the slope's lower bound.
+    pub short_window: Option<DurationText>,
+    /// Points the short span needs (instead of `min_points`).
+    pub short_min_points: usize,
+    /// Mann–Kendall significance on the short span.
+    pub short_significance: f64,
+    /// The short path warns only when the limit is reached within this even at the lower
+    /// bound of the slope.
+    pub short_within: DurationText,
 }
 
 impl Default for MemoryParams {
@@ -72,6 +87,10 @@ impl Default for MemoryParams {
             reset_fraction: 0.7,
             min_growth_fraction_per_hour: 0.02,
             include_unlimited: false,
+            short_window: Some(DurationText::secs(20 * 60)),
+            short_min_points: 12,
+            short_significance: 1e-4,
+            short_within: DurationText::secs(3600),
         }
     }
 }
@@ -88,6 +107,12 @@ impl MemoryParams {
         }
         if self.min_points < 4 {
             problems.push(("min_points", "must be at least 4".into()));
+        }
+        if !is_probability(self.short_significance) {
+            problems.push(("short_significance", "must be between 0 and 1".into()));
+        }
+        if self.short_min_points < 6 {
+            problems.push(("short_min_points", "must be at least 6".into()));
         }
         if !(0.0..1.0).contains(&self.reset_fraction) {
             problems.push(("reset_fraction", "must be in [0, 1)".into()));
@@ -139,6 +164,50 @@ impl Detector for MemoryDetector {
         let series = groups(frame.height(), |i| {
             (cluster[i], namespace[i], pod[i], container[i], pod_uid[i])
         });
+        // How high each workload's finished incarnations went (as a fraction of their limit)
+        // without a restart: the workload's own history within the window.
+        let mut precedents: HashMap<(&str, &str, &str, &str), f64> = HashMap::new();
+        for rows in &series {
+            let ended = bucket[rows.end - 1] + 2.5 * bucket_s < as_of_s;
+            let owner = first_non_empty(&workload[rows.clone()]);
+            if !ended || owner.is_empty() {
+                continue;
+            }
+            let restarted = {
+                let counts: Vec<f64> = restart_count[rows.clone()]
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect();
+                counts.windows(2).any(|w| w[1] > w[0])
+            };
+            let Some(limit) = limit[rows.clone()]
+                .iter()
+                .flatten()
+                .copied()
+                .find(|l| *l > 0.0)
+            else {
+                continue;
+            };
+            let height = peak[rows.clone()]
+                .iter()
+                .flatten()
+                .copied()
+                .fold(0.0, f64::max)
+                / limit;
+            // One that reached its limit was killed there, not finished.
+            if restarted || height >= KILLED_AT {
+                continue;
+            }
+            let key = (
+                cluster[rows.start],
+                namespace[rows.start],
+                owner,
+                container[rows.start],
+            );
+            let entry = precedents.entry(key).or_insert(0.0);
+            *entry = entry.max(height);
+        }
         for Selected {
             rows: range,
             entity,
@@ -177,7 +246,10 @@ impl Detector for MemoryDetector {
                 })
                 .collect();
             let segment = current_segment(&points, params.reset_fraction);
-            if segment.len() < params.min_points {
+            let short_path = params
+                .short_window
+                .filter(|_| segment.len() >= params.short_min_points);
+            if segment.len() < params.min_points && short_path.is_none() {
                 continue;
             }
             // The working set that meets the limit next is the top of the recent GC cycles, not
@@ -198,15 +270,50 @@ impl Detector for MemoryDetector {
                 continue;
             }
 
-            let mut spans: Vec<f64> = params.fit_windows.iter().map(|w| w.as_secs_f64()).collect();
-            spans.push(f64::INFINITY);
+            // This workload has been here before and finished without being killed (an
+            // earlier run of the same CronJob, an earlier pod of the same ReplicaSet): a climb
+            // to the height its predecessors reached is its normal shape, not a leak.
+            let key = (
+                cluster[range.start],
+                namespace[range.start],
+                first_non_empty(&workload[range.clone()]),
+                container[range.start],
+            );
+            if let (Some(limit), Some(&height)) = (limit_bytes, precedents.get(&key)) {
+                if current_peak / limit <= height + PRECEDENT_MARGIN {
+                    continue;
+                }
+            }
+
+            let regular = Strictness {
+                min_points: params.min_points,
+                significance: params.significance,
+                within_at_lower_bound: None,
+            };
+            let mut spans: Vec<(f64, Strictness)> = params
+                .fit_windows
+                .iter()
+                .map(|w| (w.as_secs_f64(), regular))
+                .collect();
+            spans.push((f64::INFINITY, regular));
+            if let Some(short) = short_path {
+                spans.push((
+                    short.as_secs_f64(),
+                    Strictness {
+                        min_points: params.short_min_points,
+                        significance: params.short_significance,
+                        within_at_lower_bound: Some(params.short_within.as_secs_f64()),
+                    },
+                ));
+            }
             let mut best: Option<TrendFit> = None;
-            for span in spans {
+            for (span, strictness) in spans {
                 let Some(fit) = fit_span(
                     segment,
                     span,
                     bucket_s,
                     &params,
+                    strictness,
                     min_slope,
                     limit_bytes,
                     current_peak,
@@ -344,6 +451,24 @@ impl Detector for MemoryDetector {
     }
 }
 
+/// A finished incarnation whose peak came this close to its limit is taken to have been killed
+/// there (the working set is sampled, so the sample before an OOM kill is a little below it).
+const KILLED_AT: f64 = 0.97;
+
+/// How far (as a fraction of the limit) above its predecessors' height a workload must climb
+/// before its climb is judged as a trend.
+const PRECEDENT_MARGIN: f64 = 0.02;
+
+/// How much evidence a fit span needs: the regular spans need `min_points` and the rule's
+/// significance; the short (young-leak) span needs fewer points but a stricter level, a rise
+/// that does not slow down, and the limit within a horizon even at the slope's lower bound.
+#[derive(Debug, Clone, Copy)]
+struct Strictness {
+    min_points: usize,
+    significance: f64,
+    within_at_lower_bound: Option<f64>,
+}
+
 /// One bucket of a container's memory series.
 #[derive(Debug, Clone, Copy)]
 struct Point {
@@ -427,11 +552,13 @@ fn managed_by_collections(
 
 /// The trend of the floor over the trailing `span_s` of the segment, if it is significant,
 /// material and visible in the floor's lowest values.
+#[allow(clippy::too_many_arguments)]
 fn fit_span(
     segment: &[Point],
     span_s: f64,
     bucket_s: f64,
     params: &MemoryParams,
+    strictness: Strictness,
     min_slope: f64,
     limit_bytes: Option<f64>,
     current_peak: f64,
@@ -442,64 +569,192 @@ fn fit_span(
         return None;
     }
     let points: Vec<&Point> = segment.iter().filter(|p| p.t > end - span_s).collect();
-    if points.len() < params.min_points {
-        return None;
+    let fit = Fit {
+        bucket_s,
+        params,
+        strictness,
+        min_slope,
+        limit_bytes,
+        current_peak,
+    };
+    fit.points(&points)
+}
+
+/// What one fit is judged against.
+struct Fit<'a> {
+    bucket_s: f64,
+    params: &'a MemoryParams,
+    strictness: Strictness,
+    min_slope: f64,
+    limit_bytes: Option<f64>,
+    current_peak: f64,
+}
+
+impl Fit<'_> {
+    fn crossing(&self, slope: f64) -> f64 {
+        match self.limit_bytes {
+            Some(limit) => {
+                stats::forecast_crossing(slope, self.current_peak, limit).unwrap_or(f64::INFINITY)
+            }
+            None => f64::INFINITY,
+        }
     }
-    let xs: Vec<f64> = points.iter().map(|p| p.t).collect();
-    let ys: Vec<f64> = points.iter().map(|p| p.floor).collect();
-    // Cheap screen before the O(n²) statistics: by least squares the floor must rise fast
-    // enough to matter within twice the warning horizon.
-    let screen = stats::ols(&xs, &ys)?;
-    if screen.slope < min_slope {
-        return None;
-    }
-    if let Some(limit) = limit_bytes {
-        let horizon = 2.0 * params.warning_within.as_secs_f64();
-        if stats::forecast_crossing(screen.slope, current_peak, limit).is_none_or(|s| s > horizon) {
+
+    fn points(&self, points: &[&Point]) -> Option<TrendFit> {
+        let strictness = self.strictness;
+        if points.len() < strictness.min_points {
             return None;
         }
-    }
-    let trend = stats::theil_sen(&xs, &ys)?;
-    let (low, high) = trend.slope_confidence_interval(0.95);
-    if low <= 0.0 || trend.slope < min_slope {
-        return None;
-    }
-    let mk = stats::mann_kendall(&ys)?;
-    if mk.p_increasing >= params.significance {
-        return None;
-    }
-    let quarter = (points.len() / 4).max(2);
-    let early_floor = ys[..quarter].iter().copied().fold(f64::MAX, f64::min);
-    let late_floor = ys[ys.len() - quarter..]
-        .iter()
-        .copied()
-        .fold(f64::MAX, f64::min);
-    let predicted_rise = trend.slope * (xs[xs.len() - quarter] - xs[quarter - 1]).max(0.0);
-    if late_floor - early_floor < 0.5 * predicted_rise {
-        return None;
-    }
-    let seconds_to_limit = match limit_bytes {
-        Some(limit) => {
-            stats::forecast_crossing(trend.slope, current_peak, limit).unwrap_or(f64::INFINITY)
+        let xs: Vec<f64> = points.iter().map(|p| p.t).collect();
+        let ys: Vec<f64> = points.iter().map(|p| p.floor).collect();
+        // Cheap screen before the O(n²) statistics: by least squares the floor must rise fast
+        // enough to matter within twice the warning horizon.
+        let screen = stats::ols(&xs, &ys)?;
+        if screen.slope < self.min_slope {
+            return None;
         }
-        None => f64::INFINITY,
+        if self.limit_bytes.is_some()
+            && self.crossing(screen.slope) > 2.0 * self.params.warning_within.as_secs_f64()
+        {
+            return None;
+        }
+
+        // A level shift is not a trend: where one change of level explains the floor better
+        // than a line or than "flat, then rising", only what came after the change is judged
+        // (and it must rise on its own, with enough points to show it).
+        let line_sse = shape::linear_sse(&xs, &ys)?;
+        let hinge = shape::best_hinge(&xs, &ys, 3);
+        if let Some(shift) = shape::best_level_shift(&ys, 3) {
+            if shift.sse < line_sse.min(hinge.map_or(f64::INFINITY, |h| h.1)) {
+                return self.points(&points[shift.at..]);
+            }
+        }
+
+        let trend = stats::theil_sen(&xs, &ys)?;
+        let residuals: Vec<f64> = xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| y - trend.predict(*x))
+            .collect();
+        // Residuals that follow each other (slow cycles, smooth noise) carry fewer independent
+        // points than they count: widen the interval by the AR(1) effective-sample factor.
+        let inflation = shape::autocorrelation_inflation(shape::autocorrelation(&residuals, 1));
+        let (low, high) = trend.slope_confidence_interval(0.95);
+        let (mut slope, mut low, mut high) = (
+            trend.slope,
+            trend.slope - (trend.slope - low) * inflation,
+            trend.slope + (high - trend.slope) * inflation,
+        );
+        if low <= 0.0 || slope < self.min_slope {
+            return None;
+        }
+        let mk = stats::mann_kendall(&ys)?;
+        if mk.p_increasing >= strictness.significance {
+            return None;
+        }
+
+        // A cycle is judged over whole cycles: with a dominant period in the residuals, the
+        // span must hold two of them and the cycles' lowest floors must rise.
+        if let Some(period) = shape::linear_residuals(&xs, &ys)
+            .and_then(|r| shape::dominant_period(&r, 4, MIN_CYCLE_CORRELATION))
+        {
+            if !rises_over_whole_cycles(&xs, &ys, period, slope) {
+                return None;
+            }
+        }
+
+        let quarter = (points.len() / 4).max(2);
+        let early_floor = ys[..quarter].iter().copied().fold(f64::MAX, f64::min);
+        let late_floor = ys[ys.len() - quarter..]
+            .iter()
+            .copied()
+            .fold(f64::MAX, f64::min);
+        let predicted_rise = slope * (xs[xs.len() - quarter] - xs[quarter - 1]).max(0.0);
+        if late_floor - early_floor < 0.5 * predicted_rise {
+            return None;
+        }
+
+        // Flat, then rising: the rise is the part after the hinge, and its rate is what the
+        // forecast needs (a line through the flat part understates a young leak). The hinge
+        // must explain far more than a line does (its position is searched, so the bar is
+        // well above an F(1, n−3) critical value).
+        let n = xs.len() as f64;
+        if let Some((k, hinge_sse)) = hinge {
+            let improvement =
+                (line_sse - hinge_sse) / (hinge_sse / (n - 3.0)).max(f64::MIN_POSITIVE);
+            if improvement > HINGE_F && xs.len() - k >= 6 {
+                if let Some(after) = stats::theil_sen(&xs[k..], &ys[k..]) {
+                    let (a_low, a_high) = after.slope_confidence_interval(0.95);
+                    let a_low = after.slope - (after.slope - a_low) * inflation;
+                    if after.slope > slope && a_low > 0.0 {
+                        (slope, low, high) = (
+                            after.slope,
+                            a_low,
+                            after.slope + (a_high - after.slope) * inflation,
+                        );
+                    }
+                }
+            }
+        }
+
+        // The short path's stronger evidence: a rise that keeps its pace (a warm-up slows
+        // down; a leak does not) and the limit close even at the slope's lower bound.
+        if let Some(within) = strictness.within_at_lower_bound {
+            let half = xs.len() / 2;
+            let first = stats::theil_sen(&xs[..half], &ys[..half])?.slope;
+            let second = stats::theil_sen(&xs[half..], &ys[half..])?.slope;
+            if second < KEEPS_PACE * first || self.crossing(low) > within {
+                return None;
+            }
+        }
+
+        let noise_bytes = 1.4826 * stats::mad(&residuals).unwrap_or(0.0);
+        Some(TrendFit {
+            noise_bytes,
+            span_s: (xs[xs.len() - 1] - xs[0]) + self.bucket_s,
+            points: points.len(),
+            slope_per_s: slope,
+            slope_low_per_s: low,
+            slope_high_per_s: high,
+            p_value: mk.p_increasing,
+            seconds_to_limit: self.crossing(slope),
+        })
+    }
+}
+
+/// The autocorrelation a dominant period must reach to count as a cycle.
+const MIN_CYCLE_CORRELATION: f64 = 0.3;
+
+/// How much the hinge model must improve on the line (an F-like ratio) before its slope is used.
+const HINGE_F: f64 = 12.0;
+
+/// The short path's second-half slope must be at least this fraction of the first half's.
+const KEEPS_PACE: f64 = 0.7;
+
+/// Whether a floor with a cycle of `period` points rises over whole cycles: at least two of
+/// them in the span (counted back from its end), each cycle's lowest floor above the first's by
+/// half of what `slope` predicts between them.
+fn rises_over_whole_cycles(xs: &[f64], ys: &[f64], period: usize, slope: f64) -> bool {
+    let cycles = ys.len() / period;
+    if cycles < 2 {
+        return false;
+    }
+    let lowest = |c: usize| {
+        let end = ys.len() - c * period;
+        let start = end - period;
+        let (i, v) = ys[start..end]
+            .iter()
+            .enumerate()
+            .fold(
+                (0, f64::MAX),
+                |(bi, bv), (i, &v)| if v < bv { (i, v) } else { (bi, bv) },
+            );
+        (xs[start + i], v)
     };
-    let residuals: Vec<f64> = xs
-        .iter()
-        .zip(&ys)
-        .map(|(x, y)| y - trend.predict(*x))
-        .collect();
-    let noise_bytes = 1.4826 * stats::mad(&residuals).unwrap_or(0.0);
-    Some(TrendFit {
-        noise_bytes,
-        span_s: (xs[xs.len() - 1] - xs[0]) + bucket_s,
-        points: points.len(),
-        slope_per_s: trend.slope,
-        slope_low_per_s: low,
-        slope_high_per_s: high,
-        p_value: mk.p_increasing,
-        seconds_to_limit,
-    })
+    // Cycle 0 is the newest; cycles - 1 the oldest whole one.
+    let (t_old, v_old) = lowest(cycles - 1);
+    let (t_new, v_new) = lowest(0);
+    v_new - v_old >= 0.5 * slope * (t_new - t_old).max(0.0)
 }
 
 /// "12–25 min", "40 min–2.5 h", or "20 min or later" for an open interval.
