@@ -5,19 +5,33 @@
 //! 1. Split at restarts: where the container's restart counter rises (the frame carries it), a
 //!    new segment starts. Without a restart counter, a floor dropping below `reset_fraction` of
 //!    the recent floor is taken for a restart.
-//! 2. For each trailing fit span (the rule's `fit_windows` and the whole segment) with enough
-//!    points: Theil–Sen slope with its confidence interval and a Mann–Kendall test of the floor.
-//!    A span counts when the rise is significant (p < significance, CI above zero), material
-//!    (≥ `min_growth_fraction_per_hour` of the limit per hour), and visible in the floor itself
-//!    (the last quarter's lowest floor is above the first quarter's by half what the slope
-//!    predicts — periodic patterns fail this).
-//! 3. The newest `tail` span must still rise, and the forecast uses its slope where that is lower
-//!    (the current rate: a warm-up after a restart decelerates), and the working set must be at a
-//!    collections must not be managing it: where the segment shows GC collections (peaks
-//!    falling back without a restart), the troughs they leave must rise — a sawtooth with a
-//!    flat floor is quiet at every phase of its cycle, a leak under GC is not.
-//! 4. Forecast: time until the current peak plus slope × t reaches the limit. Warn within
-//!    `warning_within`, critical within `critical_within`; the summary says when.
+//! 2. The workload's own history: finished incarnations of the same workload and container in
+//!    the window (earlier runs of a CronJob, replaced pods of a ReplicaSet) that were not
+//!    killed show how high it goes normally; a climb no higher than that is quiet.
+//! 3. For each trailing fit span (the rule's `fit_windows` and the whole segment) with enough
+//!    points, the floor's shape is judged before its trend (`shape`):
+//!    - a level shift is not a trend: where one change of level fits better than a line or a
+//!      "flat, then rising" hinge, only the points after the change are judged;
+//!    - a cycle is judged over whole cycles: with a dominant period in the residuals, the span
+//!      must hold two cycles and their lowest floors must rise;
+//!    - the rise must be significant (Mann–Kendall p < significance) with a Theil–Sen
+//!      interval above zero, widened by the residuals' lag-1 autocorrelation (smooth noise and
+//!      slow cycles carry fewer independent points than they count), material
+//!      (≥ `min_growth_fraction_per_hour` of the limit per hour), and visible in the floor
+//!      itself (the last quarter's lowest floor above the first quarter's by half what the
+//!      slope predicts);
+//!    - where "flat, then rising" explains far more than a line, the rate after the hinge is
+//!      the one forecast (a line through the flat part understates a young leak).
+//! 4. The young-leak path (`short_window`): a short span with fewer points but stronger
+//!    evidence — a stricter level, a rise that keeps its pace (warm-ups slow down), and the
+//!    limit within `short_within` even at the slope's lower bound.
+//! 5. The newest `tail` span must still rise, and the forecast uses its slope where that is
+//!    lower (the current rate: a warm-up after a restart decelerates). Collections must not be
+//!    managing it: where the segment shows GC collections (peaks falling back without a
+//!    restart), the troughs they leave must rise.
+//! 6. Forecast: time until the current peak plus slope × t reaches the limit, with an interval
+//!    from the slope's interval and the floor's noise. Warn within `warning_within`, critical
+//!    when the earliest bound is within `critical_within`; the summary says when.
 
 use std::collections::HashMap;
 
