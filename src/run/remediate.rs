@@ -130,6 +130,9 @@ pub struct ActionLine {
     /// The status recorded (`applied`, `pending`, `refused`, ...).
     pub outcome: String,
     pub detail: String,
+    /// Why the fence refused it (`cooldown`, `kube_unavailable`, ...), for a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The request sent or checked (dry run), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<serde_json::Value>,
@@ -215,6 +218,7 @@ fn line(record: &ActionRecord, status: ActionStatus, update: &ActionUpdate) -> A
         mode: record.mode,
         outcome: status.as_str().to_string(),
         detail: update.detail.clone(),
+        reason: update.reason.clone(),
         request: update.request.clone(),
         recorded: true,
     }
@@ -341,13 +345,23 @@ async fn resolve(access: &KubeAccess, finding: &Finding) -> Resolved {
     let (Some(namespace), pod) = (namespace, finding.entity.get("pod")) else {
         return Resolved::NoTarget("the finding names no namespace".into());
     };
-    let pod_error = match pod {
-        Some(pod) => match kube::resolve_facts(ctx, namespace, pod).await {
+    let pod_error = match (pod, finding.entity.get("service")) {
+        (Some(pod), _) => match kube::resolve_facts(ctx, namespace, pod).await {
             Ok(f) => return facts(f),
             Err(e) if e.is_target_gone() => e.to_string(),
             Err(e) => return unavailable(e),
         },
-        None => "the finding names no pod".to_string(),
+        // An error rate is per service: the Deployment named after it, if there is one.
+        (None, Some(service)) if workload.is_none() => {
+            return match kube::service_facts(ctx, namespace, service).await {
+                Ok(f) => facts(f),
+                Err(e) if e.is_target_gone() => Resolved::NoTarget(format!(
+                    "no Deployment {namespace}/{service} is named after service {service}: {e}"
+                )),
+                Err(e) => unavailable(e),
+            };
+        }
+        (None, _) => "the finding names no pod".to_string(),
     };
     // The pod is gone (restarted, rescheduled): its workload, as the telemetry names it.
     let Some(workload) = workload else {
@@ -502,7 +516,10 @@ impl Remediation {
                 reason: None,
                 request: None,
             };
-            append(vec![update.event(id, status, now, ctx.job, ctx.run_id)]).await?;
+            append(vec![
+                record.update_event(&update, status, now, ctx.job, ctx.run_id)
+            ])
+            .await?;
             summary
                 .verified
                 .push((id.clone(), status == ActionStatus::Effective));
@@ -790,13 +807,9 @@ impl Remediation {
                                 },
                             )
                         };
-                        append(vec![update.event(
-                            &action.action_id,
-                            status,
-                            now,
-                            ctx.job,
-                            ctx.run_id,
-                        )])
+                        append(vec![
+                            action.update_event(&update, status, now, ctx.job, ctx.run_id)
+                        ])
                         .await?;
                         summary.actions.push(line(action, status, &update));
                     }

@@ -821,7 +821,10 @@ fn working_set_interval_s(dataset: &Dataset) -> i64 {
         .max_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| b.1.cmp(a.1)))
         .map(|(points, _)| points)
         .expect("working-set series");
-    assert!(points.len() >= 2, "the busiest working-set series has no gaps to measure");
+    assert!(
+        points.len() >= 2,
+        "the busiest working-set series has no gaps to measure"
+    );
     let mut gaps: Vec<i64> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
     gaps.sort_unstable();
     (gaps[gaps.len() / 2] as f64 / SEC as f64).round() as i64
