@@ -8,7 +8,9 @@
 //! 2. **decide**: every firing, unsilenced finding of this run that a runbook takes is decided
 //!    by [`crate::act::remediate::decide`] against the fence, with the target's labels and
 //!    latest rollout read from the Kubernetes API (connected only when some runbook step needs
-//!    the cluster). A refusal is recorded with its reason once per action and reason;
+//!    the cluster): a pod's owner chain, or — for an error rate, which names a service — the
+//!    Deployment named after the service. A refusal is recorded with its reason once per
+//!    action and reason;
 //! 3. **record, then act**: every planned action is appended as `ActionRecorded` (its id is
 //!    deterministic from the episode, runbook and step) *before* any write is sent, so a
 //!    repeated or crashed run finds the record and never acts twice. Then per mode: `dry_run`
