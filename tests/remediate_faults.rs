@@ -335,22 +335,29 @@ async fn an_unreachable_api_server_is_recorded_and_the_action_applied_once_it_is
         "{}",
         text(&run.stderr)
     );
-    // The target is unknown ("-"): the pod's owner could not be read.
-    let line = action_lines(&run)
+    // The target is unknown ("-"): no owner could be read. The first finding's request was
+    // refused; the others were not sent (the server had not answered one).
+    let refused: Vec<String> = action_lines(&run)
         .into_iter()
-        .find(|l| {
-            l.contains("oom-remediation raise_memory - auto: refused")
-                && l.contains(&format!("get pods {ns}/{pod}:"))
-        })
-        .unwrap_or_else(|| panic!("{}", text(&run.stdout)));
-    let id = line.split_whitespace().nth(1).unwrap().to_string();
-    assert!(
-        line.contains(&format!(
-            "the Kubernetes API is unavailable: get pods {ns}/{pod}: cannot reach the Kubernetes API server: "
-        )) && line.contains("Connection refused")
-            && line.ends_with("(kube_unavailable)"),
-        "{line}"
-    );
+        .filter(|l| l.contains("oom-remediation raise_memory - auto: refused"))
+        .collect();
+    assert!(!refused.is_empty(), "{}", text(&run.stdout));
+    for line in &refused {
+        assert!(
+            line.contains(" — the Kubernetes API is unavailable: ")
+                && line.contains(": cannot reach the Kubernetes API server: ")
+                && line.contains("Connection refused")
+                && line.ends_with("(kube_unavailable)"),
+            "{line}"
+        );
+    }
+    // The leak's own refusal, by the ids its history holds.
+    let fingerprint = leak_fingerprint(during);
+    let id = history_updates(&h, &fingerprint)
+        .iter()
+        .filter_map(|e| e["kind"]["action_id"].as_str().map(str::to_string))
+        .find(|id| refused.iter().any(|l| l.contains(id.as_str())))
+        .unwrap_or_else(|| panic!("{:#?}", history_updates(&h, &fingerprint)));
     let action = listed(&h, &id);
     assert_eq!(action["reason"], "kube_unavailable", "{action}");
     assert!(
@@ -386,6 +393,54 @@ async fn an_unreachable_api_server_is_recorded_and_the_action_applied_once_it_is
     let later = h.run_job(during + minutes(10));
     ok(&later);
     the_raise(&ns, &deployment, &container, &h.writes());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hung_api_server_costs_one_timeout_not_one_per_finding() {
+    let (during, _) = leak_times();
+    let (_ns, _pod, _container, deployment) = leak_finding(during);
+    let h = Harness::new(&memory_runbooks("auto", OPEN_LIMITS));
+    h.seed_cluster(during, only(&deployment));
+    // Every request is answered only after 45 s, beyond the client's 30 s request timeout.
+    h.kube
+        .fail(json!({"path_regex": ".*", "delay_s": 45, "times": 1000}));
+    let started = Instant::now();
+    let run = h.run_job(during);
+    let took = started.elapsed();
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}\n{}",
+        text(&run.stdout),
+        text(&run.stderr)
+    );
+    let refused: Vec<String> = action_lines(&run)
+        .into_iter()
+        .filter(|l| l.contains("oom-remediation raise_memory - auto: refused"))
+        .collect();
+    assert!(
+        refused.len() >= 2,
+        "the demo has several leaks at {during}: {}",
+        text(&run.stdout)
+    );
+    assert!(
+        refused
+            .iter()
+            .all(|l| l.contains("no answer from the API server within 30 s")
+                && l.ends_with("(kube_unavailable)")),
+        "{refused:#?}"
+    );
+    // One request waited for; the other findings did not ask again.
+    assert_eq!(h.kube.requests().len(), 1, "{:#?}", h.kube.requests());
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    assert!(
+        refused
+            .iter()
+            .filter(|l| l.contains("not asked again this run"))
+            .count()
+            == refused.len() - 1,
+        "{refused:#?}"
+    );
 }
 
 /// `forewarn approve ID`: exit code, stdout, stderr.

@@ -63,8 +63,12 @@ pub enum KubeUnavailable {
     /// Not in a pod, no `KUBECONFIG`, no `~/.kube/config`, no `--kube-context`: remediation
     /// is not set up here (recorded, not escalated).
     NotConfigured,
-    /// Configured, but the configuration or the client failed (escalated).
+    /// Configured, but the configuration or the client failed, or the API server refused a
+    /// read (escalated).
     Failed(String),
+    /// The API server gave no answer (no connection, or none in time): the rest of the run
+    /// does not ask it again, so a hung server costs one timeout, not one per finding.
+    Unreachable(String),
 }
 
 impl std::fmt::Display for KubeUnavailable {
@@ -73,7 +77,9 @@ impl std::fmt::Display for KubeUnavailable {
             KubeUnavailable::NotConfigured => f.write_str(
                 "no Kubernetes API is configured (not in a pod, no KUBECONFIG, no ~/.kube/config, no --kube-context)",
             ),
-            KubeUnavailable::Failed(why) => write!(f, "the Kubernetes API is unavailable: {why}"),
+            KubeUnavailable::Failed(why) | KubeUnavailable::Unreachable(why) => {
+                write!(f, "the Kubernetes API is unavailable: {why}")
+            }
         }
     }
 }
@@ -337,8 +343,13 @@ async fn resolve(access: &KubeAccess, finding: &Finding) -> Resolved {
             last_rollout_at: f.rollout_started_at,
         })
     };
-    let unavailable =
-        |e: KubeActionError| Resolved::Unavailable(KubeUnavailable::Failed(e.to_string()));
+    let unavailable = |e: KubeActionError| {
+        Resolved::Unavailable(if e.is_unreachable() {
+            KubeUnavailable::Unreachable(e.to_string())
+        } else {
+            KubeUnavailable::Failed(e.to_string())
+        })
+    };
     let by_workload = |namespace: &str, workload: &Workload| Target {
         kind: workload.kind,
         namespace: namespace.to_string(),
@@ -578,12 +589,21 @@ impl Remediation {
             ));
         }
         let mut resolved = Vec::new();
+        let mut unreachable: Option<KubeUnavailable> = None;
         for (announcement, needs_cluster) in &announcements {
-            resolved.push(if *needs_cluster {
-                resolve(&self.kube, &announcement.finding).await
-            } else {
-                Resolved::NoTarget(String::new())
-            });
+            let facts = match (&unreachable, *needs_cluster) {
+                (_, false) => Resolved::NoTarget(String::new()),
+                (Some(why), true) => Resolved::Unavailable(why.clone()),
+                (None, true) => resolve(&self.kube, &announcement.finding).await,
+            };
+            if let (None, Resolved::Unavailable(KubeUnavailable::Unreachable(why))) =
+                (&unreachable, &facts)
+            {
+                unreachable = Some(KubeUnavailable::Unreachable(format!(
+                    "not asked again this run, an earlier request got no answer ({why})"
+                )));
+            }
+            resolved.push(facts);
         }
         let candidates: Vec<Candidate<'_>> = announcements
             .iter()

@@ -215,6 +215,15 @@ impl KubeActionError {
         matches!(self, KubeActionError::Conflict { .. })
     }
 
+    /// Whether the API server gave no answer at all (no connection, or none within the
+    /// timeout): every further request of the run would wait the same way.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            KubeActionError::Transport { .. } | KubeActionError::Timeout { .. }
+        )
+    }
+
     /// Whether the object is gone (404): the caller records the step as skipped.
     pub fn is_target_gone(&self) -> bool {
         matches!(self, KubeActionError::TargetGone { .. })
