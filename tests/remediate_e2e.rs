@@ -7,88 +7,9 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-use forewarn::demo::model::Labels;
 use serde_json::{json, Value};
-use support::kubeapi::{KubeApi, Recorded};
-use support::loopback::Loopback;
-use support::{forewarn_bin, TestServer};
-use time::OffsetDateTime;
-
-const SLACK_PATH: &str = "/slack/services/T0/B0/remediate";
-const END: &str = "2026-11-20T12:00:00Z";
-const OLD_LIMIT: &str = "512Mi";
-const NEW_LIMIT: &str = "768Mi";
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).to_string()
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    forewarn::window::timefmt::rfc3339(t)
-}
-
-/// The demo telemetry in the test server, loaded once per test binary.
-struct Telemetry {
-    server: TestServer,
-    labels: Labels,
-    _data: tempfile::TempDir,
-}
-
-fn telemetry() -> &'static Telemetry {
-    static T: OnceLock<Telemetry> = OnceLock::new();
-    T.get_or_init(|| {
-        let server = TestServer::start(None);
-        let data = tempfile::tempdir().unwrap();
-        let out = Command::new(forewarn_bin())
-            .args(["demo", "generate"])
-            .arg(data.path())
-            .args(["--seed", "5", "--hours", "8", "--end", END])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let out = Command::new(forewarn_bin())
-            .args(["demo", "load"])
-            .arg(data.path())
-            .args(["--clickhouse-url", &server.url()])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let labels: Labels = serde_json::from_str(
-            &std::fs::read_to_string(data.path().join("labels.json")).unwrap(),
-        )
-        .unwrap();
-        Telemetry {
-            server,
-            labels,
-            _data: data,
-        }
-    })
-}
-
-/// The demo's first memory leak warned before its OOM kill: a time during it (20 min before
-/// the kill) and one 40 min after, when the restarted container is quiet.
-fn leak_times() -> (OffsetDateTime, OffsetDateTime) {
-    let leak = telemetry()
-        .labels
-        .incidents
-        .iter()
-        .filter(|i| i.kind == "memory_leak" && i.impact_at.is_some())
-        .min_by_key(|i| i.impact_at)
-        .expect("the demo has a memory leak");
-    let impact = leak.impact_at.unwrap();
-    let floor = |t: OffsetDateTime| {
-        let s = t.unix_timestamp();
-        OffsetDateTime::from_unix_timestamp(s - s.rem_euclid(300)).unwrap()
-    };
-    (
-        floor(impact - time::Duration::minutes(20)),
-        floor(impact + time::Duration::minutes(40)),
-    )
-}
+use support::kubeapi::Recorded;
+use support::remediate::*;
 
 /// How the test's runbooks are set.
 struct Setup {
@@ -97,279 +18,15 @@ struct Setup {
     limits: &'static str,
 }
 
-struct Harness {
-    kube: KubeApi,
-    slack: Loopback,
-    rules: tempfile::TempDir,
-    state: tempfile::TempDir,
+fn harness(setup: Setup) -> Harness {
+    Harness::new(&memory_runbooks(setup.mode, setup.limits))
 }
-
-/// A finding as `forewarn analyze` prints it (the contract).
-fn findings_at(at: OffsetDateTime) -> Vec<Value> {
-    let out = Command::new(forewarn_bin())
-        .args(["analyze", "--output", "jsonl", "--at", &rfc3339(at)])
-        .args(["--clickhouse-url", &telemetry().server.url()])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-/// The memory-pressure finding of the leak as of `at`: (namespace, pod, container, deployment).
-fn leak_finding(at: OffsetDateTime) -> (String, String, String, String) {
-    let leak = telemetry()
-        .labels
-        .incidents
-        .iter()
-        .filter(|i| i.kind == "memory_leak" && i.impact_at.is_some())
-        .min_by_key(|i| i.impact_at)
-        .unwrap();
-    let finding = findings_at(at)
-        .into_iter()
-        .find(|f| {
-            f["rule"] == "memory-pressure" && f["entity"]["pod"] == leak.entity["pod"].as_str()
-        })
-        .expect("the leak is found");
-    let e = &finding["entity"];
-    let workload = e["workload"].as_str().expect("a workload");
-    let deployment = workload.strip_prefix("Deployment/").expect("a Deployment");
-    (
-        e["namespace"].as_str().unwrap().into(),
-        e["pod"].as_str().unwrap().into(),
-        e["container"].as_str().unwrap().into(),
-        deployment.into(),
-    )
-}
-
-impl Harness {
-    fn new(setup: Setup) -> Harness {
-        let kube = KubeApi::start();
-        let slack = Loopback::start();
-        let rules = tempfile::tempdir().unwrap();
-        for (file, contents) in forewarn::config::rules::EMBEDDED_RULES {
-            let name = Path::new(file).file_name().unwrap();
-            std::fs::write(rules.path().join(name), contents).unwrap();
-        }
-        std::fs::write(
-            rules.path().join("notify.yaml"),
-            "receivers:
-  - name: slack
-    type: slack
-    config:
-      webhook_url_env: FW_TEST_SLACK_URL
-      retry: {max_attempts: 2, initial_backoff_ms: 50, max_backoff_ms: 100, max_total_wait_s: 5, request_timeout_s: 5}
-routes:
-  - name: oncall
-    receivers: [slack]
-group_by: [namespace, rule]
-",
-        )
-        .unwrap();
-        std::fs::create_dir(rules.path().join("runbooks")).unwrap();
-        std::fs::write(
-            rules.path().join("runbooks/test.yaml"),
-            format!(
-                "runbooks:
-  - name: oom-remediation
-    triggers: [{{rule: memory-pressure, signal: memory_pressure, severity: warning}}]
-    mode: {mode}
-    steps:
-      - raise_memory: {{factor: 1.5, cap: 4Gi}}
-      - notify: {{route: oncall}}
-    limits: {limits}
-    verify_after: 10m
-  - name: crashloop-remediation
-    triggers: [{{rule: restart-frequency, signal: restart_frequency, severity: warning}}]
-    mode: dry_run
-    steps: [{{rollout_restart: {{}}}}]
-  - name: escalate-to-owner
-    triggers:
-      - {{rule: error-rate, signal: error_rate, severity: warning}}
-      - {{rule: canary-heartbeat, signal: heartbeat_missing, severity: warning}}
-    mode: auto
-    steps: [{{escalate: {{route: oncall}}}}]
-",
-                mode = setup.mode,
-                limits = setup.limits
-            ),
-        )
-        .unwrap();
-        Harness {
-            kube,
-            slack,
-            rules,
-            state: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// Seeds, for every finding with a Deployment as of `at`, the Deployment (a memory limit
-    /// of 512Mi on each container named), its ReplicaSet and the pod, as a cluster holds them.
-    fn seed_cluster(&self, at: OffsetDateTime, labels_of: impl Fn(&str) -> Value) {
-        let mut workloads: std::collections::BTreeMap<
-            (String, String),
-            (Vec<String>, Vec<String>),
-        > = Default::default();
-        for f in findings_at(at) {
-            let e = &f["entity"];
-            let (Some(ns), Some(pod), Some(workload)) = (
-                e["namespace"].as_str(),
-                e["pod"].as_str(),
-                e["workload"]
-                    .as_str()
-                    .and_then(|w| w.strip_prefix("Deployment/")),
-            ) else {
-                continue;
-            };
-            let entry = workloads.entry((ns.into(), workload.into())).or_default();
-            if let Some(c) = e["container"].as_str() {
-                if !entry.0.iter().any(|x| x == c) {
-                    entry.0.push(c.into());
-                }
-            }
-            if !entry.1.iter().any(|x| x == pod) {
-                entry.1.push(pod.into());
-            }
-        }
-        for ((ns, name), (mut containers, pods)) in workloads {
-            if containers.is_empty() {
-                containers.push("app".into());
-            }
-            let template = json!({
-                "metadata": {"labels": {"app": name}},
-                "spec": {"containers": containers.iter().map(|c| json!({
-                    "name": c, "image": format!("{name}:1"),
-                    "resources": {"limits": {"memory": OLD_LIMIT}, "requests": {"memory": "256Mi"}}
-                })).collect::<Vec<_>>()}
-            });
-            let stored = self.kube.seed(json!([{
-                "apiVersion": "apps/v1", "kind": "Deployment",
-                "metadata": {"name": name, "namespace": ns, "labels": labels_of(&name),
-                             "annotations": {"deployment.kubernetes.io/revision": "1"}},
-                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "template": template}
-            }]));
-            let uid = stored[0]["metadata"]["uid"].clone();
-            let rs = format!("{name}-5d8f");
-            let mut objects = vec![json!({
-                "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                "metadata": {"name": rs, "namespace": ns,
-                             "creationTimestamp": "2026-11-19T00:00:00Z",
-                             "annotations": {"deployment.kubernetes.io/revision": "1"},
-                             "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
-                                                  "name": name, "uid": uid, "controller": true}]},
-                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "template": template}
-            })];
-            for pod in pods {
-                objects.push(json!({
-                    "apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": pod, "namespace": ns, "labels": {"app": name},
-                                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
-                                                      "name": rs, "controller": true}]},
-                    "spec": template["spec"]
-                }));
-            }
-            self.kube.seed(Value::Array(objects));
-        }
-        self.kube.clear_requests();
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(forewarn_bin());
-        cmd.args(args)
-            .args(["--clickhouse-url", &telemetry().server.url()])
-            .arg("--state")
-            .arg(self.state.path().join("state.db"))
-            .env("FOREWARN_RULES", self.rules.path())
-            .env("FW_TEST_SLACK_URL", self.slack.url(SLACK_PATH))
-            .env("KUBECONFIG", self.kube.kubeconfig_path())
-            .env_remove("KUBERNETES_SERVICE_HOST")
-            .env("USER", "tester")
-            .env("RUST_LOG", "info");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn run_job(&self, at: OffsetDateTime) -> Output {
-        self.run(&["run", "frequent", "--at", &rfc3339(at)])
-    }
-
-    /// Writes the API server stored (dry runs excluded).
-    fn writes(&self) -> Vec<Recorded> {
-        self.kube
-            .requests()
-            .into_iter()
-            .filter(Recorded::persists)
-            .collect()
-    }
-
-    async fn slack_texts(&self) -> Vec<String> {
-        self.slack
-            .requests_to(SLACK_PATH)
-            .await
-            .iter()
-            .map(|r| r.body.clone())
-            .collect()
-    }
-
-    fn limit_of(&self, ns: &str, deployment: &str) -> Value {
-        self.kube.object("Deployment", ns, deployment).unwrap()["spec"]["template"]["spec"]
-            ["containers"]
-            .clone()
-    }
-}
-
-fn no_labels(_: &str) -> Value {
-    json!({})
-}
-
-/// The `action …` lines a command printed.
-fn action_lines(out: &Output) -> Vec<String> {
-    text(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with("action "))
-        .map(str::to_string)
-        .collect()
-}
-
-fn the_raise(ns: &str, deployment: &str, container: &str, writes: &[Recorded]) -> Recorded {
-    let raises: Vec<&Recorded> = writes
-        .iter()
-        .filter(|r| r.path == format!("/apis/apps/v1/namespaces/{ns}/deployments/{deployment}"))
-        .collect();
-    assert_eq!(
-        raises.len(),
-        1,
-        "one write to the leaking Deployment: {writes:?}"
-    );
-    let raise = raises[0].clone();
-    assert_eq!(raise.method, "PATCH");
-    assert_eq!(
-        raise.content_type.as_deref(),
-        Some("application/strategic-merge-patch+json")
-    );
-    let body = raise.body.clone().unwrap();
-    assert_eq!(
-        body["spec"],
-        json!({"template": {"spec": {"containers": [
-            {"name": container, "resources": {"limits": {"memory": NEW_LIMIT}}}
-        ]}}})
-    );
-    assert!(body["metadata"]["resourceVersion"].is_string());
-    raise
-}
-
-const OPEN_LIMITS: &str = "{allowed_namespaces: [\"*\"], max_actions_per_hour: 5, cooldown: 1h}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn auto_raises_the_leaking_deployment_once_then_verifies_it_effective() {
     let (during, after) = leak_times();
     let (ns, pod, container, deployment) = leak_finding(during);
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "auto",
         limits: OPEN_LIMITS,
     });
@@ -485,7 +142,7 @@ async fn auto_raises_the_leaking_deployment_once_then_verifies_it_effective() {
 async fn approve_patches_nothing_until_approved_then_once() {
     let (during, _) = leak_times();
     let (ns, _pod, container, deployment) = leak_finding(during);
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "approve",
         limits: OPEN_LIMITS,
     });
@@ -564,7 +221,7 @@ async fn approve_patches_nothing_until_approved_then_once() {
 async fn a_rejected_action_is_never_applied() {
     let (during, _) = leak_times();
     let (ns, _pod, _container, deployment) = leak_finding(during);
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "approve",
         limits: OPEN_LIMITS,
     });
@@ -592,7 +249,7 @@ async fn a_rejected_action_is_never_applied() {
 async fn dry_run_prints_the_request_and_makes_no_persisting_request() {
     let (during, _) = leak_times();
     let (ns, _pod, container, deployment) = leak_finding(during);
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "dry_run",
         limits: OPEN_LIMITS,
     });
@@ -631,7 +288,7 @@ async fn dry_run_prints_the_request_and_makes_no_persisting_request() {
 async fn forbidden_names_the_verb_and_resource_and_fails_the_run() {
     let (during, _) = leak_times();
     let (ns, _pod, _container, deployment) = leak_finding(during);
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "auto",
         limits: OPEN_LIMITS,
     });
@@ -678,7 +335,7 @@ async fn target_gone_is_recorded_and_a_conflict_is_retried_once() {
     let (during, _) = leak_times();
     let (ns, _pod, container, deployment) = leak_finding(during);
     // 409 once: retried on a fresh read, applied.
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "auto",
         limits: OPEN_LIMITS,
     });
@@ -701,7 +358,7 @@ async fn target_gone_is_recorded_and_a_conflict_is_retried_once() {
     let _ = container;
 
     // 404 on the write: the target is gone — recorded, skipped, no crash.
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "auto",
         limits: OPEN_LIMITS,
     });
@@ -726,7 +383,7 @@ async fn fences_leave_opted_out_and_foreign_workloads_untouched() {
     let (during, _) = leak_times();
     let (ns, _pod, _container, deployment) = leak_finding(during);
     // Opted out by the label on the Deployment.
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "auto",
         limits: OPEN_LIMITS,
     });
@@ -754,7 +411,7 @@ async fn fences_leave_opted_out_and_foreign_workloads_untouched() {
     assert!(text(&again.stdout).contains("refused"));
 
     // Outside the allowed namespaces.
-    let h = Harness::new(Setup {
+    let h = harness(Setup {
         mode: "auto",
         limits: "{allowed_namespaces: [\"nowhere-*\"], max_actions_per_hour: 5, cooldown: 1h}",
     });

@@ -2,7 +2,7 @@
 //!
 //! serde-saphyr parses and locates (1-based line and column); serde_path_to_error, wrapped
 //! around its deserializer, names the field (`rules[0].memory.warning_within`). Semantic checks
-//! after parsing find their rule's line with [`line_of_name`].
+//! after parsing find their rule's line and column with [`position_of_name`].
 
 use serde::de::DeserializeOwned;
 
@@ -77,15 +77,28 @@ fn refine_location(text: &str, field: &str, line: usize, column: usize) -> (usiz
 
 /// The line of `name: <name>` in the text (1-based; 0 when absent), for semantic errors.
 pub fn line_of_name(text: &str, name: &str) -> usize {
+    position_of_name(text, name).0
+}
+
+/// Line and column (both 1-based) of the `name` key of `name: <name>`, where a semantic
+/// error about that item is placed; `(0, 0)` when absent.
+pub fn position_of_name(text: &str, name: &str) -> (usize, usize) {
+    position_of_nth_name(text, name, 0)
+}
+
+/// [`position_of_name`] of the `nth` (0-based) item with that name: a duplicate is placed at
+/// itself, not at the first.
+pub fn position_of_nth_name(text: &str, name: &str, nth: usize) -> (usize, usize) {
     text.lines()
-        .position(|l| {
-            let l = l.trim_start().trim_start_matches("- ").trim();
-            l.strip_prefix("name:")
-                .map(|v| v.trim().trim_matches(['"', '\'']) == name)
-                .unwrap_or(false)
+        .enumerate()
+        .filter_map(|(i, l)| {
+            let key = l.trim_start().trim_start_matches("- ");
+            let value = key.trim_end().strip_prefix("name:")?;
+            (value.trim().trim_matches(['"', '\'']) == name)
+                .then(|| (i + 1, l.len() - key.len() + 1))
         })
-        .map(|i| i + 1)
-        .unwrap_or(0)
+        .nth(nth)
+        .unwrap_or((0, 0))
 }
 
 #[cfg(test)]

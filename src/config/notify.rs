@@ -543,11 +543,14 @@ fn validate(file: NotifyFile, problems: &mut Problems<'_>) -> NotifyConfig {
             continue_matching: raw.continue_matching,
             repeat_interval: raw.repeat_interval.unwrap_or(repeat_interval),
             resolve_after: raw.resolve_after.unwrap_or(resolve_after),
-            origin: Origin {
-                file: problems.file.to_string(),
-                line: locate(problems.text, &at.clone().key("name").0)
-                    .map(|(line, _)| line)
-                    .unwrap_or(0),
+            origin: {
+                let (line, column) =
+                    locate(problems.text, &at.clone().key("name").0).unwrap_or((0, 0));
+                Origin {
+                    file: problems.file.to_string(),
+                    line,
+                    column,
+                }
             },
         });
     }
@@ -565,6 +568,7 @@ fn validate(file: NotifyFile, problems: &mut Problems<'_>) -> NotifyConfig {
             origin: Origin {
                 file: problems.file.to_string(),
                 line: 0,
+                column: 0,
             },
         }
     });

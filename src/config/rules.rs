@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::error::{RuleProblem, RulesError};
-use crate::config::location::{line_of_name, parse_yaml};
+use crate::config::location::{parse_yaml, position_of_name};
 use crate::config::select::Selector;
 use crate::config::DurationText;
 use crate::findings::Signal;
@@ -107,11 +107,13 @@ impl Rule {
     }
 }
 
-/// `file:line` of a rule, for messages.
+/// `file:line` of a rule, for messages; `column` (1-based) is where its `name:` key starts,
+/// so problems found after parsing are placed like the parser's own.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     pub file: String,
     pub line: usize,
+    pub column: usize,
 }
 
 impl fmt::Display for Origin {
@@ -204,9 +206,11 @@ impl RuleSet {
 fn parse_file(file: &str, text: &str) -> Result<RulesFile, RuleProblem> {
     let mut parsed: RulesFile = parse_yaml(file, text)?;
     for rule in &mut parsed.rules {
+        let (line, column) = position_of_name(text, &rule.name);
         rule.origin = Origin {
             file: file.to_string(),
-            line: line_of_name(text, &rule.name),
+            line,
+            column,
         };
     }
     Ok(parsed)

@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::act::kube::{MemoryRaise, Step as KubeStep};
-use crate::config::location::{line_of_name, parse_yaml};
+use crate::config::location::{parse_yaml, position_of_nth_name};
 use crate::config::notify::{NotifyConfig, Patterns};
 use crate::config::rules::{Origin, RuleSet};
 use crate::config::select::glob_match;
@@ -459,10 +459,15 @@ impl RunbookSet {
                     global = Some((limits, file.clone()));
                 }
             }
+            let mut named: BTreeMap<String, usize> = BTreeMap::new();
             for (index, mut runbook) in parsed.runbooks.into_iter().enumerate() {
+                let nth = named.entry(runbook.name.clone()).or_default();
+                let (line, column) = position_of_nth_name(text, &runbook.name, *nth);
+                *nth += 1;
                 runbook.origin = Origin {
                     file: file.clone(),
-                    line: line_of_name(text, &runbook.name),
+                    line,
+                    column,
                 };
                 check_runbook(file, text, index, &runbook, &mut problems);
                 runbooks.push(runbook);
@@ -474,7 +479,7 @@ impl RunbookSet {
                 problems.push(RuleProblem {
                     file: runbook.origin.file.clone(),
                     line: runbook.origin.line,
-                    column: 0,
+                    column: runbook.origin.column,
                     field: "runbooks.name".into(),
                     message: format!("runbook `{}` is already defined at {first}", runbook.name),
                 });
@@ -507,7 +512,7 @@ impl RunbookSet {
             let at = |message: String| RuleProblem {
                 file: rule.origin.file.clone(),
                 line: rule.origin.line,
-                column: 0,
+                column: rule.origin.column,
                 field: format!("rules[{}].runbook", rule.name),
                 message,
             };
@@ -547,7 +552,7 @@ impl RunbookSet {
                         problems.push(RuleProblem {
                             file: runbook.origin.file.clone(),
                             line: runbook.origin.line,
-                            column: 0,
+                            column: runbook.origin.column,
                             field: format!("runbooks[{}].triggers[{t}].rule", runbook.name),
                             message: format!("`{pattern}` matches no rule"),
                         });
@@ -592,7 +597,7 @@ impl RunbookSet {
                     problems.push(RuleProblem {
                         file: runbook.origin.file.clone(),
                         line: runbook.origin.line,
-                        column: 0,
+                        column: runbook.origin.column,
                         field: format!("runbooks[{}].{field}", runbook.name),
                         message: format!("unknown route `{route}` (not in notify.yaml)"),
                     });
@@ -800,7 +805,7 @@ mod tests {
         assert_eq!(found.len(), 1, "{found:?}");
         assert_eq!(
             found[0].to_string(),
-            "rules/memory.yaml:5:0: rules[memory-pressure].runbook: unknown runbook `oom-remedation` (runbooks: crashloop-remediation, error-rate-rollback, escalate-to-owner, oom-remediation)"
+            "rules/memory.yaml:5:5: rules[memory-pressure].runbook: unknown runbook `oom-remedation` (runbooks: crashloop-remediation, error-rate-rollback, escalate-to-owner, oom-remediation)"
         );
     }
 
@@ -818,7 +823,7 @@ mod tests {
             .collect();
         assert_eq!(
             found,
-            ["rules/runbooks/memory.yaml:4:0: runbooks[oom-remediation].limits.circuit_breaker.escalate: unknown route `pager` (not in notify.yaml)"]
+            ["rules/runbooks/memory.yaml:4:5: runbooks[oom-remediation].limits.circuit_breaker.escalate: unknown route `pager` (not in notify.yaml)"]
         );
     }
 
@@ -838,8 +843,8 @@ mod tests {
         assert_eq!(
             found,
             [
-                "rules/memory.yaml:5:0: rules[memory-pressure].runbook: runbook `oom-remediation` (r.yaml:2) has no trigger for rule `memory-pressure` (signal memory_pressure)",
-                "r.yaml:8:0: runbooks[escalate-to-owner].triggers[0].rule: `no-such-rule` matches no rule",
+                "rules/memory.yaml:5:5: rules[memory-pressure].runbook: runbook `oom-remediation` (r.yaml:2) has no trigger for rule `memory-pressure` (signal memory_pressure)",
+                "r.yaml:8:5: runbooks[escalate-to-owner].triggers[0].rule: `no-such-rule` matches no rule",
             ]
         );
     }
@@ -886,8 +891,8 @@ mod tests {
                 "2:5: runbooks[0].limits.max_actions_per_hour: must be at least 1 (use mode: dry_run to never act)",
                 "2:5: runbooks[0].limits.circuit_breaker.after: must be at least 1",
                 "2:5: runbooks[0].verify_after: must be longer than 0s (the data needs time to show an effect)",
-                "2:5: runbooks[1].steps[0].escalate.route: must name a route",
-                "2:0: runbooks.name: runbook `a` is already defined at r.yaml:2",
+                "9:5: runbooks[1].steps[0].escalate.route: must name a route",
+                "9:5: runbooks.name: runbook `a` is already defined at r.yaml:2",
             ]
         );
     }

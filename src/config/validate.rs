@@ -45,7 +45,7 @@ pub fn validate(set: &RuleSet) -> Vec<RuleProblem> {
             problems.push(RuleProblem {
                 file: rule.origin.file.clone(),
                 line: rule.origin.line,
-                column: 1,
+                column: rule.origin.column,
                 field: format!("rules[{index}] ({}).{field}", rule.name),
                 message,
             })

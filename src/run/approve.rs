@@ -57,13 +57,18 @@ fn job_of(events: &[HistoryEvent], id: &str) -> Option<String> {
     })
 }
 
-fn last_detail(events: &[HistoryEvent], id: &str) -> (String, Option<serde_json::Value>) {
+/// The detail, the fence's reason and the request of the action's latest update.
+fn last_detail(
+    events: &[HistoryEvent],
+    id: &str,
+) -> (String, Option<String>, Option<serde_json::Value>) {
     events
         .iter()
         .rev()
         .find_map(|e| match &e.kind {
             EventKind::ActionUpdated { action_id, .. } if action_id == id => Some((
                 e.payload["detail"].as_str().unwrap_or_default().to_string(),
+                e.payload["reason"].as_str().map(str::to_string),
                 e.payload.get("request").filter(|r| !r.is_null()).cloned(),
             )),
             _ => None,
@@ -72,7 +77,7 @@ fn last_detail(events: &[HistoryEvent], id: &str) -> (String, Option<serde_json:
 }
 
 fn line_of(id: &str, action: &LedgerAction, events: &[HistoryEvent]) -> ActionLine {
-    let (detail, request) = last_detail(events, id);
+    let (detail, reason, request) = last_detail(events, id);
     let record = action.record.as_ref();
     ActionLine {
         action_id: id.to_string(),
@@ -90,6 +95,7 @@ fn line_of(id: &str, action: &LedgerAction, events: &[HistoryEvent]) -> ActionLi
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "recorded".into()),
         detail,
+        reason,
         request,
         recorded: true,
     }
@@ -160,7 +166,7 @@ pub async fn approve(
         why: e.to_string(),
     })?;
     let record_update = |status: ActionStatus, update: ActionUpdate| -> NewEvent {
-        update.event(id, status, now, &job, &run_id)
+        record.update_event(&update, status, now, &job, &run_id)
     };
     let base = ActionUpdate {
         runbook: record.runbook.clone(),
@@ -186,6 +192,7 @@ pub async fn approve(
                 .await?;
             let mut line = line_of(id, action, &events);
             line.outcome = "gone".into();
+            line.reason = None;
             line.detail = update.detail;
             return Ok(Decided { line, acted: true });
         }
@@ -246,6 +253,7 @@ pub async fn approve(
         .await?;
     let mut line = line_of(id, action, &events);
     line.outcome = carried.status.as_str().into();
+    line.reason = carried.update.reason;
     line.detail = carried.update.detail;
     line.request = carried.update.request;
     Ok(Decided { line, acted: true })
@@ -291,7 +299,10 @@ pub async fn reject(
         request: None,
     };
     store
-        .append(&[update.event(id, ActionStatus::Rejected, now, &job, "cli")])
+        .append(&[match &action.record {
+            Some(record) => record.update_event(&update, ActionStatus::Rejected, now, &job, "cli"),
+            None => update.event(id, ActionStatus::Rejected, now, &job, "cli"),
+        }])
         .await?;
     let mut line = line_of(id, action, &events);
     line.outcome = "rejected".into();
@@ -331,6 +342,7 @@ pub fn action_lines(events: &[HistoryEvent]) -> Vec<ActionLine> {
                         mode: Default::default(),
                         outcome: "refused".into(),
                         detail: update.detail,
+                        reason: update.reason,
                         request: None,
                         recorded: true,
                     },

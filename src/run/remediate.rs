@@ -8,7 +8,9 @@
 //! 2. **decide**: every firing, unsilenced finding of this run that a runbook takes is decided
 //!    by [`crate::act::remediate::decide`] against the fence, with the target's labels and
 //!    latest rollout read from the Kubernetes API (connected only when some runbook step needs
-//!    the cluster). A refusal is recorded with its reason once per action and reason;
+//!    the cluster): a pod's owner chain, or — for an error rate, which names a service — the
+//!    Deployment named after the service. A refusal is recorded with its reason once per
+//!    action and reason;
 //! 3. **record, then act**: every planned action is appended as `ActionRecorded` (its id is
 //!    deterministic from the episode, runbook and step) *before* any write is sent, so a
 //!    repeated or crashed run finds the record and never acts twice. Then per mode: `dry_run`
@@ -61,8 +63,12 @@ pub enum KubeUnavailable {
     /// Not in a pod, no `KUBECONFIG`, no `~/.kube/config`, no `--kube-context`: remediation
     /// is not set up here (recorded, not escalated).
     NotConfigured,
-    /// Configured, but the configuration or the client failed (escalated).
+    /// Configured, but the configuration or the client failed, or the API server refused a
+    /// read (escalated).
     Failed(String),
+    /// The API server gave no answer (no connection, or none in time): the rest of the run
+    /// does not ask it again, so a hung server costs one timeout, not one per finding.
+    Unreachable(String),
 }
 
 impl std::fmt::Display for KubeUnavailable {
@@ -71,7 +77,9 @@ impl std::fmt::Display for KubeUnavailable {
             KubeUnavailable::NotConfigured => f.write_str(
                 "no Kubernetes API is configured (not in a pod, no KUBECONFIG, no ~/.kube/config, no --kube-context)",
             ),
-            KubeUnavailable::Failed(why) => write!(f, "the Kubernetes API is unavailable: {why}"),
+            KubeUnavailable::Failed(why) | KubeUnavailable::Unreachable(why) => {
+                write!(f, "the Kubernetes API is unavailable: {why}")
+            }
         }
     }
 }
@@ -130,6 +138,9 @@ pub struct ActionLine {
     /// The status recorded (`applied`, `pending`, `refused`, ...).
     pub outcome: String,
     pub detail: String,
+    /// Why the fence refused it (`cooldown`, `kube_unavailable`, ...), for a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The request sent or checked (dry run), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<serde_json::Value>,
@@ -215,6 +226,7 @@ fn line(record: &ActionRecord, status: ActionStatus, update: &ActionUpdate) -> A
         mode: record.mode,
         outcome: status.as_str().to_string(),
         detail: update.detail.clone(),
+        reason: update.reason.clone(),
         request: update.request.clone(),
         recorded: true,
     }
@@ -331,8 +343,13 @@ async fn resolve(access: &KubeAccess, finding: &Finding) -> Resolved {
             last_rollout_at: f.rollout_started_at,
         })
     };
-    let unavailable =
-        |e: KubeActionError| Resolved::Unavailable(KubeUnavailable::Failed(e.to_string()));
+    let unavailable = |e: KubeActionError| {
+        Resolved::Unavailable(if e.is_unreachable() {
+            KubeUnavailable::Unreachable(e.to_string())
+        } else {
+            KubeUnavailable::Failed(e.to_string())
+        })
+    };
     let by_workload = |namespace: &str, workload: &Workload| Target {
         kind: workload.kind,
         namespace: namespace.to_string(),
@@ -341,13 +358,23 @@ async fn resolve(access: &KubeAccess, finding: &Finding) -> Resolved {
     let (Some(namespace), pod) = (namespace, finding.entity.get("pod")) else {
         return Resolved::NoTarget("the finding names no namespace".into());
     };
-    let pod_error = match pod {
-        Some(pod) => match kube::resolve_facts(ctx, namespace, pod).await {
+    let pod_error = match (pod, finding.entity.get("service")) {
+        (Some(pod), _) => match kube::resolve_facts(ctx, namespace, pod).await {
             Ok(f) => return facts(f),
             Err(e) if e.is_target_gone() => e.to_string(),
             Err(e) => return unavailable(e),
         },
-        None => "the finding names no pod".to_string(),
+        // An error rate is per service: the Deployment named after it, if there is one.
+        (None, Some(service)) if workload.is_none() => {
+            return match kube::service_facts(ctx, namespace, service).await {
+                Ok(f) => facts(f),
+                Err(e) if e.is_target_gone() => Resolved::NoTarget(format!(
+                    "no Deployment {namespace}/{service} is named after service {service}: {e}"
+                )),
+                Err(e) => unavailable(e),
+            };
+        }
+        (None, _) => "the finding names no pod".to_string(),
     };
     // The pod is gone (restarted, rescheduled): its workload, as the telemetry names it.
     let Some(workload) = workload else {
@@ -502,7 +529,10 @@ impl Remediation {
                 reason: None,
                 request: None,
             };
-            append(vec![update.event(id, status, now, ctx.job, ctx.run_id)]).await?;
+            append(vec![
+                record.update_event(&update, status, now, ctx.job, ctx.run_id)
+            ])
+            .await?;
             summary
                 .verified
                 .push((id.clone(), status == ActionStatus::Effective));
@@ -559,12 +589,21 @@ impl Remediation {
             ));
         }
         let mut resolved = Vec::new();
+        let mut unreachable: Option<KubeUnavailable> = None;
         for (announcement, needs_cluster) in &announcements {
-            resolved.push(if *needs_cluster {
-                resolve(&self.kube, &announcement.finding).await
-            } else {
-                Resolved::NoTarget(String::new())
-            });
+            let facts = match (&unreachable, *needs_cluster) {
+                (_, false) => Resolved::NoTarget(String::new()),
+                (Some(why), true) => Resolved::Unavailable(why.clone()),
+                (None, true) => resolve(&self.kube, &announcement.finding).await,
+            };
+            if let (None, Resolved::Unavailable(KubeUnavailable::Unreachable(why))) =
+                (&unreachable, &facts)
+            {
+                unreachable = Some(KubeUnavailable::Unreachable(format!(
+                    "not asked again this run, an earlier request got no answer ({why})"
+                )));
+            }
+            resolved.push(facts);
         }
         let candidates: Vec<Candidate<'_>> = announcements
             .iter()
@@ -790,13 +829,9 @@ impl Remediation {
                                 },
                             )
                         };
-                        append(vec![update.event(
-                            &action.action_id,
-                            status,
-                            now,
-                            ctx.job,
-                            ctx.run_id,
-                        )])
+                        append(vec![
+                            action.update_event(&update, status, now, ctx.job, ctx.run_id)
+                        ])
                         .await?;
                         summary.actions.push(line(action, status, &update));
                     }

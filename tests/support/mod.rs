@@ -63,3 +63,5 @@ pub mod fixtures;
 pub mod kubeapi;
 /// Loopback fakes of the notification receivers (Slack, SMTP, Alertmanager, webhooks, dead-man).
 pub mod loopback;
+/// The remediation end-to-end harness (demo data, loopback API server, the binary).
+pub mod remediate;

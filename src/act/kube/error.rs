@@ -107,10 +107,14 @@ pub enum KubeActionError {
         #[source]
         source: Box<Status>,
     },
-    #[error("{verb} {object}: {source}")]
+    /// The request got no HTTP answer (connection refused, DNS, TLS ...): `detail` is the
+    /// whole cause chain, since the outermost error alone ("client error (Connect)") does not
+    /// say what went wrong.
+    #[error("{verb} {object}: cannot reach the Kubernetes API server: {detail}")]
     Transport {
         verb: &'static str,
         object: Box<ObjectRef>,
+        detail: String,
         #[source]
         source: ::kube::Error,
     },
@@ -130,6 +134,21 @@ pub enum KubeActionError {
     InvalidName { what: &'static str, value: String },
 }
 
+/// `error` and its sources, outermost first, without repeats: "ServiceError: client error
+/// (Connect): tcp connect error: Connection refused (os error 111)".
+fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
 fn context_note(context: &Option<String>) -> String {
     match context {
         Some(name) => format!(" (context {name:?})"),
@@ -146,6 +165,7 @@ impl KubeActionError {
                 return KubeActionError::Transport {
                     verb,
                     object: Box::new(object.clone()),
+                    detail: cause_chain(&other),
                     source: other,
                 }
             }
@@ -193,6 +213,15 @@ impl KubeActionError {
     /// Whether the API server answered 409 Conflict.
     pub fn is_conflict(&self) -> bool {
         matches!(self, KubeActionError::Conflict { .. })
+    }
+
+    /// Whether the API server gave no answer at all (no connection, or none within the
+    /// timeout): every further request of the run would wait the same way.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            KubeActionError::Transport { .. } | KubeActionError::Timeout { .. }
+        )
     }
 
     /// Whether the object is gone (404): the caller records the step as skipped.

@@ -34,7 +34,8 @@ pub use steps::{
     apply, plan, run_step, Applied, MemoryRaise, Plan, Step, StepKind, RESTARTED_AT_ANNOTATION,
 };
 pub use target::{
-    resolve_facts, resolve_owner, workload_facts, Target, WorkloadFacts, WorkloadKind,
+    resolve_facts, resolve_owner, service_facts, workload_facts, Target, WorkloadFacts,
+    WorkloadKind,
 };
 
 /// How long one request may take before it counts as failed.

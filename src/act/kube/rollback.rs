@@ -69,6 +69,22 @@ pub(crate) fn previous_revision(
     })
 }
 
+/// The label selector of a Deployment's `spec.selector.matchLabels`, as a list query wants it
+/// (`k=v,k2=v2`, sorted); "" when it has none.
+pub(crate) fn selector_of(deployment: &Value) -> String {
+    deployment["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .map(|labels| {
+            let mut terms: Vec<String> = labels
+                .iter()
+                .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
+                .collect();
+            terms.sort();
+            terms.join(",")
+        })
+        .unwrap_or_default()
+}
+
 /// The JSON merge patch (RFC 7386) that turns `current` into `desired`: changed keys set,
 /// vanished keys `null`, arrays replaced whole. `None` when they are equal.
 pub(crate) fn replacing_merge_patch(current: &Value, desired: &Value) -> Option<Value> {

@@ -273,17 +273,7 @@ async fn plan_rollback(
 ) -> Result<(PlannedRequest, String), KubeActionError> {
     require_kind(StepKind::Rollback, target, &[WorkloadKind::Deployment])?;
     let deployment = send(ctx, &PlannedRequest::read(target.object())).await?;
-    let selector = deployment["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .map(|labels| {
-            let mut terms: Vec<String> = labels
-                .iter()
-                .filter_map(|(k, v)| Some(format!("{k}={}", v.as_str()?)))
-                .collect();
-            terms.sort();
-            terms.join(",")
-        })
-        .unwrap_or_default();
+    let selector = super::rollback::selector_of(&deployment);
     let replicasets = ObjectRef {
         group: "apps".into(),
         resource: "replicasets".into(),

@@ -201,6 +201,55 @@ pub async fn workload_facts(
     Ok(facts_of(target.clone(), &object, None))
 }
 
+/// The facts of the Deployment behind a service a finding names (error rates are per
+/// service): by convention the Deployment named like the service in its namespace — the
+/// OpenTelemetry service name Kubernetes operators give a workload — with its latest rollout:
+/// the creation time of the ReplicaSet of its current revision (one list of its
+/// ReplicaSets, as `kubectl rollout history` reads them).
+pub async fn service_facts(
+    ctx: &KubeContext,
+    namespace: &str,
+    service: &str,
+) -> Result<WorkloadFacts, KubeActionError> {
+    let target = Target {
+        kind: WorkloadKind::Deployment,
+        namespace: checked_name("namespace", namespace)?.to_string(),
+        name: checked_name("service", service)?.to_string(),
+    };
+    let deployment = send(ctx, &PlannedRequest::read(target.object())).await?;
+    let selector = super::rollback::selector_of(&deployment);
+    let replicasets = ObjectRef {
+        group: "apps".into(),
+        resource: "replicasets".into(),
+        subresource: None,
+        namespace: target.namespace.clone(),
+        name: String::new(),
+    };
+    let list = send(ctx, &PlannedRequest::list(replicasets, &selector)).await?;
+    let uid = deployment["metadata"]["uid"].as_str().unwrap_or_default();
+    let revision = |o: &Value| {
+        o["metadata"]["annotations"][super::rollback::REVISION_ANNOTATION]
+            .as_str()
+            .map(str::to_string)
+    };
+    let rollout = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|rs| {
+            rs["metadata"]["ownerReferences"]
+                .as_array()
+                .is_some_and(|refs| {
+                    refs.iter().any(|r| {
+                        r["controller"].as_bool() == Some(true) && r["uid"].as_str() == Some(uid)
+                    })
+                })
+        })
+        .find(|rs| revision(rs).is_some() && revision(rs) == revision(&deployment))
+        .and_then(created_at);
+    Ok(facts_of(target, &deployment, rollout))
+}
+
 fn facts_of(target: Target, object: &Value, rollout: Option<OffsetDateTime>) -> WorkloadFacts {
     let labels = object["metadata"]["labels"]
         .as_object()

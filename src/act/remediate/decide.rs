@@ -62,20 +62,14 @@ impl RunbookDecision {
             } => actions
                 .iter()
                 .map(|a| {
-                    ActionUpdate {
+                    let update = ActionUpdate {
                         runbook: a.runbook.clone(),
                         target: a.target.clone(),
                         detail: refusal.detail.clone(),
                         reason: Some(refusal.reason.as_str().to_string()),
                         request: None,
-                    }
-                    .event(
-                        &a.action_id,
-                        ActionStatus::Refused,
-                        at,
-                        job,
-                        run_id,
-                    )
+                    };
+                    a.update_event(&update, ActionStatus::Refused, at, job, run_id)
                 })
                 .collect(),
         }

@@ -94,7 +94,8 @@ pub struct ActionRecord {
 }
 
 impl ActionRecord {
-    /// The `ActionRecorded` event for this action.
+    /// The `ActionRecorded` event for this action, under its finding's fingerprint so the
+    /// finding's history (`forewarn history FINGERPRINT`) tells what was done about it.
     pub fn recorded_event(&self, at: OffsetDateTime, job: &str, run_id: &str) -> NewEvent {
         NewEvent {
             at,
@@ -103,8 +104,29 @@ impl ActionRecord {
             kind: EventKind::ActionRecorded {
                 action_id: self.action_id.clone(),
             },
-            fingerprint: None,
+            fingerprint: self.fingerprint(),
             payload: serde_json::to_value(self).unwrap_or(serde_json::Value::Null),
+        }
+    }
+
+    /// The fingerprint of the finding the action is about (`None` for records written before
+    /// the rule was kept).
+    pub fn fingerprint(&self) -> Option<String> {
+        (!self.rule.is_empty()).then(|| crate::findings::fingerprint(&self.rule, &self.entity))
+    }
+
+    /// `update`'s `ActionUpdated` event for this action, under its finding's fingerprint.
+    pub fn update_event(
+        &self,
+        update: &ActionUpdate,
+        status: ActionStatus,
+        at: OffsetDateTime,
+        job: &str,
+        run_id: &str,
+    ) -> NewEvent {
+        NewEvent {
+            fingerprint: self.fingerprint(),
+            ..update.event(&self.action_id, status, at, job, run_id)
         }
     }
 
