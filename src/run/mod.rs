@@ -198,6 +198,12 @@ impl JobRunner<'_> {
         if let Ok(report) = &report {
             summary.failures = report.failures.iter().map(|f| f.to_string()).collect();
             summary.findings = report.findings.len();
+            summary.firing = report
+                .findings
+                .iter()
+                .filter(|f| f.status == crate::findings::Status::Firing)
+                .map(|f| (f.rule.clone(), f.severity))
+                .collect();
         }
 
         // Lifecycle, per route policy; only episodes of rules judged this run may resolve.

@@ -23,6 +23,9 @@ pub struct RunSummary {
     pub outcome: RunOutcome,
     /// Firing and resolved findings the detectors reported.
     pub findings: usize,
+    /// (rule, severity) of each firing finding (the daemon's metrics).
+    #[serde(skip)]
+    pub firing: Vec<(String, crate::findings::Severity)>,
     #[serde(skip)]
     pub counts: StepCounts,
     /// Messages delivered this run (the outbox of earlier runs included).
@@ -50,6 +53,7 @@ impl RunSummary {
             skipped: false,
             outcome: RunOutcome::Completed,
             findings: 0,
+            firing: Vec::new(),
             counts: StepCounts::default(),
             sent: 0,
             failed: 0,
