@@ -19,6 +19,7 @@ pub mod output;
 pub mod run;
 pub mod schedule;
 pub mod schema;
+pub mod serve;
 pub mod source;
 pub mod state;
 pub mod window;

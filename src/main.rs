@@ -22,6 +22,7 @@ mod exit;
 mod jobs_command;
 mod manifests_command;
 mod remediate_cli;
+mod serve_command;
 use exit::Outcome;
 
 /// forewarn — warns about Kubernetes trouble before it becomes an incident.
@@ -90,6 +91,10 @@ enum Command {
     /// for the runbooks, the rules ConfigMap, one CronJob per job, the canary, and the `serve`
     /// Deployment as an alternative.
     Manifests(manifests_command::ManifestsArgs),
+    /// The daemon: run every job on its schedule (the same run as `forewarn run`), one run of a
+    /// job at a time, each within its budget; /healthz, /readyz and /metrics on --listen;
+    /// SIGTERM lets the runs in flight finish, then exits.
+    Serve(serve_command::ServeArgs),
 }
 
 #[derive(Args)]
@@ -538,7 +543,7 @@ struct CheckArgs {
     source: SourceArgs,
 }
 
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     timefmt::parse_duration(text)
 }
 
@@ -590,6 +595,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Jobs(args) => jobs_command::jobs(args).await,
         Command::Canary(args) => canary(args).await,
         Command::Manifests(args) => manifests_command::manifests(args).await,
+        Command::Serve(args) => serve_command::serve(args).await,
     }
 }
 

@@ -70,6 +70,30 @@ impl RunSummary {
     }
 }
 
+/// The one structured line every run logs: what it judged, found, sent and did, and how long
+/// it took (`forewarn run` and each tick of `forewarn serve`).
+pub fn log_summary(summary: &RunSummary, seconds: f64) {
+    tracing::info!(
+        job = %summary.job,
+        run_id = %summary.run_id,
+        as_of = %timefmt::rfc3339(summary.as_of),
+        duration_s = seconds,
+        skipped = summary.skipped,
+        findings = summary.findings,
+        firing = summary.firing.len(),
+        new = summary.counts.new,
+        ongoing = summary.counts.ongoing,
+        resolved = summary.counts.resolved,
+        silenced = summary.counts.silenced,
+        sent = summary.sent,
+        queued = summary.failed,
+        actions = summary.remediation.actions.len(),
+        actions_failed = summary.remediation.failed,
+        outcome = if summary.is_complete() { "completed" } else { "failed" },
+        "run finished"
+    );
+}
+
 impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at = timefmt::rfc3339(self.as_of);
