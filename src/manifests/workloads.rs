@@ -201,23 +201,33 @@ fn run_volumes(sources: &Sources<'_>) -> Vec<Value> {
     ]
 }
 
+/// When a CronJob runs and how long a run may wait and take.
+struct Timing<'a> {
+    /// 5 fields, minute first.
+    schedule: String,
+    time_zone: Option<&'a str>,
+    starting_deadline_s: u64,
+    active_deadline_s: u64,
+}
+
 fn cronjob(
     name: &str,
     component: &str,
     settings: &ManifestSettings,
-    schedule: &str,
-    time_zone: Option<&str>,
-    starting_deadline_s: u64,
-    active_deadline_s: u64,
+    timing: Timing<'_>,
     pod_spec: Value,
 ) -> Value {
+    let active_deadline_s = timing.active_deadline_s;
     let mut spec = serde_json::Map::new();
-    spec.insert("schedule".into(), json!(schedule));
-    if let Some(zone) = time_zone {
+    spec.insert("schedule".into(), json!(timing.schedule));
+    if let Some(zone) = timing.time_zone {
         spec.insert("timeZone".into(), json!(zone));
     }
     spec.insert("concurrencyPolicy".into(), json!("Forbid"));
-    spec.insert("startingDeadlineSeconds".into(), json!(starting_deadline_s));
+    spec.insert(
+        "startingDeadlineSeconds".into(),
+        json!(timing.starting_deadline_s),
+    );
     spec.insert("successfulJobsHistoryLimit".into(), json!(3));
     spec.insert("failedJobsHistoryLimit".into(), json!(3));
     spec.insert(
@@ -275,10 +285,12 @@ pub fn job_cronjob(
         &format!("forewarn-{}", job.name),
         &component,
         settings,
-        &kubernetes_schedule(job)?,
-        job.time_zone.as_deref(),
-        schedule.starting_deadline().as_secs(),
-        schedule.run_budget().as_secs(),
+        Timing {
+            schedule: kubernetes_schedule(job)?,
+            time_zone: job.time_zone.as_deref(),
+            starting_deadline_s: schedule.starting_deadline().as_secs(),
+            active_deadline_s: schedule.run_budget().as_secs(),
+        },
         pod,
     ))
 }
@@ -308,10 +320,12 @@ pub fn canary_cronjob(settings: &ManifestSettings) -> Value {
         "forewarn-canary",
         "canary",
         settings,
-        "* * * * *",
-        None,
-        30,
-        30,
+        Timing {
+            schedule: "* * * * *".into(),
+            time_zone: None,
+            starting_deadline_s: 30,
+            active_deadline_s: 30,
+        },
         pod,
     )
 }
