@@ -33,9 +33,23 @@ pub(crate) struct ServeArgs {
     /// A directory of rule files (and notify.yaml, runbooks/) replacing the shipped ones.
     #[arg(long, env = "FOREWARN_RULES", value_name = "DIR")]
     rules: Option<PathBuf>,
-    /// The kubeconfig context runbooks act through (default: in-cluster, else KUBECONFIG's).
+    /// The kubeconfig context runbooks (and the Lease) act through (default: in-cluster, else
+    /// KUBECONFIG's).
     #[arg(long, env = "FOREWARN_KUBE_CONTEXT")]
     kube_context: Option<String>,
+    /// Elect a leader among replicas with this coordination.k8s.io/v1 Lease: only its holder
+    /// runs jobs. Without it, this replica runs every job.
+    #[arg(long, env = "FOREWARN_LEASE", value_name = "NAME")]
+    lease: Option<String>,
+    /// The Lease's namespace.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "forewarn")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// How long a Lease holds without renewal (renewed every third of it).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    lease_duration: std::time::Duration,
 }
 
 /// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
@@ -71,7 +85,32 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
     let deadman = DeadmanPinger::from_env().context("FOREWARN_DEADMAN_URL")?;
     let store = crate::commands::open_store(&args.source, &args.state).await?;
     let source = args.source.settings()?.watching(&whole.rules);
+    let lease = match &args.lease {
+        Some(name) => {
+            let client = forewarn::act::kube::connect(args.kube_context.as_deref())
+                .await
+                .context("connecting to the Kubernetes API for the Lease")?;
+            let identity = args.identity.clone().unwrap_or_else(|| {
+                format!(
+                    "{}-{}",
+                    std::env::var("HOSTNAME").unwrap_or_else(|_| "forewarn".into()),
+                    std::process::id()
+                )
+            });
+            Some(forewarn::serve::lease::Elector::new(
+                client,
+                forewarn::serve::lease::LeaseSettings {
+                    name: name.clone(),
+                    namespace: args.lease_namespace.clone(),
+                    identity,
+                    duration: args.lease_duration,
+                },
+            ))
+        }
+        None => None,
+    };
     let daemon = Daemon {
+        lease,
         remediation: Some(Remediation {
             runbooks: whole.runbooks,
             kube: KubeAccess::new(args.kube_context.clone()),

@@ -8,10 +8,12 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::kubeapi::KubeApi;
 use support::loopback::Loopback;
 use support::{forewarn_bin, server};
 
@@ -119,6 +121,10 @@ impl Daemon {
 }
 
 async fn start(fake: &Loopback, extra: &[&str]) -> Daemon {
+    start_with_env(fake, extra, &[]).await
+}
+
+async fn start_with_env(fake: &Loopback, extra: &[&str], envs: &[(&str, &Path)]) -> Daemon {
     let config = server().fresh_database().await;
     let database = config.database.clone().unwrap();
     let out = Command::new(forewarn_bin())
@@ -148,6 +154,7 @@ async fn start(fake: &Loopback, extra: &[&str]) -> Daemon {
         .env("FOREWARN_RULES", rules.path())
         .env("FW_TEST_SLACK_URL", fake.url(SLACK_PATH))
         .env("FOREWARN_DEADMAN_URL", fake.url(DEADMAN))
+        .envs(envs.iter().map(|(k, v)| (*k, *v)))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -293,4 +300,75 @@ async fn a_run_over_its_budget_is_stopped_and_counted() {
     let (code, log) = daemon.wait(Duration::from_secs(30));
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("exceeded its time budget"), "{log}");
+}
+
+fn lease_args(identity: &str) -> Vec<String> {
+    [
+        "--lease",
+        "forewarn-serve",
+        "--lease-namespace",
+        "forewarn",
+        "--identity",
+        identity,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain(["--lease-duration".to_string(), "3s".to_string()])
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_lease_holder_runs_jobs_and_a_replica_takes_over_when_it_stops_renewing() {
+    let fake = Loopback::start();
+    let kube = KubeApi::start();
+    let kubeconfig = kube.kubeconfig_path();
+    let env = [("KUBECONFIG", kubeconfig.as_path())];
+    let args_a = lease_args("replica-a");
+    let args_a: Vec<&str> = args_a.iter().map(String::as_str).collect();
+    let a = start_with_env(&fake, &args_a, &env).await;
+    wait_for("replica a runs", Duration::from_secs(20), || {
+        runs(&get(a.port, "/metrics").unwrap().1, "completed") >= 1.0
+    });
+    let args_b = lease_args("replica-b");
+    let args_b: Vec<&str> = args_b.iter().map(String::as_str).collect();
+    let b = start_with_env(&fake, &args_b, &env).await;
+    let a_before = runs(&get(a.port, "/metrics").unwrap().1, "completed");
+    std::thread::sleep(Duration::from_secs(5));
+    let b_metrics = get(b.port, "/metrics").unwrap().1;
+    assert_eq!(runs(&b_metrics, "completed"), 0.0, "b waits: {b_metrics}");
+    assert!(runs(&get(a.port, "/metrics").unwrap().1, "completed") > a_before);
+    let lease = kube
+        .object("Lease", "forewarn", "forewarn-serve")
+        .expect("the lease exists");
+    assert_eq!(lease["spec"]["holderIdentity"], "replica-a", "{lease}");
+    assert_eq!(lease["spec"]["leaseDurationSeconds"], 3);
+
+    // A dies without releasing: b takes over once the lease has not been renewed for 3 s.
+    let mut a = a;
+    a.child.kill().unwrap();
+    let _ = a.child.wait();
+    let killed = Instant::now();
+    wait_for("replica b takes over", Duration::from_secs(20), || {
+        runs(&get(b.port, "/metrics").unwrap().1, "completed") >= 1.0
+    });
+    assert!(
+        killed.elapsed() >= Duration::from_secs(2),
+        "not before the lease lapsed"
+    );
+    let lease = kube.object("Lease", "forewarn", "forewarn-serve").unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "replica-b", "{lease}");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease}");
+
+    // A clean stop releases the lease.
+    b.sigterm();
+    let (code, log) = b.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("lease released"), "{log}");
+    let lease = kube.object("Lease", "forewarn", "forewarn-serve").unwrap();
+    assert!(
+        lease["spec"]
+            .get("holderIdentity")
+            .is_none_or(|h| h.is_null()),
+        "{lease}"
+    );
 }

@@ -340,6 +340,8 @@ pub fn serve_deployment(sources: &Sources<'_>, settings: &ManifestSettings) -> V
             &format!("0.0.0.0:{SERVE_PORT}"),
             "--shutdown-grace",
             &format!("{SERVE_SHUTDOWN_GRACE_S}s"),
+            "--lease",
+            super::access::LEASE_NAME,
         ],
         run_env(sources, settings, "FOREWARN_DEADMAN_URL"),
         &RUN_RESOURCES,

@@ -12,6 +12,7 @@
 //!   whether any had to be abandoned.
 
 pub mod http;
+pub mod lease;
 pub mod metrics;
 
 use std::future::Future;
@@ -39,6 +40,8 @@ pub struct Daemon {
     pub delivery: Delivery,
     pub deadman: Option<DeadmanPinger>,
     pub remediation: Option<Remediation>,
+    /// With several replicas: only the Lease holder runs jobs. `None`: this one always does.
+    pub lease: Option<lease::Elector>,
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +78,8 @@ pub struct ServeReport {
 struct Shared {
     daemon: Daemon,
     metrics: Metrics,
+    /// Whether this replica holds the Lease (always, without one).
+    leader: Arc<AtomicBool>,
     /// No new runs start once set.
     stopping: AtomicBool,
     in_flight: AtomicUsize,
@@ -85,6 +90,10 @@ impl Shared {
     /// One tick of `job`: skipped when its previous run is still going, else one bounded run.
     async fn tick(self: Arc<Self>, job: String, running: Arc<AtomicBool>, budget: Duration) {
         if self.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if !self.leader.load(Ordering::SeqCst) {
+            tracing::debug!(job, "not the leader: tick left to the Lease holder");
             return;
         }
         if running.swap(true, Ordering::SeqCst) {
@@ -191,6 +200,8 @@ pub async fn serve(
 ) -> Result<ServeReport, ServeError> {
     use tokio_cron_scheduler::{Job, JobScheduler};
 
+    let mut daemon = daemon;
+    let elector = daemon.lease.take();
     let jobs: Vec<String> = daemon.rules.jobs.iter().map(|j| j.name.clone()).collect();
     let schedules: Vec<(String, String, JobSchedule)> = daemon
         .rules
@@ -207,6 +218,7 @@ pub async fn serve(
         .collect::<Result<_, _>>()?;
     let shared = Arc::new(Shared {
         metrics: Metrics::new(&jobs),
+        leader: Arc::new(AtomicBool::new(elector.is_none())),
         daemon,
         stopping: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
@@ -248,6 +260,9 @@ pub async fn serve(
             "scheduled"
         );
     }
+    let stop_elector = Arc::new(Notify::new());
+    let elector_task = elector
+        .map(|elector| tokio::spawn(elector.run(shared.leader.clone(), stop_elector.clone())));
     scheduler.start().await.map_err(scheduler_error)?;
     tracing::info!(listen = %local, jobs = jobs.len(), "serving");
 
@@ -279,6 +294,11 @@ pub async fn serve(
         }
     }
     let abandoned_runs = shared.in_flight.load(Ordering::SeqCst);
+    // Released only now: a successor starts no run while one of ours is still going.
+    if let Some(task) = elector_task {
+        stop_elector.notify_one();
+        let _ = task.await;
+    }
     let _ = stop_http.send(());
     let _ = http_task.await;
     if abandoned_runs > 0 {
