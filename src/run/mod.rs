@@ -119,6 +119,7 @@ impl JobRunner<'_> {
 
     /// Runs the job once. Errors are about forewarn's own state; a source that cannot be read
     /// is not an error here but a blind run ([`RunSummary::blind`]).
+    #[tracing::instrument(name = "run", level = "info", skip_all, fields(job = %request.job))]
     pub async fn run(&self, request: &RunRequest) -> Result<RunSummary, RunError> {
         let rules = self.job_rules(&request.job)?;
         let run_id = DeadmanPinger::new_run_id();
