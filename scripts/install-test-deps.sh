@@ -83,6 +83,18 @@ else
     say "installed clickhouse-connect nbclient nbformat ipykernel"
 fi
 
+# The generated Kubernetes manifests (cronjobs/, tests/manifests.rs) are validated against the
+# Kubernetes OpenAPI schemas it ships (offline, no cluster needed).
+KUBERNETES_VALIDATE=kubernetes-validate==1.37.0
+if "$PY" -c 'import kubernetes_validate' >/dev/null 2>&1; then
+    say "kubernetes-validate already installed"
+else
+    say "pip install $KUBERNETES_VALIDATE"
+    "$PY" -m pip install --disable-pip-version-check -q "$KUBERNETES_VALIDATE"
+    "$PY" -c 'import kubernetes_validate'
+    say "installed $KUBERNETES_VALIDATE"
+fi
+
 if "$PY" -c 'import clickhouse_cityhash.cityhash' >/dev/null 2>&1; then
     say "clickhouse-cityhash already installed"
 elif "$PY" -m pip install --disable-pip-version-check -q "${OPTIONAL[@]}" \

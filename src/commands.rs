@@ -61,6 +61,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         forewarn::run::RunError::Select(e) => anyhow::Error::from(ConfigError::from(e)),
         other => ConfigError::flag("JOB", &args.job, other.to_string()).into(),
     })?;
+    let started = std::time::Instant::now();
     let summary = runner
         .run(&RunRequest {
             job: args.job.clone(),
@@ -97,20 +98,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
     } else {
         writeln!(out, "{summary}")?;
     }
-    tracing::info!(
-        job = %summary.job,
-        run_id = %summary.run_id,
-        as_of = %timefmt::rfc3339(summary.as_of),
-        findings = summary.findings,
-        new = summary.counts.new,
-        ongoing = summary.counts.ongoing,
-        resolved = summary.counts.resolved,
-        silenced = summary.counts.silenced,
-        sent = summary.sent,
-        queued = summary.failed,
-        outcome = if summary.is_complete() { "completed" } else { "failed" },
-        "run finished"
-    );
+    forewarn::run::summary::log_summary(&summary, started.elapsed().as_secs_f64());
     Ok(if summary.is_complete() {
         Outcome::Completed
     } else {

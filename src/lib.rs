@@ -5,6 +5,7 @@
 //! later stages (state, actions) act on those. The tree mirrors that path.
 
 pub mod act;
+pub mod canary;
 pub mod check;
 pub mod config;
 pub mod demo;
@@ -13,9 +14,12 @@ pub mod error;
 pub mod evaluate;
 pub mod findings;
 pub mod logging;
+pub mod manifests;
 pub mod output;
 pub mod run;
+pub mod schedule;
 pub mod schema;
+pub mod serve;
 pub mod source;
 pub mod state;
 pub mod window;

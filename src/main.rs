@@ -19,7 +19,10 @@ use forewarn::window::{timefmt, QueryKind, WindowSpec};
 
 mod commands;
 mod exit;
+mod jobs_command;
+mod manifests_command;
 mod remediate_cli;
+mod serve_command;
 use exit::Outcome;
 
 /// forewarn — warns about Kubernetes trouble before it becomes an incident.
@@ -77,6 +80,42 @@ enum Command {
     /// List remediation actions (pending, applied, failed, verified, refused), or with
     /// --stats how many each runbook applied and how many were effective.
     Actions(remediate_cli::ActionsArgs),
+    /// List the jobs: their schedules, the rules in each, and the next run times (UTC and
+    /// local).
+    Jobs(jobs_command::JobsArgs),
+    /// Beat once as the canary NAME: one structured log line on stdout (what the collector's
+    /// filelog pipeline carries into otel_logs), or with --direct the row inserted straight into
+    /// ClickHouse. The heartbeat rules' default matcher recognises either.
+    Canary(CanaryArgs),
+    /// Generate the Kubernetes manifests (kubectl apply -k): namespace, ServiceAccount, RBAC
+    /// for the runbooks, the rules ConfigMap, one CronJob per job, the canary, and the `serve`
+    /// Deployment as an alternative.
+    Manifests(manifests_command::ManifestsArgs),
+    /// The daemon: run every job on its schedule (the same run as `forewarn run`), one run of a
+    /// job at a time, each within its budget; /healthz, /readyz and /metrics on --listen;
+    /// SIGTERM lets the runs in flight finish, then exits.
+    Serve(serve_command::ServeArgs),
+}
+
+#[derive(Args)]
+struct CanaryArgs {
+    /// The canary's name (what heartbeat findings name).
+    #[arg(long)]
+    name: String,
+    /// Insert the heartbeat into the logs table (connection flags) instead of printing it.
+    #[arg(long)]
+    direct: bool,
+    /// The cluster, as the resource attribute --cluster-attribute (with --direct; in a
+    /// pipeline the collector adds it).
+    #[arg(long, env = "FOREWARN_CLUSTER")]
+    cluster: Option<String>,
+    /// The beat's time instead of now (replays, tests): RFC 3339 or `now-2m`.
+    #[arg(long)]
+    at: Option<String>,
+    #[command(flatten)]
+    clickhouse: ClickHouseArgs,
+    #[command(flatten)]
+    names: NameArgs,
 }
 
 /// Where forewarn keeps its state (episodes, notifications, silences).
@@ -504,7 +543,7 @@ struct CheckArgs {
     source: SourceArgs,
 }
 
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     timefmt::parse_duration(text)
 }
 
@@ -553,6 +592,10 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Approve(args) => remediate_cli::approve(args).await,
         Command::Reject(args) => remediate_cli::reject(args).await,
         Command::Actions(args) => remediate_cli::actions(args).await,
+        Command::Jobs(args) => jobs_command::jobs(args).await,
+        Command::Canary(args) => canary(args).await,
+        Command::Manifests(args) => manifests_command::manifests(args).await,
+        Command::Serve(args) => serve_command::serve(args).await,
     }
 }
 
@@ -563,6 +606,35 @@ pub(crate) fn time_flag(
 ) -> Result<time::OffsetDateTime, ConfigError> {
     timefmt::parse_time(text, time::OffsetDateTime::now_utc())
         .map_err(|reason| ConfigError::flag(flag, text, reason))
+}
+
+async fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
+    if args.name.trim().is_empty() {
+        return Err(ConfigError::flag("--name", &args.name, "must not be empty").into());
+    }
+    let beat = forewarn::canary::Heartbeat {
+        canary: args.name.clone(),
+        at: match &args.at {
+            Some(at) => time_flag("--at", at)?,
+            None => time::OffsetDateTime::now_utc(),
+        },
+        cluster: args.cluster.clone(),
+    };
+    let names = args.names.names();
+    if !args.direct {
+        println!("{}", beat.log_line(&names));
+        return Ok(Outcome::Completed);
+    }
+    let config = args.clickhouse.config();
+    beat.insert(&config, &names).await?;
+    // Not `canary`/`canary.name`: this log line is collected too, and must not match.
+    tracing::info!(
+        canary_name = %beat.canary,
+        at = %timefmt::rfc3339(beat.at),
+        table = %names.logs_table,
+        "heartbeat inserted"
+    );
+    Ok(Outcome::Completed)
 }
 
 async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {

@@ -50,8 +50,17 @@ struct RulesFile {
 #[serde(deny_unknown_fields)]
 pub struct Job {
     pub name: String,
-    /// Cron expression, 6 fields with seconds first (`0 */5 * * * *`).
+    /// Cron expression, 6 fields with seconds first (`0 */5 * * * *`); checked as it loads
+    /// ([`crate::schedule`]).
+    #[serde(deserialize_with = "crate::schedule::deserialize_cron")]
     pub schedule: String,
+    /// The IANA time zone the schedule is read in (`Europe/Berlin`); UTC when absent.
+    #[serde(
+        default,
+        deserialize_with = "crate::schedule::deserialize_time_zone",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub time_zone: Option<String>,
     #[serde(default)]
     pub description: String,
 }

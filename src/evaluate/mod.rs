@@ -209,7 +209,17 @@ pub async fn run(windows: &Windows<'_>, rules: &[&Rule], as_of: OffsetDateTime) 
         let key = window_key(query, &window);
         if let std::collections::btree_map::Entry::Vacant(slot) = frames.entry(key) {
             let started = Instant::now();
-            let fetched = windows.window(query, &window).await.map_err(Arc::new);
+            // Debug spans: with RUST_LOG=debug a slow run says which query and detector took
+            // its time (span close events carry the durations).
+            let span = tracing::debug_span!(
+                "source_query",
+                %query,
+                since = %timefmt::rfc3339(window.since),
+                until = %timefmt::rfc3339(window.until)
+            );
+            let fetched = tracing::Instrument::instrument(windows.window(query, &window), span)
+                .await
+                .map_err(Arc::new);
             let seconds = started.elapsed().as_secs_f64();
             let rows = fetched.as_ref().map(|f| f.height()).unwrap_or(0);
             if let Err(error) = &fetched {
@@ -234,7 +244,12 @@ pub async fn run(windows: &Windows<'_>, rules: &[&Rule], as_of: OffsetDateTime) 
             stat.rules.push(rule.name.clone());
         }
         let judged = match &frames[&key] {
-            Ok(frame) => judge(rule, frame, window).map_err(|e| Arc::new(EvalError::from(e))),
+            Ok(frame) => {
+                let _span =
+                    tracing::debug_span!("detector", rule = %rule.name, signal = %rule.signal)
+                        .entered();
+                judge(rule, frame, window).map_err(|e| Arc::new(EvalError::from(e)))
+            }
             Err(error) => Err(Arc::clone(error)),
         };
         match judged {

@@ -137,6 +137,7 @@ pub fn messages(
 /// Sends the outbox of earlier runs (derived from `history`, the job's history as the run read
 /// it), then this run's messages, recording each step. Returns the
 /// messages delivered (for the summary and the demo).
+#[tracing::instrument(name = "notifications", level = "info", skip_all, fields(job = %ctx.job, messages = messages.len()))]
 pub async fn send_all(
     delivery: &Delivery,
     store: &AnyStore,

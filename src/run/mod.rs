@@ -119,6 +119,7 @@ impl JobRunner<'_> {
 
     /// Runs the job once. Errors are about forewarn's own state; a source that cannot be read
     /// is not an error here but a blind run ([`RunSummary::blind`]).
+    #[tracing::instrument(name = "run", level = "info", skip_all, fields(job = %request.job))]
     pub async fn run(&self, request: &RunRequest) -> Result<RunSummary, RunError> {
         let rules = self.job_rules(&request.job)?;
         let run_id = DeadmanPinger::new_run_id();
@@ -198,6 +199,12 @@ impl JobRunner<'_> {
         if let Ok(report) = &report {
             summary.failures = report.failures.iter().map(|f| f.to_string()).collect();
             summary.findings = report.findings.len();
+            summary.firing = report
+                .findings
+                .iter()
+                .filter(|f| f.status == crate::findings::Status::Firing)
+                .map(|f| (f.rule.clone(), f.severity))
+                .collect();
         }
 
         // Lifecycle, per route policy; only episodes of rules judged this run may resolve.

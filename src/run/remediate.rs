@@ -430,6 +430,7 @@ fn recorded_refusals(events: &[HistoryEvent]) -> BTreeSet<(String, String)> {
 
 impl Remediation {
     /// Runs the stage (see the module header). Appends every action event itself, in order.
+    #[tracing::instrument(name = "actions", level = "info", skip_all, fields(job = %input.ctx.job))]
     pub async fn stage(
         &self,
         store: &impl StateStore,

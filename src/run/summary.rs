@@ -23,6 +23,9 @@ pub struct RunSummary {
     pub outcome: RunOutcome,
     /// Firing and resolved findings the detectors reported.
     pub findings: usize,
+    /// (rule, severity) of each firing finding (the daemon's metrics).
+    #[serde(skip)]
+    pub firing: Vec<(String, crate::findings::Severity)>,
     #[serde(skip)]
     pub counts: StepCounts,
     /// Messages delivered this run (the outbox of earlier runs included).
@@ -50,6 +53,7 @@ impl RunSummary {
             skipped: false,
             outcome: RunOutcome::Completed,
             findings: 0,
+            firing: Vec::new(),
             counts: StepCounts::default(),
             sent: 0,
             failed: 0,
@@ -64,6 +68,30 @@ impl RunSummary {
     pub fn is_complete(&self) -> bool {
         self.skipped || (self.outcome == RunOutcome::Completed && self.remediation.failed == 0)
     }
+}
+
+/// The one structured line every run logs: what it judged, found, sent and did, and how long
+/// it took (`forewarn run` and each tick of `forewarn serve`).
+pub fn log_summary(summary: &RunSummary, seconds: f64) {
+    tracing::info!(
+        job = %summary.job,
+        run_id = %summary.run_id,
+        as_of = %timefmt::rfc3339(summary.as_of),
+        duration_s = seconds,
+        skipped = summary.skipped,
+        findings = summary.findings,
+        firing = summary.firing.len(),
+        new = summary.counts.new,
+        ongoing = summary.counts.ongoing,
+        resolved = summary.counts.resolved,
+        silenced = summary.counts.silenced,
+        sent = summary.sent,
+        queued = summary.failed,
+        actions = summary.remediation.actions.len(),
+        actions_failed = summary.remediation.failed,
+        outcome = if summary.is_complete() { "completed" } else { "failed" },
+        "run finished"
+    );
 }
 
 impl fmt::Display for RunSummary {
