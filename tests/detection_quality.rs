@@ -111,10 +111,12 @@ const WIDE_SEEDS: [u64; 2] = [7, 9];
 /// Error rate, restarts and heartbeats must hold on wide data.
 const WIDE_GATE: f64 = 0.95;
 
-/// Memory pressure on wide data, until the memory detector's work (change points, periods,
-/// workload history, young-leak path) lands: then raise both to `WIDE_GATE`.
-const WIDE_MEMORY_MIN_PRECISION: f64 = 0.0;
-const WIDE_MEMORY_MIN_RECALL: f64 = 0.0;
+/// Memory pressure on wide data. Recall holds the common gate since the young-leak path and
+/// the shape checks landed (1.00 on wide seeds 1, 2, 3, 5, 7, 9); precision is held a step
+/// lower: slow GC cycles longer than the window and batch runs higher than any predecessor in
+/// it still make false episodes (worst measured 0.84, seed 2, before the lifetime precedent).
+const WIDE_MEMORY_MIN_PRECISION: f64 = 0.90;
+const WIDE_MEMORY_MIN_RECALL: f64 = WIDE_GATE;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn shipped_rules_hold_on_wide_seeds() {

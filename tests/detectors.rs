@@ -669,6 +669,92 @@ fn memory_young_pod_without_the_evidence_of_a_steep_leak_is_quiet() {
     );
 }
 
+/// Rows of `c` with its owner set to `workload`.
+fn owned_by(rows: Vec<Row>, workload: &'static str) -> Vec<Row> {
+    rows.into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|(k, v)| {
+                    if k == "workload" {
+                        (k, s(workload))
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn memory_cronjob_run_that_will_finish_as_its_predecessor_did_is_quiet() {
+    let rule = memory_rule();
+    let run_of = |pod: &'static str, uid: &'static str| Container {
+        namespace: "batch",
+        pod,
+        uid,
+        container: "reindex",
+    };
+    // The previous run of the CronJob: 25 minutes from 10% to 60%, then it completed.
+    let earlier = owned_by(
+        memory_rows(
+            &run_of("reindex-29919100-aaaaa", "u-earlier"),
+            Some(GIB),
+            -130..-105,
+            0.005,
+            5,
+            line(-130.0 * 60.0, 0.10, -105.0 * 60.0, 0.60),
+            never_restarts,
+        ),
+        "CronJob/reindex",
+    );
+    // This run: 20 minutes in, steeper and higher (66%), the limit ~12 minutes away if it went on.
+    let current = || {
+        owned_by(
+            memory_rows(
+                &run_of("reindex-29919200-bbbbb", "u-current"),
+                Some(GIB),
+                -20..0,
+                0.005,
+                6,
+                line(-20.0 * 60.0, 0.10, 0.0, 0.66),
+                never_restarts,
+            ),
+            "CronJob/reindex",
+        )
+    };
+    let rows: Vec<Row> = earlier.iter().cloned().chain(current()).collect();
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "a run 5 minutes from its predecessor's end",
+    );
+    // Control: without the earlier run in the window the same climb is critical.
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &current())),
+        "control: the climb alone",
+    );
+    assert_eq!(f.severity, Severity::Critical, "{}", f.summary);
+    // Control: a predecessor that ran for two hours (a replaced pod, not a short batch run)
+    // says nothing about this one finishing soon.
+    let long_lived = owned_by(
+        memory_rows(
+            &run_of("reindex-29919000-ccccc", "u-long"),
+            Some(GIB),
+            -180..-60,
+            0.005,
+            7,
+            |_| 0.30,
+            never_restarts,
+        ),
+        "CronJob/reindex",
+    );
+    let rows: Vec<Row> = long_lived.into_iter().chain(current()).collect();
+    only(
+        run(&rule, &frame(QueryKind::Memory, &rows)),
+        "control: a long-lived predecessor",
+    );
+}
+
 #[test]
 fn memory_young_steep_leak_is_critical_from_the_short_window() {
     let rule = memory_rule();

@@ -180,7 +180,7 @@ impl Detector for MemoryDetector {
         });
         // How high each workload's finished incarnations went (as a fraction of their limit)
         // without a restart: the workload's own history within the window.
-        let mut precedents: HashMap<(&str, &str, &str, &str), f64> = HashMap::new();
+        let mut precedents: HashMap<(&str, &str, &str, &str), Precedent> = HashMap::new();
         for rows in &series {
             let ended = bucket[rows.end - 1] + 2.5 * bucket_s < as_of_s;
             let owner = first_non_empty(&workload[rows.clone()]);
@@ -219,8 +219,12 @@ impl Detector for MemoryDetector {
                 owner,
                 container[rows.start],
             );
-            let entry = precedents.entry(key).or_insert(0.0);
-            *entry = entry.max(height);
+            let lifetime_s = bucket[rows.end - 1] - bucket[rows.start] + bucket_s;
+            let entry = precedents
+                .entry(key)
+                .or_insert(Precedent { height, lifetime_s });
+            entry.height = entry.height.max(height);
+            entry.lifetime_s = entry.lifetime_s.max(lifetime_s);
         }
         for Selected {
             rows: range,
@@ -293,11 +297,16 @@ impl Detector for MemoryDetector {
                 first_non_empty(&workload[range.clone()]),
                 container[range.start],
             );
-            if let (Some(limit), Some(&height)) = (limit_bytes, precedents.get(&key)) {
-                if current_peak / limit <= height + PRECEDENT_MARGIN {
+            let precedent = precedents.get(&key).copied();
+            if let (Some(limit), Some(p)) = (limit_bytes, precedent) {
+                if current_peak / limit <= p.height + PRECEDENT_MARGIN {
                     continue;
                 }
             }
+            // How long this incarnation may still run, by its predecessors' lifetimes: a
+            // batch run that will have finished before the limit is not going to be killed.
+            let age_s = as_of_s - points[0].t + bucket_s / 2.0;
+            let expected_remaining_s = precedent.map(|p| p.lifetime_s - age_s);
 
             let regular = Strictness {
                 min_points: params.min_points,
@@ -396,6 +405,13 @@ impl Detector for MemoryDetector {
                         expected_s: fit.seconds_to_limit,
                         latest_s: f64::INFINITY,
                     });
+                    // Its predecessors finished by now-plus-this: judged by them, it ends
+                    // before even the earliest plausible crossing (with a quarter to spare).
+                    if expected_remaining_s.is_some_and(|remaining| {
+                        1.25 * remaining.max(0.0) + bucket_s < interval.earliest_s
+                    }) {
+                        continue;
+                    }
                     let at = |s: f64| ctx.as_of() + time::Duration::seconds_f64(s);
                     evidence = evidence
                         .num("limit_bytes", limit_bytes)
@@ -468,6 +484,14 @@ impl Detector for MemoryDetector {
 /// A finished incarnation whose peak came this close to its limit is taken to have been killed
 /// there (the working set is sampled, so the sample before an OOM kill is a little below it).
 const KILLED_AT: f64 = 0.97;
+
+/// What a workload's finished, unkilled incarnations in the window show: the highest they
+/// went (a fraction of their limit) and the longest they ran.
+#[derive(Debug, Clone, Copy)]
+struct Precedent {
+    height: f64,
+    lifetime_s: f64,
+}
 
 /// How far (as a fraction of the limit) above its predecessors' height a workload must climb
 /// before its climb is judged as a trend.
