@@ -40,6 +40,9 @@ pub use target::{
 
 /// How long one request may take before it counts as failed.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How far past the request timeout the client's socket timeouts sit.
+const SOCKET_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 /// How long connecting to the API server may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -109,8 +112,11 @@ pub async fn connect_kubeconfig(
 
 fn client_from(mut config: Config) -> Result<Client, KubeActionError> {
     config.connect_timeout = Some(CONNECT_TIMEOUT);
-    config.read_timeout = Some(DEFAULT_REQUEST_TIMEOUT);
-    config.write_timeout = Some(DEFAULT_REQUEST_TIMEOUT);
+    // The request's own bound (`send`, the context's timeout) decides and names the wait; the
+    // client's socket timeouts are a backstop a little past it. At the same value the two
+    // raced, and a hung server was reported as a bare "connection error: timed out".
+    config.read_timeout = Some(DEFAULT_REQUEST_TIMEOUT + SOCKET_TIMEOUT_MARGIN);
+    config.write_timeout = Some(DEFAULT_REQUEST_TIMEOUT + SOCKET_TIMEOUT_MARGIN);
     let cluster_url = config.cluster_url.to_string();
     Client::try_from(config).map_err(|source| KubeActionError::Client {
         cluster_url,
