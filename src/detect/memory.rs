@@ -660,7 +660,7 @@ impl Fit<'_> {
         // A level shift is not a trend: where one change of level explains the floor better
         // than a line or than "flat, then rising", only what came after the change is judged
         // (and it must rise on its own, with enough points to show it).
-        let line_sse = shape::linear_sse(&xs, &ys)?;
+        let line_sse = screen.residual_std.powi(2) * (screen.n as f64 - 2.0);
         let hinge = shape::best_hinge(&xs, &ys, 3);
         if let Some(shift) = shape::best_level_shift(&ys, 3) {
             if shift.sse < line_sse.min(hinge.map_or(f64::INFINITY, |h| h.1)) {
@@ -693,9 +693,12 @@ impl Fit<'_> {
 
         // A cycle is judged over whole cycles: with a dominant period in the residuals, the
         // span must hold two of them and the cycles' lowest floors must rise.
-        if let Some(period) = shape::linear_residuals(&xs, &ys)
-            .and_then(|r| shape::dominant_period(&r, 4, MIN_CYCLE_CORRELATION))
-        {
+        let line_residuals: Vec<f64> = xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| y - screen.predict(*x))
+            .collect();
+        if let Some(period) = shape::dominant_period(&line_residuals, 4, MIN_CYCLE_CORRELATION) {
             if !rises_over_whole_cycles(&xs, &ys, period, slope) {
                 return None;
             }

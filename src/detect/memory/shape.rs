@@ -46,27 +46,6 @@ pub fn best_level_shift(y: &[f64], min_side: usize) -> Option<LevelShift> {
         .min_by(|a, b| a.sse.total_cmp(&b.sse))
 }
 
-/// Residual sum of squares of the least-squares line through (x, y).
-pub fn linear_sse(x: &[f64], y: &[f64]) -> Option<f64> {
-    let n = x.len();
-    if n < 3 || n != y.len() {
-        return None;
-    }
-    let mx = x.iter().sum::<f64>() / n as f64;
-    let my = y.iter().sum::<f64>() / n as f64;
-    let (mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        let (dx, dy) = (a - mx, b - my);
-        sxx += dx * dx;
-        sxy += dx * dy;
-        syy += dy * dy;
-    }
-    if sxx <= 0.0 {
-        return None;
-    }
-    Some((syy - sxy * sxy / sxx).max(0.0))
-}
-
 /// The best "flat, then rising" fit: `y = a + b · max(0, x − x[k])` over the hinge index `k`
 /// (at least `min_tail` points after it). Returns the hinge index and its residual sum of squares.
 pub fn best_hinge(x: &[f64], y: &[f64], min_tail: usize) -> Option<(usize, f64)> {
@@ -78,13 +57,18 @@ pub fn best_hinge(x: &[f64], y: &[f64], min_tail: usize) -> Option<(usize, f64)>
     let syy: f64 = y.iter().map(|v| (v - my).powi(2)).sum();
     let mut best: Option<(usize, f64)> = None;
     for k in 1..=n - min_tail {
-        let h: Vec<f64> = x.iter().map(|&t| (t - x[k]).max(0.0)).collect();
-        let mh = h.iter().sum::<f64>() / n as f64;
-        let (mut shh, mut shy) = (0.0, 0.0);
-        for (a, b) in h.iter().zip(y) {
-            shh += (a - mh) * (a - mh);
-            shy += (a - mh) * (b - my);
+        // The hinge regressor is zero before k: its sums run over the tail only.
+        let hinge = |t: f64| (t - x[k]).max(0.0);
+        let (mut sh, mut shh, mut shy0) = (0.0, 0.0, 0.0);
+        for (&t, &v) in x[k..].iter().zip(&y[k..]) {
+            let h = hinge(t);
+            sh += h;
+            shh += h * h;
+            shy0 += h * (v - my);
         }
+        // Centred: Σ(h − h̄)² = Σh² − (Σh)²/n, and Σ(h − h̄)(y − ȳ) = Σh(y − ȳ).
+        let shh = shh - sh * sh / n as f64;
+        let shy = shy0;
         if shh <= 0.0 || shy <= 0.0 {
             continue;
         }
@@ -94,31 +78,6 @@ pub fn best_hinge(x: &[f64], y: &[f64], min_tail: usize) -> Option<(usize, f64)>
         }
     }
     best
-}
-
-/// Residuals of the least-squares line through (x, y).
-pub fn linear_residuals(x: &[f64], y: &[f64]) -> Option<Vec<f64>> {
-    let n = x.len();
-    if n < 3 || n != y.len() {
-        return None;
-    }
-    let mx = x.iter().sum::<f64>() / n as f64;
-    let my = y.iter().sum::<f64>() / n as f64;
-    let (mut sxx, mut sxy) = (0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        sxx += (a - mx) * (a - mx);
-        sxy += (a - mx) * (b - my);
-    }
-    if sxx <= 0.0 {
-        return None;
-    }
-    let slope = sxy / sxx;
-    Some(
-        x.iter()
-            .zip(y)
-            .map(|(a, b)| b - (my + slope * (a - mx)))
-            .collect(),
-    )
 }
 
 /// Sample autocorrelation of `r` (already centred or nearly so) at `lag`.
@@ -168,6 +127,11 @@ pub fn dominant_period(residuals: &[f64], min_lag: usize, min_correlation: f64) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn linear_sse(x: &[f64], y: &[f64]) -> Option<f64> {
+        let fit = crate::detect::stats::ols(x, y)?;
+        Some(fit.residual_std.powi(2) * (fit.n as f64 - 2.0))
+    }
 
     fn noise(i: usize) -> f64 {
         // Deterministic, roughly uniform in [-1, 1): splitmix64 of the index.
