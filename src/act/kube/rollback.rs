@@ -71,6 +71,31 @@ pub(crate) fn previous_revision(
 
 /// The label selector of a Deployment's `spec.selector.matchLabels`, as a list query wants it
 /// (`k=v,k2=v2`, sorted); "" when it has none.
+/// A Deployment as the API server has it now, and the ReplicaSets its selector matches (its
+/// revisions): what a rollback and the rollout time of a target are read from.
+pub(crate) async fn deployment_and_replicasets(
+    ctx: &super::KubeContext,
+    target: &super::Target,
+) -> Result<(Value, Vec<Value>), super::KubeActionError> {
+    use super::request::{send, PlannedRequest};
+    use super::ObjectRef;
+    let deployment = send(ctx, &PlannedRequest::read(target.object())).await?;
+    let replicasets = ObjectRef {
+        group: "apps".into(),
+        resource: "replicasets".into(),
+        subresource: None,
+        namespace: target.namespace.clone(),
+        name: String::new(),
+    };
+    let list = send(
+        ctx,
+        &PlannedRequest::list(replicasets, &selector_of(&deployment)),
+    )
+    .await?;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    Ok((deployment, items))
+}
+
 pub(crate) fn selector_of(deployment: &Value) -> String {
     deployment["spec"]["selector"]["matchLabels"]
         .as_object()

@@ -272,17 +272,7 @@ async fn plan_rollback(
     dry_run: DryRun,
 ) -> Result<(PlannedRequest, String), KubeActionError> {
     require_kind(StepKind::Rollback, target, &[WorkloadKind::Deployment])?;
-    let deployment = send(ctx, &PlannedRequest::read(target.object())).await?;
-    let selector = super::rollback::selector_of(&deployment);
-    let replicasets = ObjectRef {
-        group: "apps".into(),
-        resource: "replicasets".into(),
-        subresource: None,
-        namespace: target.namespace.clone(),
-        name: String::new(),
-    };
-    let list = send(ctx, &PlannedRequest::list(replicasets, &selector)).await?;
-    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let (deployment, items) = super::rollback::deployment_and_replicasets(ctx, target).await?;
     let previous = previous_revision(&deployment, &items)
         .map_err(|why| not_applicable(StepKind::Rollback, target, why))?;
     let Some(template_patch) =

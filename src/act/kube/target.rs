@@ -216,26 +216,16 @@ pub async fn service_facts(
         namespace: checked_name("namespace", namespace)?.to_string(),
         name: checked_name("service", service)?.to_string(),
     };
-    let deployment = send(ctx, &PlannedRequest::read(target.object())).await?;
-    let selector = super::rollback::selector_of(&deployment);
-    let replicasets = ObjectRef {
-        group: "apps".into(),
-        resource: "replicasets".into(),
-        subresource: None,
-        namespace: target.namespace.clone(),
-        name: String::new(),
-    };
-    let list = send(ctx, &PlannedRequest::list(replicasets, &selector)).await?;
+    let (deployment, replicasets) =
+        super::rollback::deployment_and_replicasets(ctx, &target).await?;
     let uid = deployment["metadata"]["uid"].as_str().unwrap_or_default();
     let revision = |o: &Value| {
         o["metadata"]["annotations"][super::rollback::REVISION_ANNOTATION]
             .as_str()
             .map(str::to_string)
     };
-    let rollout = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rollout = replicasets
+        .iter()
         .filter(|rs| {
             rs["metadata"]["ownerReferences"]
                 .as_array()
