@@ -80,6 +80,12 @@ fn write_breakdowns(report: &ScoreReport, out: &mut dyn Write) -> std::io::Resul
         .and_then(|s| s.forecast.as_ref());
     if let Some(f) = forecast {
         let coverage = match f.interval_coverage {
+            Some(c) if f.open > 0 => {
+                format!(
+                    "{}/{} ({c:.2}; {} open-ended)",
+                    f.covered, f.intervals, f.open
+                )
+            }
             Some(c) => format!("{}/{} ({c:.2})", f.covered, f.intervals),
             None => "n/a".into(),
         };

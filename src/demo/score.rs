@@ -46,13 +46,14 @@ pub struct IncidentResult {
     pub forecast_interval: Option<ForecastInterval>,
 }
 
-/// A forecast's interval, as the first warning stated it.
+/// A forecast's interval, as the first warning stated it. An open one (no latest time: the
+/// rise may level off before the limit) holds every kill after its earliest time.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ForecastInterval {
     #[serde(with = "crate::findings::rfc3339_z")]
     pub earliest: OffsetDateTime,
-    #[serde(with = "crate::findings::rfc3339_z")]
-    pub latest: OffsetDateTime,
+    #[serde(with = "crate::findings::rfc3339_z::option")]
+    pub latest: Option<OffsetDateTime>,
 }
 
 /// A time evidence key of a finding (RFC 3339 text, as `Evidence::time` writes it).
@@ -90,8 +91,11 @@ pub struct SignalScore {
 pub struct ForecastScore {
     /// First warnings that carry a forecast (`exhaustion_at`).
     pub forecasts: usize,
-    /// Those that also carry an interval (`exhaustion_earliest_at`, `exhaustion_latest_at`).
+    /// Those that also carry an interval (`exhaustion_earliest_at`, and
+    /// `exhaustion_latest_at` unless it is open).
     pub intervals: usize,
+    /// Of those, the open ones (no latest time).
+    pub open: usize,
     /// Of those, the ones whose interval holds the actual kill.
     pub covered: usize,
     /// covered / intervals (None without intervals).
@@ -148,17 +152,20 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
         let Some(signal) = Signal::parse(&incident.signal) else {
             continue;
         };
-        // The first detecting finding; of several at that step, the one with a forecast.
+        // The first detecting finding; of several at that step, the one with a forecast. A
+        // warning before the same container's previous OOM kill was a warning of that kill.
+        let previous_kill = previous_kill(labels, incident);
         let first_finding = findings
             .iter()
             .filter(|f| detects(f, incident))
+            .filter(|f| previous_kill.is_none_or(|kill| f.evaluated_at > kill))
             .min_by_key(|f| (f.evaluated_at, evidence_time(f, "exhaustion_at").is_none()));
         let first = first_finding.map(|f| f.evaluated_at);
         let forecast_at = first_finding.and_then(|f| evidence_time(f, "exhaustion_at"));
         let forecast_interval = first_finding.and_then(|f| {
             Some(ForecastInterval {
                 earliest: evidence_time(f, "exhaustion_earliest_at")?,
-                latest: evidence_time(f, "exhaustion_latest_at")?,
+                latest: evidence_time(f, "exhaustion_latest_at"),
             })
         });
         let lead = match (incident.impact_at, first) {
@@ -269,6 +276,20 @@ fn false_kind(labels: &Labels, signal: Signal, entity: &BTreeMap<String, String>
         })
 }
 
+/// The latest OOM kill of the same entity before this memory incident's onset.
+fn previous_kill(labels: &Labels, incident: &Incident) -> Option<OffsetDateTime> {
+    if incident.signal != Signal::MemoryPressure.as_str() {
+        return None;
+    }
+    labels
+        .incidents
+        .iter()
+        .filter(|other| other.signal == incident.signal && other.entity == incident.entity)
+        .filter_map(|other| other.impact_at)
+        .filter(|kill| *kill < incident.onset_at)
+        .max()
+}
+
 /// Forecast error and interval coverage over the detected incidents' first warnings.
 fn forecast_score<'a>(incidents: impl Iterator<Item = &'a IncidentResult>) -> ForecastScore {
     let mut score = ForecastScore::default();
@@ -281,7 +302,8 @@ fn forecast_score<'a>(incidents: impl Iterator<Item = &'a IncidentResult>) -> Fo
         errors.push((forecast - impact).as_seconds_f64());
         if let Some(interval) = incident.forecast_interval {
             score.intervals += 1;
-            if interval.earliest <= impact && impact <= interval.latest {
+            score.open += usize::from(interval.latest.is_none());
+            if interval.earliest <= impact && interval.latest.is_none_or(|l| impact <= l) {
                 score.covered += 1;
             }
         }

@@ -47,6 +47,7 @@ use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
 use crate::window::QueryKind;
 
+mod curvature;
 mod shape;
 
 pub struct MemoryDetector;
@@ -136,7 +137,7 @@ impl MemoryParams {
 }
 
 /// One significant fit of the floor's trend.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct TrendFit {
     span_s: f64,
     points: usize,
@@ -148,6 +149,14 @@ struct TrendFit {
     /// Robust spread (1.4826 × MAD) of the floor around the fitted line: how far the current
     /// level may be off the trend by noise alone.
     noise_bytes: f64,
+    /// The rising part's points (from the hinge, else the span) and the variance factor of
+    /// their autocorrelation: the forecast interval also holds the crossings of bent rises
+    /// these points cannot tell apart from a straight one.
+    rise: Vec<(f64, f64)>,
+    variance_inflation: f64,
+    /// The span's parabola, where its curvature is beyond what the noise explains: the
+    /// forecast interval then also holds the crossings of the curve's confidence band.
+    curve: Option<curvature::Parabola>,
 }
 
 impl Detector for MemoryDetector {
@@ -264,6 +273,13 @@ impl Detector for MemoryDetector {
                 })
                 .collect();
             let segment = current_segment(&points, params.reset_fraction);
+            let after_a_kill = limit_bytes.is_some_and(|limit| {
+                let before = &points[..points.len() - segment.len()];
+                before[before.len().saturating_sub(5)..]
+                    .iter()
+                    .any(|p| p.peak >= KILLED_AT * limit)
+                    && segment.len() < points.len()
+            });
             let short_path = params
                 .short_window
                 .filter(|_| segment.len() >= params.short_min_points);
@@ -312,6 +328,7 @@ impl Detector for MemoryDetector {
                 min_points: params.min_points,
                 significance: params.significance,
                 within_at_lower_bound: None,
+                after_a_kill,
             };
             let mut spans: Vec<(f64, Strictness)> = params
                 .fit_windows
@@ -326,6 +343,7 @@ impl Detector for MemoryDetector {
                         min_points: params.short_min_points,
                         significance: params.short_significance,
                         within_at_lower_bound: Some(params.short_within.as_secs_f64()),
+                        after_a_kill,
                     },
                 ));
             }
@@ -343,7 +361,10 @@ impl Detector for MemoryDetector {
                 ) else {
                     continue;
                 };
-                if best.is_none_or(|b| fit.seconds_to_limit < b.seconds_to_limit) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| fit.seconds_to_limit < b.seconds_to_limit)
+                {
                     best = Some(fit);
                 }
             }
@@ -405,6 +426,41 @@ impl Detector for MemoryDetector {
                         expected_s: fit.seconds_to_limit,
                         latest_s: f64::INFINITY,
                     });
+                    // The limit is met by the peak, and the peak is no lower than the floor:
+                    // the floor rising at the slope's lower bound reaches the limit no earlier
+                    // than the kill can come at the latest.
+                    let interval = stats::CrossingInterval {
+                        latest_s: stats::forecast_crossing(
+                            fit.slope_low_per_s.min(fit.slope_per_s),
+                            current_floor,
+                            limit_bytes,
+                        )
+                        .unwrap_or(f64::INFINITY)
+                        .max(interval.latest_s),
+                        ..interval
+                    };
+                    let interval = widened_by_bends(
+                        interval,
+                        &fit,
+                        as_of_s,
+                        current_peak,
+                        limit_bytes,
+                        &params,
+                        bucket_s,
+                    );
+                    let interval = match &fit.curve {
+                        Some(curve) => widened_by_curve(
+                            interval,
+                            curve,
+                            as_of_s,
+                            current_peak,
+                            limit_bytes,
+                            2.0 * fit.noise_bytes,
+                            &params,
+                            bucket_s,
+                        ),
+                        None => interval,
+                    };
                     // Its predecessors finished by now-plus-this: judged by them, it ends
                     // before even the earliest plausible crossing (with a quarter to spare).
                     if expected_remaining_s.is_some_and(|remaining| {
@@ -505,6 +561,9 @@ struct Strictness {
     min_points: usize,
     significance: f64,
     within_at_lower_bound: Option<f64>,
+    /// The incarnation before this one was killed at its limit: a climb that slows down is
+    /// then the same climb again, not a warm-up, and need not keep its pace.
+    after_a_kill: bool,
 }
 
 /// One bucket of a container's memory series.
@@ -638,6 +697,18 @@ impl Fit<'_> {
         }
     }
 
+    /// Whether the least-squares parabola through a slowing rise reaches the limit (less the
+    /// current peak's height above the newest floor) within `within` of the newest point.
+    fn slowing_curve_meets_limit(&self, xs: &[f64], ys: &[f64], within: f64) -> bool {
+        let (Some(limit), Some(curve)) = (self.limit_bytes, curvature::fit(xs, ys, 1.0)) else {
+            return false;
+        };
+        let now = xs[xs.len() - 1];
+        let target = limit - (self.current_peak - ys[ys.len() - 1]).max(0.0);
+        let (_, reached) = curve.band_crossings(now, target, 0.0, 0.0, within, self.bucket_s);
+        reached.is_some()
+    }
+
     fn points(&self, points: &[&Point]) -> Option<TrendFit> {
         let strictness = self.strictness;
         if points.len() < strictness.min_points {
@@ -720,6 +791,8 @@ impl Fit<'_> {
         // must explain far more than a line does (its position is searched, so the bar is
         // well above an F(1, n−3) critical value).
         let n = xs.len() as f64;
+        // Where the rise starts: the curve of the forecast is fitted from there on.
+        let mut rise_start = 0;
         if let Some((k, hinge_sse)) = hinge {
             let improvement =
                 (line_sse - hinge_sse) / (hinge_sse / (n - 3.0)).max(f64::MIN_POSITIVE);
@@ -728,6 +801,7 @@ impl Fit<'_> {
                     let (a_low, a_high) = after.slope_confidence_interval(0.95);
                     let a_low = after.slope - (after.slope - a_low) * inflation;
                     if after.slope > slope && a_low > 0.0 {
+                        rise_start = k;
                         (slope, low, high) = (
                             after.slope,
                             a_low,
@@ -738,20 +812,37 @@ impl Fit<'_> {
             }
         }
 
-        // The short path's stronger evidence: a rise that keeps its pace (a warm-up slows
-        // down; a leak does not) and the limit close even at the slope's lower bound.
+        // The short path's stronger evidence: the limit close even at the slope's lower
+        // bound, and a rise that keeps its pace (a warm-up slows down; a leak does not) — or,
+        // where it slows, whose slowing curve still meets the limit within the horizon (a
+        // warm-up levels off below its limit; a leak that slows toward it does not).
         if let Some(within) = strictness.within_at_lower_bound {
             let half = xs.len() / 2;
             let first = stats::theil_sen(&xs[..half], &ys[..half])?.slope;
             let second = stats::theil_sen(&xs[half..], &ys[half..])?.slope;
-            if second < KEEPS_PACE * first || self.crossing(low) > within {
+            if self.crossing(low) > within {
+                return None;
+            }
+            if second < KEEPS_PACE * first
+                && !strictness.after_a_kill
+                && !self.slowing_curve_meets_limit(&xs, &ys, within)
+            {
                 return None;
             }
         }
 
         let noise_bytes = 1.4826 * stats::mad(&residuals).unwrap_or(0.0);
+        let curve = curvature::fit(&xs[rise_start..], &ys[rise_start..], inflation * inflation)
+            .filter(|curve| curve.curvature_z().abs() > CURVATURE_Z);
         Some(TrendFit {
             noise_bytes,
+            curve,
+            rise: xs[rise_start..]
+                .iter()
+                .copied()
+                .zip(ys[rise_start..].iter().copied())
+                .collect(),
+            variance_inflation: inflation * inflation,
             span_s: (xs[xs.len() - 1] - xs[0]) + self.bucket_s,
             points: points.len(),
             slope_per_s: slope,
@@ -762,6 +853,12 @@ impl Fit<'_> {
         })
     }
 }
+
+/// How many (autocorrelation-widened) standard errors the curvature must be from zero before
+/// the forecast interval takes the curve's band into account: p ≈ 5·10⁻⁴ two-sided, because
+/// each container is fitted over several spans at every step and a straight leak's interval
+/// must not be widened (nor its severity raised) by chance.
+const CURVATURE_Z: f64 = 3.5;
 
 /// The autocorrelation a dominant period must reach to count as a cycle.
 const MIN_CYCLE_CORRELATION: f64 = 0.3;
@@ -796,6 +893,80 @@ fn rises_over_whole_cycles(xs: &[f64], ys: &[f64], period: usize, slope: f64) ->
     let (t_old, v_old) = lowest(cycles - 1);
     let (t_new, v_new) = lowest(0);
     v_new - v_old >= 0.5 * slope * (t_new - t_old).max(0.0)
+}
+
+/// The interval joined with the crossings of the bent rises (slowing, speeding up) that the
+/// rising points cannot tell apart from a straight one: a young leak's first half hour does
+/// not say whether it will keep its pace, so the range to plan for holds both.
+fn widened_by_bends(
+    interval: stats::CrossingInterval,
+    fit: &TrendFit,
+    now_s: f64,
+    current_peak: f64,
+    limit: f64,
+    params: &MemoryParams,
+    bucket_s: f64,
+) -> stats::CrossingInterval {
+    let (xs, ys): (Vec<f64>, Vec<f64>) = fit.rise.iter().copied().unzip();
+    let Some(&start) = xs.first() else {
+        return interval;
+    };
+    let last_floor = ys.last().copied().unwrap_or(current_peak);
+    let target = limit - (current_peak - last_floor).max(0.0);
+    let horizon_s = 4.0 * params.warning_within.as_secs_f64();
+    let crossing = |bend| {
+        curvature::plausible_bend_crossing(
+            &xs,
+            &ys,
+            start - bucket_s,
+            bend,
+            fit.variance_inflation,
+            now_s,
+            target,
+            horizon_s,
+        )
+    };
+    let mut widened = interval;
+    if let Some(later) = crossing(curvature::Bend::Slowing) {
+        widened.latest_s = widened.latest_s.max(later);
+    }
+    if let Some(sooner) = crossing(curvature::Bend::Speeding) {
+        widened.earliest_s = widened.earliest_s.min(sooner);
+    }
+    widened
+}
+
+/// The linear interval joined with the crossings of a curved floor's confidence band (95 %,
+/// plus the noise margin the line's interval uses). The curve is of the floor; the limit is
+/// met by the peak, so the band aims at the limit less the current peak's height above the
+/// curve. A lower band that never reaches it within the horizon leaves the interval open: a
+/// slowing leak may level off before the limit.
+#[allow(clippy::too_many_arguments)]
+fn widened_by_curve(
+    linear: stats::CrossingInterval,
+    curve: &curvature::Parabola,
+    now_s: f64,
+    current_peak: f64,
+    limit: f64,
+    margin: f64,
+    params: &MemoryParams,
+    bucket_s: f64,
+) -> stats::CrossingInterval {
+    let gap = (current_peak - curve.value(now_s)).max(0.0);
+    let horizon_s = 4.0 * params.warning_within.as_secs_f64();
+    let (earliest, latest) = curve.band_crossings(
+        now_s,
+        limit - gap,
+        1.96,
+        margin,
+        horizon_s,
+        bucket_s.clamp(15.0, 60.0),
+    );
+    stats::CrossingInterval {
+        earliest_s: earliest.map_or(linear.earliest_s, |e| e.min(linear.earliest_s)),
+        expected_s: linear.expected_s,
+        latest_s: latest.map_or(f64::INFINITY, |l| l.max(linear.latest_s)),
+    }
 }
 
 /// "12–25 min", "40 min–2.5 h", or "20 min or later" for an open interval.
