@@ -2205,3 +2205,98 @@ fn memory_forecast_interval_brackets_the_forecast_and_severity_follows_the_earli
         "no case where the earliest bound, not the central forecast, made it critical"
     );
 }
+
+/// `from` + `rise`·(1 − (1 − age/span)²) for age ≥ 0: fast at first, slowing to a stop after
+/// `span` seconds (a cache filling up). t in seconds relative to AS_OF.
+fn slowing(start: f64, from: f64, rise: f64, span: f64) -> impl Fn(f64) -> f64 {
+    move |t| {
+        let s = ((t - start) / span).clamp(0.0, 1.0);
+        from + rise * (1.0 - (1.0 - s) * (1.0 - s))
+    }
+}
+
+/// A climb that slows down, 20 minutes into a new incarnation: after the same container was
+/// OOM-killed at its limit it is the climb again and is warned; in a container that was never
+/// killed the same climb is a warm-up levelling off below its limit and stays quiet.
+#[test]
+fn memory_slowing_climb_after_its_own_oom_kill_is_warned_and_a_warm_up_is_not() {
+    let rule = memory_rule();
+    let restart = -20.5 * 60.0;
+    // Toward 90% of the limit, levelling off 30 minutes after the restart.
+    let climb = slowing(restart, 0.30, 0.60, 30.0 * 60.0);
+    let killed = line(-180.0 * 60.0, 0.45, restart, 0.995);
+    let kill_then_climb = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.003,
+        43,
+        |t| if t < restart { killed(t) } else { climb(t) },
+        move |t| if t < restart { 1.0 } else { 2.0 },
+    );
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &kill_then_climb)),
+        "slowing climb after an OOM kill",
+    );
+    assert!(f.summary.contains("limit reached"), "{}", f.summary);
+
+    // The same container, restarted (rolled out) from a level far below its limit.
+    let calm = |_t: f64| 0.30;
+    let restart_then_climb = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.003,
+        43,
+        |t| if t < restart { calm(t) } else { climb(t) },
+        move |t| if t < restart { 1.0 } else { 2.0 },
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &restart_then_climb)),
+        "warm-up after a restart that was not an OOM kill",
+    );
+}
+
+/// A leak that slows down while it climbs: the straight line through its last hour forecasts
+/// the limit too early, so the interval a person plans for must reach past that to the actual
+/// crossing; its expected time stays the line's (the earlier one, to act on).
+#[test]
+fn memory_slowing_leak_interval_holds_the_later_actual_crossing() {
+    let rule = memory_rule();
+    // Flat at 30% until 60 min before AS_OF, then slowing toward 105% over 150 minutes: the
+    // limit is met 111 min after onset, 51 min after AS_OF; the tangent at AS_OF meets it
+    // after ~37 min.
+    let onset = -60.0 * 60.0;
+    let leak = slowing(onset, 0.30, 0.75, 150.0 * 60.0);
+    let truth = AS_OF + time::Duration::seconds(51 * 60);
+    let mut covered = 0;
+    for seed in 0..10 {
+        let rows = memory_rows(
+            &CART,
+            Some(GIB),
+            -180..0,
+            0.004,
+            100 + seed,
+            |t| if t < onset { 0.30 } else { leak(t) },
+            never_restarts,
+        );
+        let f = only(run(&rule, &frame(QueryKind::Memory, &rows)), "slowing leak");
+        assert!(
+            exhaustion_at(&f) < truth - time::Duration::minutes(5),
+            "the expected time is the line's, before the actual crossing: {}",
+            f.summary
+        );
+        let earliest = evidence_time(&f, "exhaustion_earliest_at");
+        let latest = f
+            .evidence
+            .get("exhaustion_latest_at")
+            .map(|_| evidence_time(&f, "exhaustion_latest_at"));
+        if earliest <= truth && latest.is_none_or(|l| truth <= l) {
+            covered += 1;
+        }
+    }
+    assert!(
+        covered >= 8,
+        "the interval held the crossing in {covered}/10"
+    );
+}

@@ -78,6 +78,23 @@ fn write_breakdowns(report: &ScoreReport, out: &mut dyn Write) -> std::io::Resul
         .signals
         .get(&Signal::MemoryPressure)
         .and_then(|s| s.forecast.as_ref());
+    let kills: Vec<_> = report
+        .incidents
+        .iter()
+        .filter(|i| i.signal == Signal::MemoryPressure && i.impact_at.is_some())
+        .collect();
+    if !kills.is_empty() {
+        let ahead = kills
+            .iter()
+            .filter(|i| i.lead_time_s.is_some_and(|l| l >= 20.0 * 60.0))
+            .count();
+        writeln!(
+            out,
+            "OOM kills warned at least 20 min ahead: {ahead}/{} ({:.2})",
+            kills.len(),
+            ahead as f64 / kills.len() as f64
+        )?;
+    }
     if let Some(f) = forecast {
         let coverage = match f.interval_coverage {
             Some(c) if f.open > 0 => {

@@ -914,18 +914,13 @@ fn widened_by_bends(
     let last_floor = ys.last().copied().unwrap_or(current_peak);
     let target = limit - (current_peak - last_floor).max(0.0);
     let horizon_s = 4.0 * params.warning_within.as_secs_f64();
-    let crossing = |bend| {
-        curvature::plausible_bend_crossing(
-            &xs,
-            &ys,
-            start - bucket_s,
-            bend,
-            fit.variance_inflation,
-            now_s,
-            target,
-            horizon_s,
-        )
+    let rise = curvature::Rise {
+        xs: &xs,
+        ys: &ys,
+        start_s: start - bucket_s,
+        variance_inflation: fit.variance_inflation,
     };
+    let crossing = |bend| curvature::plausible_bend_crossing(&rise, bend, now_s, target, horizon_s);
     let mut widened = interval;
     if let Some(later) = crossing(curvature::Bend::Slowing) {
         widened.latest_s = widened.latest_s.max(later);

@@ -148,16 +148,29 @@ impl Bend {
 /// sums compare directly: it is rejected when `n_eff · ln(SSE_bent / SSE_line)` exceeds the
 /// 95 % χ²(1) quantile, with `n_eff` the autocorrelation-discounted count of points. None when
 /// rejected, when it does not rise, or when it stays below `target` within `horizon_s`.
+/// The rising points a bend is fitted to.
+pub struct Rise<'a> {
+    pub xs: &'a [f64],
+    pub ys: &'a [f64],
+    /// Seconds since the epoch when the rise started (the bends' origin).
+    pub start_s: f64,
+    /// The square of the AR(1) effective-sample factor of the residuals.
+    pub variance_inflation: f64,
+}
+
 pub fn plausible_bend_crossing(
-    xs: &[f64],
-    ys: &[f64],
-    start_s: f64,
+    rise: &Rise,
     bend: Bend,
-    variance_inflation: f64,
     now_s: f64,
     target: f64,
     horizon_s: f64,
 ) -> Option<f64> {
+    let Rise {
+        xs,
+        ys,
+        start_s,
+        variance_inflation,
+    } = *rise;
     let n = xs.len();
     if n < 6 {
         return None;
@@ -239,6 +252,15 @@ mod tests {
         assert!(p.curvature_z() < -10.0, "{}", p.curvature_z());
     }
 
+    fn rise<'a>(xs: &'a [f64], ys: &'a [f64], start_s: f64) -> Rise<'a> {
+        Rise {
+            xs,
+            ys,
+            start_s,
+            variance_inflation: 1.0,
+        }
+    }
+
     #[test]
     fn a_bend_the_points_cannot_rule_out_widens_and_one_they_rule_out_does_not() {
         // Half an hour of a rise that is still nearly straight, noisy: a slowing √ rise fits
@@ -248,12 +270,12 @@ mod tests {
         let noisy: Vec<f64> = xs
             .iter()
             .enumerate()
-            .map(|(i, x)| 500.0 + 200.0 * (x - start) / HOUR + [6.0, -6.0, 3.0][i % 3])
+            .map(|(i, x)| 500.0 + 200.0 * (x - start) / HOUR + [25.0, -25.0, 12.0, -12.0][i % 4])
             .collect();
         let now = 1.7e9 + 30.0;
         let line_crossing = (1000.0 - (500.0 + 200.0 * (now - start) / HOUR)) / 200.0 * HOUR;
         let slowing =
-            plausible_bend_crossing(&xs, &noisy, start, Bend::Slowing, 1.0, now, 1000.0, 1e6);
+            plausible_bend_crossing(&rise(&xs, &noisy, start), Bend::Slowing, now, 1000.0, 1e6);
         assert!(
             slowing.is_some_and(|s| s > line_crossing),
             "{slowing:?} vs {line_crossing}"
@@ -267,7 +289,7 @@ mod tests {
             .map(|(i, x)| 500.0 + 200.0 * (x - start) / HOUR + [0.5, -0.5][i % 2])
             .collect();
         assert_eq!(
-            plausible_bend_crossing(&xs, &exact, start, Bend::Slowing, 1.0, now, 1000.0, 1e6),
+            plausible_bend_crossing(&rise(&xs, &exact, start), Bend::Slowing, now, 1000.0, 1e6),
             None
         );
     }
