@@ -472,6 +472,65 @@ async fn slack_down_for_a_whole_run_is_delivered_on_the_next_run_once() {
     h.assert_no_secrets();
 }
 
+/// A receiver that refuses the message for good (Slack 400) is not asked again run after run:
+/// the run says so and fails (exit 1, so the dead-man and the CronJob show it), the history
+/// keeps the refusal, and the next run — Slack healthy again — does not resend it. (Its
+/// control is the 503 test above: a receiver that is down gets the message on the next run.)
+#[tokio::test(flavor = "multi_thread")]
+async fn slack_400_is_recorded_as_rejected_and_never_resent() {
+    let h = Harness::new("sqlite");
+    let (during, _, _) = leak_times(&telemetry().labels);
+    h.fake
+        .script(
+            SLACK_PATH,
+            json!([]),
+            json!({"status": 400, "body": "invalid_blocks"}),
+        )
+        .await;
+    let out = h.run_job(during);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let messages = h.fake.mails().await.len();
+    assert!(messages > 0);
+    let line = summary_line(&out);
+    assert!(
+        line.contains("0 queued for retry")
+            && line.contains(&format!("{messages} REJECTED by the receiver")),
+        "{line}"
+    );
+    let rejected: std::collections::BTreeSet<String> =
+        h.slack().await.into_iter().map(|r| r.body).collect();
+    assert_eq!(rejected.len(), messages, "each message was tried once");
+
+    let findings = h.run(&["findings", "--output", "jsonl"]);
+    let fingerprint = text(&findings.stdout)
+        .lines()
+        .find_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .and_then(|f| f["fingerprint"].as_str().map(str::to_string))
+        .expect("an open finding");
+    let history = h.run(&["history", &fingerprint]);
+    let story = text(&history.stdout);
+    assert!(
+        story.contains("notification_rejected") && story.contains("invalid_blocks"),
+        "the refusal is in the history:\n{story}"
+    );
+
+    h.fake
+        .script(SLACK_PATH, json!([]), json!({"status": 200, "body": "ok"}))
+        .await;
+    let before = h.slack().await.len();
+    let next = h.run_job(during + time::Duration::minutes(5));
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next.stderr));
+    let resent = h
+        .slack()
+        .await
+        .into_iter()
+        .skip(before)
+        .filter(|r| rejected.contains(&r.body))
+        .count();
+    assert_eq!(resent, 0, "a rejected message was sent again");
+    h.assert_no_secrets();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn clickhouse_unreachable_is_announced_blind_once_and_resolved() {
     let mut h = Harness::new("sqlite");

@@ -152,7 +152,8 @@ pub async fn send_all(
     let delivered_keys: BTreeSet<String> = history
         .iter()
         .filter_map(|e| match &e.kind {
-            EventKind::NotificationDelivered { key, .. } => Some(key.clone()),
+            EventKind::NotificationDelivered { key, .. }
+            | EventKind::NotificationRejected { key, .. } => Some(key.clone()),
             _ => None,
         })
         .collect();
@@ -194,10 +195,14 @@ pub async fn send_all(
                     .send(&message)
                     .await
                     .map(|_| ())
-                    .map_err(|e| e.detail()),
-                None => Err(format!(
-                    "receiver {} is not configured (its settings are missing)",
-                    message.receiver
+                    .map_err(|e| (e.is_rejected(), e.detail())),
+                // Configuration can be fixed before the next run: kept in the outbox.
+                None => Err((
+                    false,
+                    format!(
+                        "receiver {} is not configured (its settings are missing)",
+                        message.receiver
+                    ),
                 )),
             },
         };
@@ -209,7 +214,16 @@ pub async fn send_all(
                     receiver: message.receiver.clone(),
                 }
             }
-            Err(error) => {
+            Err((true, error)) => {
+                summary.rejected += 1;
+                tracing::error!(receiver = %message.receiver, key = %message.key, %error, "notification rejected by its receiver; it will not be sent again (`forewarn history FINGERPRINT` of its findings shows it)");
+                EventKind::NotificationRejected {
+                    key: message.key.clone(),
+                    receiver: message.receiver.clone(),
+                    error,
+                }
+            }
+            Err((false, error)) => {
                 summary.failed += 1;
                 tracing::warn!(receiver = %message.receiver, key = %message.key, %error, "notification failed; kept in the outbox for the next run");
                 EventKind::NotificationFailed {
@@ -221,7 +235,26 @@ pub async fn send_all(
             }
         };
         let ok = matches!(outcome, EventKind::NotificationDelivered { .. });
-        store.append(&[event(ctx, outcome, None)]).await?;
+        let events = if matches!(outcome, EventKind::NotificationRejected { .. }) {
+            // Told in each of its findings' histories, so `forewarn history FINGERPRINT` shows
+            // that the announcement never reached anyone.
+            let fingerprints: BTreeSet<&str> = message
+                .items
+                .iter()
+                .map(|i| i.finding.id.as_str())
+                .collect();
+            if fingerprints.is_empty() {
+                vec![event(ctx, outcome, None)]
+            } else {
+                fingerprints
+                    .into_iter()
+                    .map(|fp| event(ctx, outcome.clone(), Some(fp)))
+                    .collect()
+            }
+        } else {
+            vec![event(ctx, outcome, None)]
+        };
+        store.append(&events).await?;
         if ok {
             delivered.push(message);
         }

@@ -32,6 +32,9 @@ pub struct RunSummary {
     pub sent: usize,
     /// Messages that failed and wait in the outbox for the next run.
     pub failed: usize,
+    /// Messages their receiver refused for good (recorded, never resent): the run is then not
+    /// complete, so a person learns that the notification path is broken.
+    pub rejected: usize,
     /// Why the monitor is blind: the source (or some rules' windows) could not be read.
     pub blind: Option<String>,
     /// Rules that could not be judged, with their query files.
@@ -57,6 +60,7 @@ impl RunSummary {
             counts: StepCounts::default(),
             sent: 0,
             failed: 0,
+            rejected: 0,
             blind: None,
             failures: Vec::new(),
             messages: Vec::new(),
@@ -66,7 +70,10 @@ impl RunSummary {
 
     /// The run judged everything it was asked to (exit code 0).
     pub fn is_complete(&self) -> bool {
-        self.skipped || (self.outcome == RunOutcome::Completed && self.remediation.failed == 0)
+        self.skipped
+            || (self.outcome == RunOutcome::Completed
+                && self.remediation.failed == 0
+                && self.rejected == 0)
     }
 }
 
@@ -87,6 +94,7 @@ pub fn log_summary(summary: &RunSummary, seconds: f64) {
         silenced = summary.counts.silenced,
         sent = summary.sent,
         queued = summary.failed,
+        rejected = summary.rejected,
         actions = summary.remediation.actions.len(),
         actions_failed = summary.remediation.failed,
         outcome = if summary.is_complete() { "completed" } else { "failed" },
@@ -108,7 +116,14 @@ impl fmt::Display for RunSummary {
         let sending = if self.dry_run {
             format!("{} would be sent (dry run)", self.messages.len())
         } else {
-            format!("{} sent, {} queued for retry", self.sent, self.failed)
+            let mut text = format!("{} sent, {} queued for retry", self.sent, self.failed);
+            if self.rejected > 0 {
+                text += &format!(
+                    ", {} REJECTED by the receiver (not resent; `forewarn history` of their findings shows why)",
+                    self.rejected
+                );
+            }
+            text
         };
         write!(
             f,

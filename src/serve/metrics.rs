@@ -162,7 +162,11 @@ impl Metrics {
             ];
             self.findings.get_or_create(&labels).inc();
         }
-        for (outcome, count) in [("sent", summary.sent), ("failed", summary.failed)] {
+        for (outcome, count) in [
+            ("sent", summary.sent),
+            ("failed", summary.failed),
+            ("rejected", summary.rejected),
+        ] {
             if count > 0 {
                 self.notifications
                     .get_or_create(&vec![("outcome".into(), outcome.into())])

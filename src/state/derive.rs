@@ -206,7 +206,9 @@ pub fn outbox(events: &[HistoryEvent]) -> Vec<OutboxItem> {
                     item.last_error = Some(error.clone());
                 }
             }
-            EventKind::NotificationDelivered { key, .. } => {
+            // Delivered, or refused for good: either way it is settled and never sent again.
+            EventKind::NotificationDelivered { key, .. }
+            | EventKind::NotificationRejected { key, .. } => {
                 delivered.insert(key.clone());
                 items.retain(|i| &i.key != key);
             }

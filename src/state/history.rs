@@ -133,6 +133,13 @@ pub enum EventKind {
         attempt: u32,
         error: String,
     },
+    /// Refused for good by its receiver (an HTTP 4xx other than 429, an SMTP 5xx): it leaves the
+    /// outbox — resending the same message cannot help — and stays here for a person to see.
+    NotificationRejected {
+        key: String,
+        receiver: String,
+        error: String,
+    },
     SilenceAdded {
         silence: Silence,
     },
@@ -173,6 +180,7 @@ impl EventKind {
             EventKind::NotificationQueued { .. } => "notification_queued",
             EventKind::NotificationDelivered { .. } => "notification_delivered",
             EventKind::NotificationFailed { .. } => "notification_failed",
+            EventKind::NotificationRejected { .. } => "notification_rejected",
             EventKind::SilenceAdded { .. } => "silence_added",
             EventKind::SilenceExpired { .. } => "silence_expired",
             EventKind::SourceBlind { .. } => "source_blind",
@@ -206,6 +214,11 @@ mod tests {
                 receiver: "slack".into(),
                 attempt: 2,
                 error: "HTTP 500".into(),
+            },
+            EventKind::NotificationRejected {
+                key: "k".into(),
+                receiver: "slack".into(),
+                error: "HTTP 400: invalid_blocks".into(),
             },
             EventKind::SilenceExpired {
                 silence_id: "s1".into(),

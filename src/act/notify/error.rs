@@ -46,6 +46,11 @@ pub enum NotifyError {
 
 impl NotifyError {
     /// True when the same message may succeed later (the outbox keeps it).
+    /// The peer refused this message for good: sending it again cannot help.
+    pub fn is_rejected(&self) -> bool {
+        matches!(self, NotifyError::Rejected { .. })
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(self, NotifyError::Unavailable { .. })
     }
