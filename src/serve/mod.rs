@@ -14,6 +14,7 @@
 pub mod http;
 pub mod lease;
 pub mod metrics;
+pub mod zones;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -235,24 +236,39 @@ pub async fn serve(
     let scheduler_error =
         |e: tokio_cron_scheduler::JobSchedulerError| ServeError::Scheduler(e.to_string());
     let scheduler = JobScheduler::new().await.map_err(scheduler_error)?;
+    let mut zoned = Vec::new();
     for (name, expression, schedule) in &schedules {
         let job = daemon_job(name, expression, schedule, &options, &shared);
-        let cron_job = Job::new_async_tz(
-            job.expression.as_str(),
-            schedule.time_zone,
-            move |_id, _scheduler| {
-                let shared = job.shared.clone();
-                let name = job.name.clone();
-                let running = job.running.clone();
-                let budget = job.budget;
-                Box::pin(async move { shared.tick(name, running, budget).await })
-            },
-        )
-        .map_err(|e| ServeError::Schedule {
+        let zone = schedule.time_zone;
+        let make = move || {
+            let job = job.clone();
+            Job::new_async_tz(
+                job.expression.clone().as_str(),
+                zone,
+                move |_id, _scheduler| {
+                    let shared = job.shared.clone();
+                    let name = job.name.clone();
+                    let running = job.running.clone();
+                    let budget = job.budget;
+                    Box::pin(async move { shared.tick(name, running, budget).await })
+                },
+            )
+        };
+        let offset_s = zones::utc_offset_s(&zone, chrono::Utc::now());
+        let cron_job = make().map_err(|e| ServeError::Schedule {
             job: name.clone(),
             message: e.to_string(),
         })?;
-        scheduler.add(cron_job).await.map_err(scheduler_error)?;
+        let id = scheduler.add(cron_job).await.map_err(scheduler_error)?;
+        if zone != chrono_tz::UTC {
+            zoned.push(zones::ZonedJob {
+                name: name.clone(),
+                zone,
+                offset_s,
+                id,
+                make: Box::new(make),
+            });
+        }
         tracing::info!(
             job = %name,
             schedule = %expression,
@@ -264,6 +280,14 @@ pub async fn serve(
     let elector_task = elector
         .map(|elector| tokio::spawn(elector.run(shared.leader.clone(), stop_elector.clone())));
     scheduler.start().await.map_err(scheduler_error)?;
+    // Zoned jobs follow their zone's offset changes (daylight saving time).
+    let stop_zones = Arc::new(Notify::new());
+    let zones_task = tokio::spawn(zones::follow_offsets(
+        scheduler.clone(),
+        zoned,
+        Duration::from_secs(30),
+        stop_zones.clone(),
+    ));
     tracing::info!(listen = %local, jobs = jobs.len(), "serving");
 
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -278,6 +302,8 @@ pub async fn serve(
         "shutting down: no new runs; waiting for the runs in flight"
     );
     shared.stopping.store(true, Ordering::SeqCst);
+    stop_zones.notify_one();
+    let _zoned = zones_task.await;
     let mut scheduler = scheduler;
     if let Err(error) = scheduler.shutdown().await {
         tracing::warn!(%error, "stopping the scheduler");
@@ -313,6 +339,7 @@ pub async fn serve(
 }
 
 /// What one scheduled job's ticks need.
+#[derive(Clone)]
 struct DaemonJob {
     name: String,
     expression: String,
