@@ -896,8 +896,9 @@ fn rises_over_whole_cycles(xs: &[f64], ys: &[f64], period: usize, slope: f64) ->
 }
 
 /// The interval joined with the crossings of the bent rises (slowing, speeding up) that the
-/// rising points cannot tell apart from a straight one: a young leak's first half hour does
-/// not say whether it will keep its pace, so the range to plan for holds both.
+/// rising points cannot tell apart from a straight one — a young leak's first half hour does
+/// not say whether it will keep its pace, so the range to plan for holds both — and with the
+/// crossing at the newest half's rate where that rate is beyond the slope's interval.
 fn widened_by_bends(
     interval: stats::CrossingInterval,
     fit: &TrendFit,
@@ -927,6 +928,22 @@ fn widened_by_bends(
     }
     if let Some(sooner) = crossing(curvature::Bend::Speeding) {
         widened.earliest_s = widened.earliest_s.min(sooner);
+    }
+    // A rise that is speeding up: the newest half's rate, where it is beyond the slope's
+    // interval, may be the rate from now on.
+    let half = xs.len() / 2;
+    if half >= 3 {
+        if let Some(newest) = stats::theil_sen(&xs[half..], &ys[half..]) {
+            if newest.slope > fit.slope_high_per_s {
+                if let Some(sooner) = stats::forecast_crossing(
+                    newest.slope,
+                    current_peak + 2.0 * fit.noise_bytes,
+                    limit,
+                ) {
+                    widened.earliest_s = widened.earliest_s.min(sooner);
+                }
+            }
+        }
     }
     widened
 }
