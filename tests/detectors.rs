@@ -269,9 +269,12 @@ fn memory_rows(
                 (level(t) + noise * (2.0 * rng.random::<f64>() - 1.0)) * GIB
             })
             .collect();
-        let restart_count = (0..4)
-            .map(|i| restarts(start + 15.0 * i as f64))
-            .fold(f64::MIN, f64::max);
+        let counts: Vec<f64> = (0..4).map(|i| restarts(start + 15.0 * i as f64)).collect();
+        let restart_count = if counts.iter().any(|c| c.is_nan()) {
+            f64::NAN
+        } else {
+            counts.into_iter().fold(f64::MIN, f64::max)
+        };
         let max = samples.iter().copied().fold(f64::MIN, f64::max);
         let min = samples.iter().copied().fold(f64::MAX, f64::min);
         let avg = samples.iter().sum::<f64>() / samples.len() as f64;
@@ -290,7 +293,15 @@ fn memory_rows(
             ("samples", V::C(4)),
             ("limit_bytes", limit.map(V::F).unwrap_or(V::Null)),
             ("request_bytes", V::F(0.5 * GIB)),
-            ("restart_count", V::F(restart_count)),
+            // A cluster that does not report the counter: `restarts` returns NaN.
+            (
+                "restart_count",
+                if restart_count.is_nan() {
+                    V::Null
+                } else {
+                    V::F(restart_count)
+                },
+            ),
         ]);
     }
     rows
@@ -2299,4 +2310,53 @@ fn memory_slowing_leak_interval_holds_the_later_actual_crossing() {
         covered >= 8,
         "the interval held the crossing in {covered}/10"
     );
+}
+
+/// A heap sawtooth whose full collections drop the floor by more than half, in a cluster that
+/// does not report the restart counter: each collection looks like a restart to the segment
+/// rule, so the climb after it looks young and steep. The cycles before it reached this height
+/// and were collected, not killed: quiet. Control: the same climb after a drop from the limit
+/// (an OOM kill, no counter either) is warned.
+#[test]
+fn memory_deep_gc_cycles_without_a_restart_counter_are_quiet_and_a_kill_is_not() {
+    let rule = memory_rule();
+    let period = 54.0 * 60.0;
+    // From 30% to `top` over each cycle, then a full collection back to 30%; AS_OF is 40 min
+    // into the newest cycle.
+    let sawtooth = |top: f64| {
+        move |t: f64| {
+            let phase = (t + 40.0 * 60.0).rem_euclid(period) / period;
+            0.30 + (top - 0.30) * phase
+        }
+    };
+    let no_counter = |_t: f64| f64::NAN;
+    let cycles = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.004,
+        51,
+        sawtooth(0.86),
+        no_counter,
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &cycles)),
+        "deep GC cycles without a restart counter",
+    );
+
+    // The cycles before reached the limit: killed, not collected. The newest climb is warned.
+    let kills = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.004,
+        51,
+        sawtooth(1.0),
+        no_counter,
+    );
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &kills)),
+        "climb after OOM kills without a restart counter",
+    );
+    assert!(f.summary.contains("limit reached"), "{}", f.summary);
 }

@@ -300,7 +300,13 @@ impl Detector for MemoryDetector {
             let min_slope = params.min_growth_fraction_per_hour * reference / 3600.0;
 
             // Been this high before and collected without a restart: a slow GC cycle, not a leak.
-            if managed_by_collections(segment, current_peak, reference, min_slope) {
+            // Without a restart counter the segment starts at a deep drop, which may be a full
+            // collection as well as a restart: the collections are then looked for over the
+            // whole series, and only a drop from the limit counts as a kill.
+            let counted = points.iter().any(|p| p.restarts.is_some());
+            let history = if counted { segment } else { &points[..] };
+            let killed_at = limit_bytes.map(|limit| KILLED_AT * limit);
+            if managed_by_collections(history, current_peak, reference, min_slope, killed_at) {
                 continue;
             }
 
@@ -596,10 +602,13 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
         return &points[start..];
     }
     for i in 1..points.len() {
-        let recent_floor = points[i.saturating_sub(3).max(start)..i]
-            .iter()
-            .map(|p| p.floor)
-            .fold(f64::MAX, f64::min);
+        // Right after a reset there is nothing yet to compare with (and an empty minimum would
+        // reset at every point after it, leaving no segment at all).
+        let recent = &points[i.saturating_sub(3).max(start)..i];
+        if recent.is_empty() {
+            continue;
+        }
+        let recent_floor = recent.iter().map(|p| p.floor).fold(f64::MAX, f64::min);
         if points[i].floor < reset_fraction * recent_floor {
             start = i + 1;
         }
@@ -614,18 +623,26 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
 ///   floor is flat; a leak under GC raises its troughs and is judged on);
 /// - with one, the working set has not yet climbed past the peak that was collected (a slow
 ///   cycle seen once cannot show a trend, but it shows the process gives this level back).
+///
+/// A drop from `killed_at` or above is an OOM kill, not a collection: what came before it
+/// belonged to another incarnation and is forgotten.
 fn managed_by_collections(
     segment: &[Point],
     current_peak: f64,
     reference: f64,
     min_slope: f64,
+    killed_at: Option<f64>,
 ) -> bool {
     let drop = 0.1 * reference;
     let mut troughs: Vec<(f64, f64)> = Vec::new();
     let mut collected_peaks: Vec<f64> = Vec::new();
     let mut running_max = f64::MIN;
     for p in segment {
-        if p.peak < running_max - drop {
+        if p.peak < running_max - drop && killed_at.is_some_and(|k| running_max >= k) {
+            troughs.clear();
+            collected_peaks.clear();
+            running_max = p.peak;
+        } else if p.peak < running_max - drop {
             troughs.push((p.t, p.floor));
             collected_peaks.push(running_max);
             running_max = p.peak;
