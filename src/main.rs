@@ -444,6 +444,9 @@ struct QueryArgs {
     /// End of the window (exclusive): RFC 3339, `now`, or `now-2h`.
     #[arg(long, default_value = "now")]
     until: String,
+    /// The moment to look back from (the same as --until): `--at T --lookback 1h`.
+    #[arg(long, conflicts_with = "until")]
+    at: Option<String>,
     /// Start of the window; default: --until minus --lookback.
     #[arg(long)]
     since: Option<String>,
@@ -452,8 +455,33 @@ struct QueryArgs {
     /// Bucket width.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     bucket: std::time::Duration,
+    /// table: aligned columns — on a terminal (or with --human) in human units (MiB/GiB, %,
+    /// minutes, UTC times); csv, json, jsonl, parquet: raw SI values and RFC 3339 times.
     #[arg(long, value_enum, default_value = "table")]
     output: FrameFormat,
+    /// Human units in the table even when standard output is not a terminal.
+    #[arg(long)]
+    human: bool,
+    /// Only this cluster's rows (exact match; selectors combine with AND). A selector that
+    /// matches nothing prints an empty frame and says so on stderr (exit 0); one the window
+    /// has no column for is a usage error (exit 2).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Only this namespace's rows.
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Only this pod's rows (memory, restarts, pod_events).
+    #[arg(long)]
+    pod: Option<String>,
+    /// Only this container's rows (memory, restarts).
+    #[arg(long)]
+    container: Option<String>,
+    /// Only this service's rows (errors, trace_errors).
+    #[arg(long)]
+    service: Option<String>,
+    /// Only this canary's rows (heartbeats).
+    #[arg(long)]
+    canary: Option<String>,
     /// Print the window's bound parameters as JSON (name → type and value, and the logs
     /// pruning predicate per table generation) instead of running it: for clients such as the
     /// notebooks that run `queries/NAME.sql` themselves and bind the same values.
@@ -638,7 +666,10 @@ async fn canary(args: CanaryArgs) -> anyhow::Result<Outcome> {
 }
 
 async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
-    let until = time_flag("--until", &args.until)?;
+    let until = match &args.at {
+        Some(at) => time_flag("--at", at)?,
+        None => time_flag("--until", &args.until)?,
+    };
     let window = match &args.since {
         Some(since) => WindowSpec {
             since: timefmt::floor_to(time_flag("--since", since)?, args.bucket),
@@ -665,7 +696,7 @@ async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Completed);
     }
     let source = settings.open().await?;
-    let mut frame = source.fetch_window(args.name, &window).await?;
+    let frame = source.fetch_window(args.name, &window).await?;
     tracing::info!(
         query = %args.name,
         since = %timefmt::rfc3339(window.since),
@@ -673,7 +704,57 @@ async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
         rows = frame.height(),
         "window fetched"
     );
-    forewarn::output::write_frame(&mut frame, args.output, &mut std::io::stdout().lock())?;
+    let selectors: Vec<(&'static str, String)> = forewarn::output::selectors::SELECTORS
+        .iter()
+        .copied()
+        .zip([
+            &args.cluster,
+            &args.namespace,
+            &args.pod,
+            &args.container,
+            &args.service,
+            &args.canary,
+        ])
+        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+        .collect();
+    let fetched = frame.height();
+    let window_name = args.name.to_string();
+    let mut frame = forewarn::output::selectors::select_rows(frame, &window_name, &selectors)
+        .map_err(|e| match e {
+            not_in_window @ forewarn::output::selectors::SelectorError::NotInWindow {
+                selector,
+                ..
+            } => {
+                let value = selectors
+                    .iter()
+                    .find(|(name, _)| *name == selector)
+                    .map(|(_, v)| v.as_str())
+                    .unwrap_or_default();
+                anyhow::Error::from(ConfigError::flag(
+                    forewarn::output::selectors::flag(selector),
+                    value,
+                    not_in_window.to_string(),
+                ))
+            }
+            other => other.into(),
+        })?;
+    if !selectors.is_empty() && frame.height() == 0 {
+        let given: Vec<String> = selectors
+            .iter()
+            .map(|(k, v)| format!("--{k} {v}"))
+            .collect();
+        eprintln!(
+            "no rows match {} in the {window_name} window ({fetched} rows before selecting)",
+            given.join(" ")
+        );
+    }
+    let mut stdout = std::io::stdout().lock();
+    let human = args.human || std::io::IsTerminal::is_terminal(&std::io::stdout());
+    if args.output == FrameFormat::Table && human {
+        forewarn::output::write_human_table(&frame, &mut stdout)?;
+    } else {
+        forewarn::output::write_frame(&mut frame, args.output, &mut stdout)?;
+    }
     Ok(Outcome::Completed)
 }
 

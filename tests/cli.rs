@@ -375,3 +375,66 @@ fn a_broken_notify_yaml_is_located_and_nothing_runs() {
     assert!(err.contains("notify.yaml:4:"), "{err}");
     assert!(err.contains("nobody"), "{err}");
 }
+
+/// `forewarn query` with selectors: `--pod` keeps only that pod's rows (and without it other
+/// pods are there: the positive control), a selector the window has no column for is a usage
+/// error naming the ones it has, one that matches nothing says so; `--human` prints sizes in
+/// MiB/GiB and UTC times where csv keeps raw bytes and RFC 3339.
+#[test]
+fn query_selects_rows_and_prints_human_units_on_request() {
+    let source = format!("parquet:{}", demo_dir().display());
+    let base = [
+        "query",
+        "memory",
+        "--source",
+        &source,
+        "--at",
+        "2026-11-20T11:00:00Z",
+        "--lookback",
+        "15m",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        forewarn(&args)
+    };
+    let pods_of = |out: &Output| -> std::collections::BTreeSet<String> {
+        text(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|row| row["pod"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let all = run(&["--output", "jsonl"]);
+    assert_eq!(all.status.code(), Some(0), "{}", text(&all.stderr));
+    let pods = pods_of(&all);
+    assert!(pods.len() > 1, "the control needs several pods: {pods:?}");
+    let pod = pods.iter().next().unwrap().clone();
+    let one = run(&["--output", "jsonl", "--pod", &pod]);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert_eq!(pods_of(&one), [pod.clone()].into());
+
+    let wrong = run(&["--service", "cart"]);
+    assert_eq!(wrong.status.code(), Some(2));
+    let message = text(&wrong.stderr);
+    assert!(
+        message.contains("--service `cart`") && message.contains("--pod, --container"),
+        "{message}"
+    );
+
+    let none = run(&["--pod", "no-such-pod"]);
+    assert_eq!(none.status.code(), Some(0));
+    assert!(
+        text(&none.stderr).contains("no rows match --pod no-such-pod in the memory window"),
+        "{}",
+        text(&none.stderr)
+    );
+
+    let human = run(&["--pod", &pod, "--human"]);
+    let table = text(&human.stdout);
+    assert!(table.contains(" MiB") || table.contains(" GiB"), "{table}");
+    assert!(table.contains(" UTC"), "{table}");
+    let csv = run(&["--pod", &pod, "--output", "csv"]);
+    let csv = text(&csv.stdout);
+    assert!(!csv.contains("MiB") && csv.contains("T10:"), "{csv}");
+}

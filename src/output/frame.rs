@@ -107,8 +107,63 @@ pub fn json_rows(frame: &DataFrame) -> PolarsResult<Vec<Value>> {
     Ok(rows.into_iter().map(Value::Object).collect())
 }
 
+/// The aligned table for a person at a terminal: sizes in KiB/MiB/GiB (`*_bytes`), ratios
+/// as percentages (`*_ratio`), durations as minutes and hours (`*_s`), times as UTC; an errors
+/// window also gets the error ratio of each row.
+pub fn write_human_table(frame: &DataFrame, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut frame = frame.clone();
+    let names: Vec<String> = frame
+        .get_column_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    if names.iter().any(|n| n == "total") && names.iter().any(|n| n == "errors") {
+        let ratio = frame
+            .clone()
+            .lazy()
+            .with_column(
+                (col("errors").cast(DataType::Float64) / col("total").cast(DataType::Float64))
+                    .alias("error_ratio"),
+            )
+            .collect()?;
+        frame = ratio;
+    }
+    write_cells(&frame, out, |name, value| match value {
+        Value::Number(n) => {
+            let f = n.as_f64()?;
+            if name.ends_with("_bytes") {
+                Some(crate::findings::bytes_text(f))
+            } else if name.ends_with("_ratio") {
+                Some(if f.is_finite() {
+                    format!("{:.2}%", 100.0 * f)
+                } else {
+                    "-".into()
+                })
+            } else if name.ends_with("_s") {
+                Some(crate::findings::duration_text(f))
+            } else {
+                None
+            }
+        }
+        // RFC 3339 with its T and nanoseconds is for machines; a person reads minutes.
+        Value::String(s) if s.len() > 16 && s.ends_with('Z') && s.as_bytes()[10] == b'T' => {
+            Some(format!("{} {} UTC", &s[..10], &s[11..19]))
+        }
+        _ => None,
+    })
+}
+
 /// A plain aligned table: every row, full strings (Polars' own display elides both).
 fn write_table(frame: &DataFrame, out: &mut dyn Write) -> anyhow::Result<()> {
+    write_cells(frame, out, |_, _| None)
+}
+
+/// The table, with `human` formatting a cell where it returns some text.
+fn write_cells(
+    frame: &DataFrame,
+    out: &mut dyn Write,
+    human: impl Fn(&str, &Value) -> Option<String>,
+) -> anyhow::Result<()> {
     let rows = json_rows(frame)?;
     let headers: Vec<String> = frame
         .get_column_names()
@@ -121,6 +176,7 @@ fn write_table(frame: &DataFrame, out: &mut dyn Write) -> anyhow::Result<()> {
             headers
                 .iter()
                 .map(|h| match &row[h] {
+                    value if human(h, value).is_some() => human(h, value).unwrap_or_default(),
                     Value::Null => "-".to_string(),
                     Value::String(s) => s.clone(),
                     Value::Number(n) => match n.as_f64() {

@@ -2,6 +2,7 @@
 
 pub mod findings;
 pub mod frame;
+pub mod selectors;
 
 pub use findings::{write_findings, FindingsFormat};
-pub use frame::{write_frame, FrameFormat};
+pub use frame::{write_frame, write_human_table, FrameFormat};
