@@ -130,7 +130,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            error.contains("--service does not apply to the memory window"),
+            error.contains("does not apply to the memory window (it has no `service` column)"),
             "{error}"
         );
         assert!(error.contains("--pod, --container"), "{error}");
