@@ -95,6 +95,18 @@ else
     say "installed $KUBERNETES_VALIDATE"
 fi
 
+# The daily report's rendering test (tests/report.rs) screenshots the HTML in headless
+# Chromium: Debian's package (/usr/bin/chromium), installed once.
+if command -v chromium >/dev/null 2>&1; then
+    say "chromium already installed ($(chromium --version 2>/dev/null | head -1))"
+else
+    say "apt-get install chromium (for the report's rendering test)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+    command -v chromium >/dev/null
+    say "installed $(chromium --version 2>/dev/null | head -1)"
+fi
+
 if "$PY" -c 'import clickhouse_cityhash.cityhash' >/dev/null 2>&1; then
     say "clickhouse-cityhash already installed"
 elif "$PY" -m pip install --disable-pip-version-check -q "${OPTIONAL[@]}" \

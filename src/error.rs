@@ -65,4 +65,7 @@ pub fn is_configuration(error: &(dyn std::error::Error + 'static)) -> bool {
             error.downcast_ref::<crate::source::OpenError>(),
             Some(crate::source::OpenError::Config(_))
         )
+        || error
+            .downcast_ref::<crate::report::job::ReportError>()
+            .is_some_and(|e| e.is_configuration())
 }

@@ -19,9 +19,11 @@ use forewarn::window::{timefmt, QueryKind, WindowSpec};
 
 mod commands;
 mod exit;
+mod explain_command;
 mod jobs_command;
 mod manifests_command;
 mod remediate_cli;
+mod report_command;
 mod serve_command;
 use exit::Outcome;
 
@@ -95,6 +97,12 @@ enum Command {
     /// job at a time, each within its budget; /healthz, /readyz and /metrics on --listen;
     /// SIGTERM lets the runs in flight finish, then exits.
     Serve(serve_command::ServeArgs),
+    /// Show the data and the reasoning behind a finding (by id, or --pod/--service/--canary):
+    /// a terminal chart of its window, the detector's numbers, and the query that reproduces it.
+    Explain(explain_command::ExplainArgs),
+    /// Reports: `report daily` — the day in review with charts, as text, HTML or email.
+    #[command(subcommand)]
+    Report(report_command::ReportCommand),
 }
 
 #[derive(Args)]
@@ -624,6 +632,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Canary(args) => canary(args).await,
         Command::Manifests(args) => manifests_command::manifests(args).await,
         Command::Serve(args) => serve_command::serve(args).await,
+        Command::Explain(args) => explain_command::explain(args).await,
+        Command::Report(command) => report_command::report(command).await,
     }
 }
 

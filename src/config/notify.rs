@@ -76,6 +76,16 @@ struct NotifyFile {
     resolve_after: Option<DurationText>,
     #[serde(default)]
     storm_threshold: Option<usize>,
+    #[serde(default)]
+    report: Option<ReportFile>,
+}
+
+/// `report:` — where `forewarn report daily --send` (the `daily-report` job) delivers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportFile {
+    /// Email receivers get the whole report, Slack receivers its headline summary.
+    receivers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -269,6 +279,8 @@ pub struct NotifyConfig {
     pub default_route: Option<Route>,
     /// Above this many messages for one route and receiver in one run, one summary instead.
     pub storm_threshold: usize,
+    /// Receivers of the daily report (email or slack); empty when `report:` is absent.
+    pub report_receivers: Vec<String>,
 }
 
 impl NotifyConfig {
@@ -574,9 +586,9 @@ fn validate(file: NotifyFile, problems: &mut Problems<'_>) -> NotifyConfig {
     });
     if default_route.is_none() && !routes.iter().any(|r| r.matcher.is_catch_all()) {
         let at = if file.routes.is_empty() {
-            root.key("routes")
+            root.clone().key("routes")
         } else {
-            root.key("routes").index(file.routes.len() - 1)
+            root.clone().key("routes").index(file.routes.len() - 1)
         };
         problems.report(
             at,
@@ -586,11 +598,34 @@ fn validate(file: NotifyFile, problems: &mut Problems<'_>) -> NotifyConfig {
         );
     }
 
+    let report_receivers = match &file.report {
+        Some(report) => {
+            let at = root.clone().key("report").key("receivers");
+            check_receivers(problems, at.clone(), &report.receivers);
+            for (index, name) in report.receivers.iter().enumerate() {
+                let kind = file
+                    .receivers
+                    .iter()
+                    .find(|r| &r.name == name)
+                    .map(|r| r.kind);
+                if let Some(kind @ (ReceiverKind::Alertmanager | ReceiverKind::Webhook)) = kind {
+                    problems.report(
+                        at.clone().index(index),
+                        format!("the daily report goes to email or slack receivers, not {kind} (`{name}`)"),
+                    );
+                }
+            }
+            report.receivers.clone()
+        }
+        None => Vec::new(),
+    };
+
     NotifyConfig {
         receivers: file.receivers,
         routes,
         default_route,
         storm_threshold: file.storm_threshold.unwrap_or(DEFAULT_STORM_THRESHOLD),
+        report_receivers,
     }
 }
 

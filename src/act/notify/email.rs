@@ -122,16 +122,20 @@ impl EmailReceiver {
         })
     }
 
-    /// The message as it will be sent (public for tests and `--dry-run`).
-    pub fn message(&self, notification: &Notification) -> Result<Message, NotifyError> {
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .subject(render::gist(notification))
-            .message_id(Some(format!("<{}@forewarn>", notification.key)));
+    /// A message from this receiver's sender to its recipients (the body is the caller's).
+    pub fn envelope(&self) -> lettre::message::MessageBuilder {
+        let mut builder = Message::builder().from(self.from.clone());
         for to in &self.to {
             builder = builder.to(to.clone());
         }
         builder
+    }
+
+    /// The message as it will be sent (public for tests and `--dry-run`).
+    pub fn message(&self, notification: &Notification) -> Result<Message, NotifyError> {
+        self.envelope()
+            .subject(render::gist(notification))
+            .message_id(Some(format!("<{}@forewarn>", notification.key)))
             .multipart(MultiPart::alternative_plain_html(
                 plain_text(notification),
                 html(notification),
@@ -151,7 +155,13 @@ impl Receiver for EmailReceiver {
     }
 
     async fn send(&self, notification: &Notification) -> Result<Delivered, NotifyError> {
-        let message = self.message(notification)?;
+        self.send_message(self.message(notification)?).await
+    }
+}
+
+impl EmailReceiver {
+    /// Sends an assembled message (the daily report) over this receiver's transport.
+    pub async fn send_message(&self, message: Message) -> Result<Delivered, NotifyError> {
         match self.transport.send(message).await {
             Ok(response) => Ok(Delivered {
                 receiver: self.name.clone(),

@@ -66,7 +66,13 @@ impl Receiver for SlackReceiver {
     }
 
     async fn send(&self, notification: &Notification) -> Result<Delivered, NotifyError> {
-        let payload = payload(notification);
+        self.send_payload(&payload(notification)).await
+    }
+}
+
+impl SlackReceiver {
+    /// Posts any Block Kit payload (the daily report's summary) with the same retry policy.
+    pub async fn send_payload(&self, payload: &Value) -> Result<Delivered, NotifyError> {
         let request = Request::post_json(
             &self.name,
             KIND,
