@@ -43,6 +43,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         None => time::OffsetDateTime::now_utc(),
     };
     let settings = args.source.settings()?.watching(&rules);
+    if forewarn::report::job::report_of(&rules, &args.job).is_some() {
+        // A report job: the daily report of the 24 h before --at, sent to notify.yaml's
+        // `report:` receivers (with --dry-run: printed, sent nowhere).
+        let store = open_store(&args.source, &args.state).await?;
+        let source = settings.open().await?;
+        let outcome = forewarn::report::job::scheduled_daily(
+            &source,
+            &rules,
+            &notify,
+            &store,
+            as_of,
+            args.dry_run,
+        )
+        .await
+        .with_context(|| format!("run {}", args.job))?;
+        return crate::report_command::print(&outcome, args.json);
+    }
     let receivers = Receivers::build(&notify, |v| std::env::var(v).ok())
         .map_err(|e| ConfigError::flag("rules/notify.yaml", "receivers", e.to_string()))?;
     let deadman = DeadmanPinger::from_env().context("FOREWARN_DEADMAN_URL")?;

@@ -193,6 +193,7 @@ mod tests {
             schedule: schedule.into(),
             description: String::new(),
             time_zone: zone.map(str::to_string),
+            report: None,
         }
     }
 

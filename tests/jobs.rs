@@ -33,7 +33,7 @@ fn json(out: &Output) -> Value {
 
 const DAILY_JOBS: &str = "\
 jobs:
-  - name: daily-report
+  - name: morning
     schedule: \"0 0 7 * * *\"
     time_zone: Europe/Berlin
     description: The morning report.
@@ -43,7 +43,7 @@ const DAILY_RULES: &str = "\
 rules:
   - name: slow-canaries
     signal: heartbeat_missing
-    job: daily-report
+    job: morning
     window: 1h
     bucket: 1m
 ";
@@ -68,7 +68,7 @@ fn daily(jobs: &Value) -> &Value {
     jobs.as_array()
         .unwrap()
         .iter()
-        .find(|j| j["name"] == "daily-report")
+        .find(|j| j["name"] == "morning")
         .expect("the daily job is listed")
 }
 
@@ -95,7 +95,12 @@ fn the_shipped_jobs_list_their_rules_and_next_runs() {
         .iter()
         .map(|j| j["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["frequent", "heartbeat"]);
+    assert_eq!(names, ["frequent", "heartbeat", "daily-report"]);
+    // The report job runs no rules; it runs at 07:00 in its zone.
+    let report = &jobs[2];
+    assert!(report["rules"].as_array().unwrap().is_empty(), "{report}");
+    assert_eq!(report["time_zone"], "UTC");
+    assert_eq!(utc_runs(report)[0], "2026-11-21T07:00:00Z");
     let frequent = &jobs[0];
     assert_eq!(frequent["schedule"], "0 */5 * * * *");
     assert_eq!(frequent["time_zone"], "UTC");

@@ -595,3 +595,49 @@ async fn explain_prints_the_chart_and_the_findings_own_numbers() {
         text(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daily_report_job_runs_as_forewarn_run_and_sends_the_last_24_hours() {
+    let fake = Loopback::start();
+    let rules = rules_with(&notify_yaml(&fake));
+    let state = tempfile::tempdir().unwrap();
+    let state_file = state.path().join("state.sqlite");
+    let source = source();
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "daily-report",
+            "--source",
+            &source,
+            "--at",
+            END,
+            "--state",
+            state_file.to_str().unwrap(),
+            "--rules",
+            rules.path().to_str().unwrap(),
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        forewarn(&args, &[("FW_TEST_SLACK_URL", fake.url("/slack/report"))])
+    };
+    // --dry-run builds the report and sends nothing.
+    let out = run(&["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(fake.mails().await.is_empty());
+    assert!(fake.requests_to("/slack/report").await.is_empty());
+
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // The job's period is the 24 h before the run: 16 of them precede the 8 h of data.
+    assert_eq!(report["since"], "2026-11-19T12:00:00Z");
+    assert!(
+        text(&out).contains("report sent to platform-mail"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(fake.mails().await.len(), 1);
+    assert_eq!(fake.requests_to("/slack/report").await.len(), 1);
+    // The state was read: forewarn's own day is in the report (empty, but present).
+    assert!(report["state"].is_object(), "{}", report["state"]);
+}

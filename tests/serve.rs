@@ -372,3 +372,39 @@ async fn only_the_lease_holder_runs_jobs_and_a_replica_takes_over_when_it_stops_
         "{lease}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_the_daily_report_job_and_sends_its_summary() {
+    let fake = Loopback::start();
+    let rules = rules_dir();
+    let write = |name: &str, text: &str| std::fs::write(rules.path().join(name), text).unwrap();
+    write(
+        "jobs.yaml",
+        "jobs:\n  - name: quick\n    schedule: \"0 0 0 1 1 *\"\n  - name: report\n    schedule: \"*/5 * * * * *\"\n    report: daily\n",
+    );
+    write(
+        "notify.yaml",
+        "receivers:\n  - name: slack\n    type: slack\n    config:\n      webhook_url_env: FW_TEST_SLACK_URL\nroutes:\n  - name: everything\n    receivers: [slack]\nreport:\n  receivers: [slack]\n",
+    );
+    let daemon = start_with_env(&fake, &[], &[("FOREWARN_RULES", rules.path())]).await;
+    let port = daemon.port;
+    let series = "forewarn_runs_total{job=\"report\",outcome=\"completed\"}";
+    let mut metrics = String::new();
+    wait_for("a completed report run", Duration::from_secs(40), || {
+        metrics = get(port, "/metrics").unwrap().1;
+        sample(&metrics, series) >= 1.0
+    });
+    let slack = fake.requests_to(SLACK_PATH).await;
+    assert!(!slack.is_empty(), "{metrics}");
+    let payload = slack[0].json();
+    let header = payload["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(header.starts_with("forewarn daily report"), "{payload}");
+    // An empty database: the report says which data is missing rather than all clear.
+    let body = payload["blocks"][1]["text"]["text"].as_str().unwrap();
+    assert!(body.contains("Missing data"), "{body}");
+    assert!(body.contains("no canary beat"), "{body}");
+    daemon.sigterm();
+    let (code, log) = daemon.wait(Duration::from_secs(30));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("daily report"), "{log}");
+}

@@ -1009,6 +1009,7 @@ mod tests {
             Value::from("FOREWARN_SLACK_WEBHOOK_URL")
         );
         assert!(config.receiver("alertmanager").unwrap().optional);
+        assert_eq!(config.report_receivers, ["slack-oncall"]);
         assert_eq!(config.storm_threshold, 20);
         assert!(config.default_route.is_none());
         let critical = &config.routes[1];
@@ -1047,6 +1048,32 @@ mod tests {
         assert_eq!(all.resolve_after, DEFAULT_RESOLVE_AFTER);
         assert_eq!(config.storm_threshold, DEFAULT_STORM_THRESHOLD);
         assert_eq!(shop.origin.line, 11);
+    }
+
+    #[test]
+    fn the_report_goes_to_email_or_slack_receivers_that_exist() {
+        let config = parse(
+            "routes:\n  - name: all\n    receivers: [slack]\nreport:\n  receivers: [slack]\n",
+        )
+        .unwrap();
+        assert_eq!(config.report_receivers, ["slack"]);
+        let err = parse(
+            "routes:\n  - name: all\n    receivers: [slack]\nreport:\n  receivers: [am, pager]\n",
+        )
+        .unwrap_err();
+        let messages: Vec<String> = err.iter().map(|p| p.to_string()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("12:15: report.receivers[0]") && m.contains("not alertmanager")), "{messages:?}");
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("unknown receiver `pager`")),
+            "{messages:?}"
+        );
+        assert!(parse("routes:\n  - name: all\n    receivers: [slack]\n")
+            .unwrap()
+            .report_receivers
+            .is_empty());
     }
 
     #[test]

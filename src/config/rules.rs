@@ -63,6 +63,18 @@ pub struct Job {
     pub time_zone: Option<String>,
     #[serde(default)]
     pub description: String,
+    /// A report job (`report: daily`) runs the daily trend report instead of rules: it takes
+    /// no rules, and `forewarn run` / the daemon send the report to notify.yaml's `report:`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportKind>,
+}
+
+/// What a report job produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportKind {
+    /// `forewarn report daily --send` over the 24 h before the run.
+    Daily,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

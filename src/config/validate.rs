@@ -58,6 +58,18 @@ pub fn validate(set: &RuleSet) -> Vec<RuleProblem> {
                     job_names.iter().cloned().collect::<Vec<_>>().join(", ")
                 ),
             );
+        } else if set
+            .jobs
+            .iter()
+            .any(|j| j.name == rule.job && j.report.is_some())
+        {
+            report(
+                "job",
+                format!(
+                    "job `{}` is a report job: it runs the report, not rules (put the rule in another job)",
+                    rule.job
+                ),
+            );
         }
         for (field, message) in window_problems(rule)
             .into_iter()
@@ -175,6 +187,28 @@ mod tests {
         format!(
             "rules:\n  - name: r\n    signal: {signal}\n    job: frequent\n    window: 3h\n    bucket: 1m\n{extra}"
         )
+    }
+
+    #[test]
+    fn a_rule_in_a_report_job_is_rejected() {
+        let jobs = "jobs:\n  - name: frequent\n    schedule: \"0 */5 * * * *\"\n  - name: morning\n    schedule: \"0 0 7 * * *\"\n    report: daily\n";
+        let texts = |job: &str| {
+            vec![
+                ("jobs.yaml".into(), jobs.into()),
+                (
+                    "r.yaml".into(),
+                    rule("memory_pressure", "").replace("job: frequent", job),
+                ),
+            ]
+        };
+        let err = RuleSet::from_texts(texts("job: morning")).unwrap_err();
+        assert!(err.to_string().contains("is a report job"), "{err}");
+        // Positive control: the same rule in the other job, beside the report job, is valid.
+        let set = RuleSet::from_texts(texts("job: frequent")).unwrap();
+        assert_eq!(
+            set.jobs[1].report,
+            Some(crate::config::rules::ReportKind::Daily)
+        );
     }
 
     #[test]

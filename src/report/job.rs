@@ -30,7 +30,7 @@ pub enum ReportError {
     Receiver {
         receiver: String,
         #[source]
-        source: crate::act::notify::ReceiverConfigError,
+        source: Box<crate::act::notify::ReceiverConfigError>,
     },
 }
 
@@ -93,11 +93,48 @@ pub fn receivers(
             .and_then(|c| c.build_with(name, &env))
             .map_err(|source| ReportError::Receiver {
                 receiver: name.clone(),
-                source,
+                source: Box::new(source),
             })?;
             Ok((name.clone(), typed))
         })
         .collect()
+}
+
+/// The report a job runs, when it is a report job.
+pub fn report_of(rules: &RuleSet, job: &str) -> Option<crate::config::rules::ReportKind> {
+    rules
+        .jobs
+        .iter()
+        .find(|j| j.name == job)
+        .and_then(|j| j.report)
+}
+
+/// The scheduled daily report: the 24 h before `as_of`, sent to the report receivers (with
+/// `dry_run`, built and returned but sent nowhere).
+pub async fn scheduled_daily(
+    source: &Source,
+    rules: &RuleSet,
+    notify: &NotifyConfig,
+    store: &AnyStore,
+    as_of: time::OffsetDateTime,
+    dry_run: bool,
+) -> Result<DailyOutcome, ReportError> {
+    DailyJob {
+        source,
+        rules,
+        notify,
+        store: Some(store),
+        no_store_note: None,
+        options: ReportOptions {
+            until: as_of,
+            period: std::time::Duration::from_secs(86_400),
+            top: 5,
+        },
+        out: None,
+        send: !dry_run,
+    }
+    .run()
+    .await
 }
 
 impl DailyJob<'_> {

@@ -470,7 +470,7 @@ pub async fn build(
         Ok(today) => {
             let mut top = today.entities.clone();
             top.retain(|e| e.restarts > 0);
-            top.sort_by(|a, b| b.restarts.cmp(&a.restarts));
+            top.sort_by_key(|e| std::cmp::Reverse(e.restarts));
             top.truncate(options.top);
             series.restarts_hourly = today.hourly.clone();
             series.restarts_hourly_day_before = restarts

@@ -111,6 +111,9 @@ impl Shared {
 
     async fn run_once(&self, job: &str, budget: Duration) {
         let d = &self.daemon;
+        if crate::report::job::report_of(&d.rules, job).is_some() {
+            return self.report_once(job, budget).await;
+        }
         let runner = JobRunner {
             rules: &d.rules,
             notify: &d.notify,
@@ -155,6 +158,60 @@ impl Shared {
                     "run exceeded its time budget and was stopped"
                 );
             }
+        }
+    }
+}
+
+impl Shared {
+    /// A report job's tick: the daily report of the last 24 h, sent to its receivers.
+    async fn report_once(&self, job: &str, budget: Duration) {
+        let d = &self.daemon;
+        let started = Instant::now();
+        let work = async {
+            let source = d.source.open().await.map_err(|e| e.to_string())?;
+            crate::report::job::scheduled_daily(
+                &source,
+                &d.rules,
+                &d.notify,
+                &d.store,
+                time::OffsetDateTime::now_utc(),
+                false,
+            )
+            .await
+            .map_err(|e| crate::act::notify::error::chain(&e))
+        };
+        let result = tokio::time::timeout(budget, work).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let outcome = match &result {
+            Ok(Ok(done)) if done.succeeded() => RunOutcome::Completed,
+            Ok(Ok(_)) => RunOutcome::Failed,
+            Ok(Err(_)) => RunOutcome::Error,
+            Err(_) => RunOutcome::TimedOut,
+        };
+        self.metrics.record_run(job, outcome, seconds, None);
+        match result {
+            Ok(Ok(done)) => {
+                let failed: Vec<String> = done
+                    .deliveries
+                    .iter()
+                    .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+                    .collect();
+                tracing::info!(
+                    job,
+                    duration_s = seconds,
+                    quiet = done.report.quiet,
+                    problems = done.report.problems.len(),
+                    delivered = done.deliveries.len() - failed.len(),
+                    failed = ?failed,
+                    "daily report"
+                );
+            }
+            Ok(Err(error)) => tracing::error!(job, %error, "daily report failed"),
+            Err(_) => tracing::error!(
+                job,
+                budget_s = budget.as_secs_f64(),
+                "daily report exceeded its time budget"
+            ),
         }
     }
 }
