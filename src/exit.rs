@@ -19,10 +19,19 @@ pub fn report(outcome: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Completed) => ExitCode::SUCCESS,
         Ok(Outcome::FailOn) => ExitCode::from(3),
         Ok(Outcome::Failed) => ExitCode::from(1),
+        // The reader went away (`forewarn query … | head`): what it wanted was written.
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             let config = error.chain().any(forewarn::error::is_configuration);
             eprintln!("error: {error:#}");
             ExitCode::from(if config { 2 } else { 1 })
         }
     }
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -438,3 +438,38 @@ fn query_selects_rows_and_prints_human_units_on_request() {
     let csv = text(&csv.stdout);
     assert!(!csv.contains("MiB") && csv.contains("T10:"), "{csv}");
 }
+
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    // `forewarn query … | head -1`: the pipe closes after the first line.
+    let source = format!("parquet:{}", demo_dir().display());
+    let mut child = Command::new(forewarn_bin())
+        .args([
+            "query",
+            "memory",
+            "--source",
+            &source,
+            "--at",
+            "2026-11-20T12:00:00Z",
+            "--bucket",
+            "1m",
+            "--output",
+            "csv",
+        ])
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("bucket,"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -2360,3 +2360,41 @@ fn memory_deep_gc_cycles_without_a_restart_counter_are_quiet_and_a_kill_is_not()
     );
     assert!(f.summary.contains("limit reached"), "{}", f.summary);
 }
+
+/// A leak that kills its container every half hour: 15 minutes into the new incarnation the
+/// segment is younger than the short window, and the whole of it is judged with the short
+/// path's evidence (it used to be judged only with the regular path's 45 points, so such
+/// relapses were warned 10–15 minutes before the kill instead of 20). The same young segment
+/// flat after the restart stays quiet.
+#[test]
+fn memory_a_relapse_younger_than_the_short_window_is_warned() {
+    let rule = memory_rule();
+    let restart = -15.5 * 60.0;
+    let killed = line(-180.0 * 60.0, 0.45, restart, 0.995);
+    let climb = line(restart, 0.30, restart + 35.0 * 60.0, 1.0);
+    let rows = |after: &dyn Fn(f64) -> f64| {
+        memory_rows(
+            &CART,
+            Some(GIB),
+            -180..0,
+            0.003,
+            44,
+            |t| if t < restart { killed(t) } else { after(t) },
+            move |t| if t < restart { 1.0 } else { 2.0 },
+        )
+    };
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &rows(&climb))),
+        "a relapse 15 minutes after the OOM kill",
+    );
+    assert_eq!(f.severity, Severity::Critical, "{}", f.summary);
+    let points = f.evidence["points"].as_u64().unwrap();
+    assert!(
+        points <= 16,
+        "judged on the young segment alone: {points} points"
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows(&|_| 0.30))),
+        "flat after the restart",
+    );
+}

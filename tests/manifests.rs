@@ -209,7 +209,11 @@ fn every_pod_is_hardened_and_only_references_secrets() {
         "no Secret objects: credentials are created out of band"
     );
     let pods = pod_specs(&docs);
-    assert_eq!(pods.len(), 4, "two jobs, the canary, serve");
+    assert_eq!(
+        pods.len(),
+        5,
+        "three jobs (the daily report among them), the canary, serve"
+    );
     for (path, pod) in &pods {
         assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "{path}");
         assert_eq!(

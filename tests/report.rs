@@ -620,6 +620,25 @@ async fn the_daily_report_job_runs_as_forewarn_run_and_sends_the_last_24_hours()
         args.extend_from_slice(extra);
         forewarn(&args, &[("FW_TEST_SLACK_URL", fake.url("/slack/report"))])
     };
+    // Two scheduled runs of the trend job first: their episodes are forewarn's own day.
+    for at in ["2026-11-20T11:00:00Z", "2026-11-20T11:30:00Z"] {
+        let out = forewarn(
+            &[
+                "run",
+                "frequent",
+                "--source",
+                &source,
+                "--at",
+                at,
+                "--state",
+                state_file.to_str().unwrap(),
+                "--rules",
+                rules.path().to_str().unwrap(),
+            ],
+            &[("FW_TEST_SLACK_URL", fake.url("/slack/report"))],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    }
     // --dry-run builds the report and sends nothing.
     let out = run(&["--dry-run"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -638,6 +657,124 @@ async fn the_daily_report_job_runs_as_forewarn_run_and_sends_the_last_24_hours()
     );
     assert_eq!(fake.mails().await.len(), 1);
     assert_eq!(fake.requests_to("/slack/report").await.len(), 1);
-    // The state was read: forewarn's own day is in the report (empty, but present).
-    assert!(report["state"].is_object(), "{}", report["state"]);
+    // The state was read: forewarn's own day is in the report.
+    let state = &report["state"];
+    assert_eq!(state["runs"], 2, "{state}");
+    assert!(state["findings_opened"].as_u64().unwrap() >= 2, "{state}");
+    assert_eq!(
+        state["notifications_delivered"], 0,
+        "no route sends findings here: {state}"
+    );
+}
+
+/// A day in which nothing happens: two containers flat well below their limits, a service with
+/// a steady 1 % error ratio, a canary beating every minute — with `gap`, the canary is silent
+/// for 40 minutes in the afternoon.
+fn quiet_day(dir: &Path, gap: bool) {
+    use support::fixtures::{Log, Telemetry};
+    const MIB: f64 = 1024.0 * 1024.0;
+    let start = time::macros::datetime!(2026-11-19 12:00 UTC);
+    let mut t = Telemetry::default();
+    let pod = |name: &'static str, uid: &'static str| {
+        vec![
+            ("k8s.cluster.name", "calm"),
+            ("k8s.namespace.name", "shop"),
+            ("k8s.pod.name", name),
+            ("k8s.pod.uid", uid),
+            ("k8s.container.name", "app"),
+            ("k8s.deployment.name", "cart"),
+        ]
+    };
+    let service = [("k8s.cluster.name", "calm"), ("k8s.namespace.name", "shop")];
+    for minute in 0..24 * 60i64 {
+        let at = start + time::Duration::minutes(minute);
+        for (i, (name, uid)) in [("cart-a", "uid-a"), ("cart-b", "uid-b")]
+            .into_iter()
+            .enumerate()
+        {
+            let resource = pod(name, uid);
+            let wobble = ((minute * 7 + i as i64 * 3) % 11) as f64;
+            t.gauge(
+                "container.memory.working_set",
+                &resource,
+                at,
+                (300.0 + wobble) * MIB,
+            )
+            .gauge("k8s.container.memory_limit", &resource, at, 1024.0 * MIB)
+            .gauge("k8s.container.restarts", &resource, at, 0.0);
+        }
+        for request in 0..20i64 {
+            let error = (minute * 20 + request) % 100 == 0;
+            t.log(
+                at + time::Duration::seconds(request * 3),
+                Log {
+                    service: "cart",
+                    resource: &service,
+                    severity_number: if error { 17 } else { 9 },
+                    severity_text: if error { "ERROR" } else { "INFO" },
+                    body: "GET /cart",
+                    ..Log::default()
+                },
+            );
+        }
+        // 14 h after the start: 02:00 to 02:40 on the report's day.
+        let silent = gap && (14 * 60..14 * 60 + 40).contains(&minute);
+        if !silent {
+            t.log(
+                at + time::Duration::seconds(1),
+                Log {
+                    service: "canary",
+                    resource: &service,
+                    severity_number: 9,
+                    severity_text: "INFO",
+                    body: "heartbeat",
+                    attributes: &[("canary.name", "probe")],
+                },
+            );
+        }
+    }
+    t.write_out_of_order(dir);
+}
+
+#[test]
+fn a_quiet_day_is_a_short_honest_report_and_an_outage_breaks_the_quiet() {
+    let at = "2026-11-20T12:00:00Z";
+    let report = |gap: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        quiet_day(dir.path(), gap);
+        let source = format!("parquet:{}", dir.path().display());
+        let text_out = forewarn(&["report", "daily", "--source", &source, "--at", at], &[]);
+        let json_out = forewarn(
+            &["report", "daily", "--source", &source, "--at", at, "--json"],
+            &[],
+        );
+        assert!(text_out.status.success(), "{}", text(&text_out));
+        assert!(json_out.status.success(), "{}", text(&json_out));
+        let json: Value = serde_json::from_slice(&json_out.stdout).unwrap();
+        (String::from_utf8_lossy(&text_out.stdout).to_string(), json)
+    };
+    let (printed, json) = report(false);
+    assert_eq!(json["quiet"], true, "{printed}");
+    assert!(printed.contains("A quiet day"), "{printed}");
+    assert!(
+        json["missing"].as_array().unwrap().is_empty(),
+        "{}",
+        json["missing"]
+    );
+    assert!(
+        json["firing"].as_array().unwrap().is_empty(),
+        "{}",
+        json["firing"]
+    );
+    assert!(printed.lines().count() < 40, "short: {printed}");
+    let ratio = json["errors"]["error_ratio"]["today"].as_f64().unwrap();
+    assert!((ratio - 0.01).abs() < 0.001, "{ratio}");
+
+    // Positive control: the same day with the canary silent for 40 minutes.
+    let (printed, json) = report(true);
+    assert_eq!(json["quiet"], false, "{printed}");
+    assert!(!printed.contains("A quiet day"), "{printed}");
+    let canary = &json["heartbeats"]["canaries"][0];
+    assert_eq!(canary["outages"].as_array().unwrap().len(), 1, "{canary}");
+    assert!(printed.contains("down 2026-11-20 02:"), "{printed}");
 }

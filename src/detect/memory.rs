@@ -678,8 +678,14 @@ fn fit_span(
     current_peak: f64,
 ) -> Option<TrendFit> {
     let end = segment.last()?.t;
-    // A span longer than the segment duplicates the whole-segment fit.
-    if span_s.is_finite() && (segment.len() as f64) * bucket_s < span_s * 0.9 {
+    // A span longer than the segment duplicates the whole-segment fit — except for a relapse:
+    // the container's previous incarnation was OOM-killed at its limit, and a segment younger
+    // than the short window is judged whole with the short path's (stronger) evidence, since
+    // the whole-segment fit asks for `min_points` and would wait until the kill is near. A
+    // first incarnation (a new pod, a batch run starting steeply) still needs the whole short
+    // window.
+    let relapse = strictness.within_at_lower_bound.is_some() && strictness.after_a_kill;
+    if span_s.is_finite() && (segment.len() as f64) * bucket_s < span_s * 0.9 && !relapse {
         return None;
     }
     let points: Vec<&Point> = segment.iter().filter(|p| p.t > end - span_s).collect();

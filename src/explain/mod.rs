@@ -232,6 +232,13 @@ pub fn explain(
         }
         Signal::HeartbeatMissing => {
             let beats = c.count("beats")?;
+            // The beats a bucket should hold at the canary's own period.
+            if let Some(period) = number("period_s").filter(|p| *p > 0.0) {
+                lines.push(Reference {
+                    label: format!("expected (one beat every {})", duration_text(period)),
+                    value: window.bucket.as_secs_f64() / period,
+                });
+            }
             let points = (0..rows.height())
                 .map(|i| SeriesPoint {
                     at: at(i),
