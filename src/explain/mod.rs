@@ -123,15 +123,6 @@ pub fn reads(key: &str, value: &Value) -> String {
     }
 }
 
-const ENTITY_COLUMNS: [&str; 6] = [
-    "cluster",
-    "namespace",
-    "pod",
-    "container",
-    "service",
-    "canary",
-];
-
 /// The explanation of `finding` from its rule's window `frame` (the whole window; the
 /// finding's entity is selected here).
 pub fn explain(
@@ -147,7 +138,8 @@ pub fn explain(
         .iter()
         .map(|c| c.to_string())
         .collect();
-    let selectors: Vec<(&'static str, String)> = ENTITY_COLUMNS
+    // The entity's keys the window has a column for (the query selectors' set).
+    let selectors: Vec<(&'static str, String)> = crate::output::selectors::SELECTORS
         .iter()
         .filter(|c| columns.iter().any(|have| have == *c))
         .filter_map(|c| finding.entity.get(*c).map(|v| (*c, v.clone())))
