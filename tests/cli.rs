@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::forewarn_bin;
+use support::{demo_dir, forewarn_bin};
 
 fn forewarn(args: &[&str]) -> Output {
     Command::new(forewarn_bin())
@@ -26,28 +26,6 @@ fn shipped_rules_copy(dir: &Path) {
         let name = Path::new(file).file_name().unwrap();
         std::fs::write(dir.join(name), contents).unwrap();
     }
-}
-
-/// Demo data written once per test binary: 8 h ending at a fixed time.
-fn demo_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = forewarn(&[
-            "demo",
-            "generate",
-            dir.path().to_str().unwrap(),
-            "--seed",
-            "5",
-            "--hours",
-            "8",
-            "--end",
-            "2026-11-20T12:00:00Z",
-        ]);
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        dir
-    })
-    .path()
 }
 
 #[test]

@@ -11,8 +11,8 @@ use std::process::{Command, Output};
 
 use mail_parser::MimeHeaders;
 use serde_json::Value;
-use support::forewarn_bin;
 use support::loopback::Loopback;
+use support::{demo_dir, forewarn_bin};
 
 const END: &str = "2026-11-20T12:00:00Z";
 
@@ -35,31 +35,6 @@ fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// 8 h of demo data ending at END, written once per test binary.
-fn demo_dir() -> &'static Path {
-    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let out = forewarn(
-            &[
-                "demo",
-                "generate",
-                dir.path().to_str().unwrap(),
-                "--seed",
-                "5",
-                "--hours",
-                "8",
-                "--end",
-                END,
-            ],
-            &[],
-        );
-        assert!(out.status.success(), "{}", text(&out));
-        dir
-    })
-    .path()
 }
 
 fn labels() -> forewarn::demo::model::Labels {

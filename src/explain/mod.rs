@@ -8,6 +8,7 @@ pub mod plot;
 use polars::prelude::DataFrame;
 use serde::Serialize;
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use crate::detect::frame::Columns;
 use crate::detect::DetectError;
@@ -33,14 +34,17 @@ pub struct Explanation {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WindowText {
-    pub since: String,
-    pub until: String,
+    #[serde(with = "crate::findings::rfc3339_z")]
+    pub since: OffsetDateTime,
+    #[serde(with = "crate::findings::rfc3339_z")]
+    pub until: OffsetDateTime,
     pub bucket_s: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SeriesPoint {
-    pub at: String,
+    #[serde(with = "crate::findings::rfc3339_z")]
+    pub at: OffsetDateTime,
     pub value: f64,
     /// Pod events in this bucket (restarts), when any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -148,7 +152,7 @@ pub fn explain(
         .map_err(|e| ExplainError::Window(e.to_string()))?;
     let c = Columns::new(&rows, "explain", query);
     let t = c.seconds("bucket")?;
-    let at = |i: usize| timefmt::rfc3339(timefmt::from_nanos((t[i] * 1e9) as i64));
+    let at = |i: usize| timefmt::from_nanos((t[i] * 1e9) as i64);
     let number = |key: &str| finding.evidence.get(key).and_then(Value::as_f64);
     let mut lines = Vec::new();
     let (series_name, mut series): (&str, Vec<SeriesPoint>) = match finding.signal {
@@ -241,7 +245,7 @@ pub fn explain(
             ("beats", points)
         }
     };
-    series.sort_by(|a, b| a.at.cmp(&b.at));
+    series.sort_by_key(|p| p.at);
     let reasoning = finding
         .evidence
         .iter()
@@ -264,8 +268,8 @@ pub fn explain(
     Ok(Explanation {
         finding,
         window: WindowText {
-            since: timefmt::rfc3339(window.since),
-            until: timefmt::rfc3339(window.until),
+            since: window.since,
+            until: window.until,
             bucket_s: window.bucket_seconds(),
         },
         series_name: series_name.to_string(),
@@ -302,70 +306,62 @@ pub fn render_text(e: &Explanation) -> String {
     ));
     out.push_str(&format!(
         "window {} → {} ({} s buckets)\n\n",
-        e.window.since, e.window.until, e.window.bucket_s
+        timefmt::rfc3339(e.window.since),
+        timefmt::rfc3339(e.window.until),
+        e.window.bucket_s
     ));
-    let parse = |s: &str| {
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    let (since, until) = (e.window.since, e.window.until);
+    let offset = |t: OffsetDateTime| (t - since).as_seconds_f64();
+    let points: Vec<(f64, f64)> = e.series.iter().map(|p| (offset(p.at), p.value)).collect();
+    let marks: Vec<f64> = e
+        .series
+        .iter()
+        .filter(|p| p.events.is_some())
+        .map(|p| offset(p.at))
+        .collect();
+    let glyphs = ['━', '┄', '╌'];
+    let lines: Vec<plot::Line> = e
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| plot::Line {
+            value: l.value,
+            glyph: glyphs[i % glyphs.len()],
+            label: l.label.clone(),
+        })
+        .collect();
+    let series_name = e.series_name.clone();
+    let format = move |v: f64| match series_name.as_str() {
+        "working_set_max_bytes" => bytes_text(v),
+        "error_ratio" => format!("{:.2} %", v * 100.0),
+        _ => format!("{v:.1}"),
     };
-    let since = parse(&e.window.since);
-    let until = parse(&e.window.until);
-    if let (Some(since), Some(until)) = (since, until) {
-        let offset = |s: &str| {
-            parse(s)
-                .map(|t| (t - since).as_seconds_f64())
-                .unwrap_or(0.0)
-        };
-        let points: Vec<(f64, f64)> = e.series.iter().map(|p| (offset(&p.at), p.value)).collect();
-        let marks: Vec<f64> = e
+    out.push_str(&format!("{} for this entity:\n", e.series_name));
+    out.push_str(&plot::render(&plot::TerminalChart {
+        points: &points,
+        span_s: (until - since).as_seconds_f64(),
+        lines: &lines,
+        marks: &marks,
+        format: &format,
+        start_label: crate::report::short_time(since)[11..].to_string(),
+        end_label: format!("{} UTC", &crate::report::short_time(until)[11..]),
+    }));
+    if !marks.is_empty() {
+        out.push_str("  ▲ pod events: ");
+        let events: Vec<String> = e
             .series
             .iter()
-            .filter(|p| p.events.is_some())
-            .map(|p| offset(&p.at))
-            .collect();
-        let glyphs = ['━', '┄', '╌'];
-        let lines: Vec<plot::Line> = e
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(i, l)| plot::Line {
-                value: l.value,
-                glyph: glyphs[i % glyphs.len()],
-                label: l.label.clone(),
+            .filter_map(|p| {
+                p.events
+                    .as_ref()
+                    .map(|ev| format!("{} {ev}", &crate::report::short_time(p.at)[11..]))
             })
             .collect();
-        let series_name = e.series_name.clone();
-        let format = move |v: f64| match series_name.as_str() {
-            "working_set_max_bytes" => bytes_text(v),
-            "error_ratio" => format!("{:.2} %", v * 100.0),
-            _ => format!("{v:.1}"),
-        };
-        out.push_str(&format!("{} for this entity:\n", e.series_name));
-        out.push_str(&plot::render(&plot::TerminalChart {
-            points: &points,
-            span_s: (until - since).as_seconds_f64(),
-            lines: &lines,
-            marks: &marks,
-            format: &format,
-            start_label: crate::report::short_time(since)[11..].to_string(),
-            end_label: format!("{} UTC", &crate::report::short_time(until)[11..]),
-        }));
-        if !marks.is_empty() {
-            out.push_str("  ▲ pod events: ");
-            let events: Vec<String> = e
-                .series
-                .iter()
-                .filter_map(|p| {
-                    p.events
-                        .as_ref()
-                        .map(|ev| format!("{} {ev}", &p.at[11..16]))
-                })
-                .collect();
-            out.push_str(&events.join("; "));
-            out.push('\n');
-        }
-        if e.series.is_empty() {
-            out.push_str("  (no rows for this entity in the window)\n");
-        }
+        out.push_str(&events.join("; "));
+        out.push('\n');
+    }
+    if e.series.is_empty() {
+        out.push_str("  (no rows for this entity in the window)\n");
     }
     out.push_str("\nThe detector's reasoning:\n");
     let width = e.reasoning.iter().map(|r| r.key.len()).max().unwrap_or(0);

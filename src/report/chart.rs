@@ -75,7 +75,7 @@ pub struct Forecast {
 
 pub fn line_chart(id: &str, alt: String, spec: &LineChart) -> Result<Chart, ChartError> {
     let (w, h) = spec.size;
-    let png = draw(id, w, h, |root| {
+    draw(id, alt, w, h, |root| {
         let y_top = spec
             .series
             .iter()
@@ -146,11 +146,6 @@ pub fn line_chart(id: &str, alt: String, spec: &LineChart) -> Result<Chart, Char
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
-    })?;
-    Ok(Chart {
-        id: id.to_string(),
-        alt,
-        png,
     })
 }
 
@@ -164,7 +159,7 @@ pub fn bar_chart(
     size: (u32, u32),
 ) -> Result<Chart, ChartError> {
     let (w, h) = size;
-    let png = draw(id, w, h, |root| {
+    draw(id, alt, w, h, |root| {
         let top = bars
             .iter()
             .chain(comparison.unwrap_or(&[]).iter())
@@ -192,11 +187,6 @@ pub fn bar_chart(
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
-    })?;
-    Ok(Chart {
-        id: id.to_string(),
-        alt,
-        png,
     })
 }
 
@@ -210,7 +200,7 @@ pub fn uptime_strips(
 ) -> Result<Chart, ChartError> {
     let row_h = 14u32;
     let h = (rows.len().max(1) as u32) * (row_h + 4) + 4;
-    let png = draw(id, width, h, |root| {
+    draw(id, alt, width, h, |root| {
         let mut chart = ChartBuilder::on(root)
             .margin(2)
             .build_cartesian_2d(0.0..span_s, 0.0..(rows.len().max(1) as f64))
@@ -234,22 +224,19 @@ pub fn uptime_strips(
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
-    })?;
-    Ok(Chart {
-        id: id.to_string(),
-        alt,
-        png,
     })
 }
 
 type Root<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
+/// Paints a `w`×`h` white canvas and encodes it as the chart `id`.
 fn draw(
     id: &str,
+    alt: String,
     w: u32,
     h: u32,
     paint: impl FnOnce(&Root) -> Result<(), String>,
-) -> Result<Vec<u8>, ChartError> {
+) -> Result<Chart, ChartError> {
     let error = |reason: String| ChartError {
         id: id.to_string(),
         reason,
@@ -261,7 +248,12 @@ fn draw(
         paint(&root).map_err(error)?;
         root.present().map_err(|e| error(e.to_string()))?;
     }
-    encode_png(&rgb, w, h).map_err(|e| error(e.to_string()))
+    let png = encode_png(&rgb, w, h).map_err(|e| error(e.to_string()))?;
+    Ok(Chart {
+        id: id.to_string(),
+        alt,
+        png,
+    })
 }
 
 fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, png::EncodingError> {

@@ -79,22 +79,45 @@ impl MemoryDay {
     }
 }
 
+/// The columns naming a container, shared by the memory and restarts windows (whose rows come
+/// grouped by cluster, namespace, pod and container).
+struct Containers<'a> {
+    cluster: Vec<&'a str>,
+    namespace: Vec<&'a str>,
+    pod: Vec<&'a str>,
+    container: Vec<&'a str>,
+    workload: Vec<&'a str>,
+}
+
+impl<'a> Containers<'a> {
+    fn read(c: &Columns<'a>) -> Result<Containers<'a>, DetectError> {
+        Ok(Containers {
+            cluster: c.text("cluster")?,
+            namespace: c.text("namespace")?,
+            pod: c.text("pod")?,
+            container: c.text("container")?,
+            workload: c.text("workload")?,
+        })
+    }
+}
+
 pub fn memory_day(frame: &DataFrame, since_s: f64) -> Result<MemoryDay, DetectError> {
     let c = Columns::new(frame, RULE, QueryKind::Memory);
-    let (cluster, namespace, pod, container, workload) = (
-        c.text("cluster")?,
-        c.text("namespace")?,
-        c.text("pod")?,
-        c.text("container")?,
-        c.text("workload")?,
-    );
+    let Containers {
+        cluster,
+        namespace,
+        pod,
+        container,
+        workload,
+    } = Containers::read(&c)?;
     let t = c.seconds("bucket")?;
     let ws = c.float("working_set_max_bytes")?;
     let limit = c.float("limit_bytes")?;
     let restart_count = c.float("restart_count")?;
-    let key = |i: usize| (cluster[i], namespace[i], pod[i], container[i]);
     let mut day = MemoryDay::default();
-    for range in groups(frame.height(), key) {
+    for range in groups(frame.height(), |i| {
+        (cluster[i], namespace[i], pod[i], container[i])
+    }) {
         day.containers += 1;
         let kills = oom_kills(&range, &t, &ws, &limit, &restart_count);
         let mut points: Vec<(f64, f64, f64)> = range
@@ -335,13 +358,13 @@ const REASONS: [(&str, &str); 4] = [
 
 pub fn restarts_day(frame: &DataFrame, since_s: f64) -> Result<RestartsDay, DetectError> {
     let c = Columns::new(frame, RULE, QueryKind::Restarts);
-    let (cluster, namespace, pod, container, workload) = (
-        c.text("cluster")?,
-        c.text("namespace")?,
-        c.text("pod")?,
-        c.text("container")?,
-        c.text("workload")?,
-    );
+    let Containers {
+        cluster,
+        namespace,
+        pod,
+        container,
+        workload,
+    } = Containers::read(&c)?;
     let t = c.seconds("bucket")?;
     let restarts = c.count("restarts")?;
     let reasons: Vec<(&str, Vec<u64>)> = REASONS
@@ -502,8 +525,13 @@ pub fn heartbeats_day(
 }
 
 /// Hours of the day (0-based from the start) in which a window has no rows at all.
-pub fn missing_hours(frame: &DataFrame, since_s: f64, hours: usize) -> Vec<usize> {
-    let Ok(c) = Columns::new(frame, RULE, QueryKind::Memory).seconds("bucket") else {
+pub fn missing_hours(
+    frame: &DataFrame,
+    query: QueryKind,
+    since_s: f64,
+    hours: usize,
+) -> Vec<usize> {
+    let Ok(c) = Columns::new(frame, RULE, query).seconds("bucket") else {
         return (0..hours).collect();
     };
     let mut seen = vec![false; hours];
@@ -609,7 +637,10 @@ mod tests {
             .cast(&DataType::Datetime(TimeUnit::Nanoseconds, None))
             .unwrap();
         let frame = DataFrame::new(3, vec![bucket.into()]).unwrap();
-        assert_eq!(missing_hours(&frame, 0.0, 6), vec![2, 3, 5]);
+        assert_eq!(
+            missing_hours(&frame, QueryKind::Memory, 0.0, 6),
+            vec![2, 3, 5]
+        );
     }
 
     #[test]

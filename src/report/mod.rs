@@ -239,7 +239,7 @@ pub async fn build(
             let (spec, today) = fetch(Duration::ZERO).await;
             let today = match today {
                 Ok(frame) => {
-                    let gaps = gather::missing_hours(&frame, unix_s(spec.since), hours);
+                    let gaps = gather::missing_hours(&frame, $query, unix_s(spec.since), hours);
                     if !gaps.is_empty() {
                         missing.push(MissingData {
                             window: $query.name().to_string(),
@@ -322,40 +322,37 @@ pub async fn build(
                 e.peak_ratio_week_before = week_peaks.as_ref().and_then(|p| p.get(&key).copied());
             }
             let forecasts = memory_forecasts(&firing);
-            let row = |e: &MemoryEntity| MemoryRow {
-                entity: e.clone(),
-                forecast: forecasts
-                    .get(&(
-                        e.cluster.clone(),
-                        e.namespace.clone(),
-                        e.pod.clone(),
-                        e.container.clone(),
-                    ))
-                    .cloned(),
-            };
-            let mut by_peak: Vec<&MemoryEntity> = today.entities.iter().collect();
-            // A container with a forecast comes first: it is where the day is heading.
-            by_peak.sort_by(|a, b| {
-                let fa = forecasts.contains_key(&(
-                    a.cluster.clone(),
-                    a.namespace.clone(),
-                    a.pod.clone(),
-                    a.container.clone(),
-                ));
-                let fb = forecasts.contains_key(&(
-                    b.cluster.clone(),
-                    b.namespace.clone(),
-                    b.pod.clone(),
-                    b.container.clone(),
-                ));
-                fb.cmp(&fa).then(b.peak_ratio.total_cmp(&a.peak_ratio))
-            });
-            let mut by_growth: Vec<&MemoryEntity> = today
+            // Each container with its forecast, looked up once.
+            let rows: Vec<MemoryRow> = today
                 .entities
                 .iter()
-                .filter(|e| e.growth_ratio_per_h > 0.0)
+                .map(|e| MemoryRow {
+                    forecast: forecasts
+                        .get(&(
+                            e.cluster.clone(),
+                            e.namespace.clone(),
+                            e.pod.clone(),
+                            e.container.clone(),
+                        ))
+                        .cloned(),
+                    entity: e.clone(),
+                })
                 .collect();
-            by_growth.sort_by(|a, b| b.growth_ratio_per_h.total_cmp(&a.growth_ratio_per_h));
+            let mut by_peak: Vec<&MemoryRow> = rows.iter().collect();
+            // A container with a forecast comes first: it is where the day is heading.
+            by_peak.sort_by(|a, b| {
+                (b.forecast.is_some().cmp(&a.forecast.is_some()))
+                    .then(b.entity.peak_ratio.total_cmp(&a.entity.peak_ratio))
+            });
+            let mut by_growth: Vec<&MemoryRow> = rows
+                .iter()
+                .filter(|r| r.entity.growth_ratio_per_h > 0.0)
+                .collect();
+            by_growth.sort_by(|a, b| {
+                b.entity
+                    .growth_ratio_per_h
+                    .total_cmp(&a.entity.growth_ratio_per_h)
+            });
             // OOM kills: those the memory window shows, or the pod events' count if higher.
             let events = |d: Option<&RestartsDay>| d.map(|d| d.oom_kills).unwrap_or(0);
             let kills = |m: &MemoryDay, r: Option<&RestartsDay>| m.oom_kills.max(events(r)) as f64;
@@ -384,8 +381,8 @@ pub async fn build(
                         .as_ref()
                         .map(|m| kills(m, restarts.week_before.as_ref())),
                 },
-                closest: by_peak.into_iter().take(options.top).map(row).collect(),
-                fastest: by_growth.into_iter().take(options.top).map(row).collect(),
+                closest: by_peak.into_iter().take(options.top).cloned().collect(),
+                fastest: by_growth.into_iter().take(options.top).cloned().collect(),
             })
         }
         Err(problem) => {
@@ -407,36 +404,33 @@ pub async fn build(
                 s.ratio_day_before = day_ratios.as_ref().and_then(|r| r.get(&s.key()).copied());
                 s.ratio_week_before = week_ratios.as_ref().and_then(|r| r.get(&s.key()).copied());
             }
-            let finding_for = |s: &ServiceDay| {
-                firing
-                    .iter()
-                    .find(|f| {
-                        f.signal == Signal::ErrorRate
-                            && f.entity.get("service") == Some(&s.service)
-                            && f.entity.get("namespace") == Some(&s.namespace)
-                    })
-                    .map(|f| f.summary.clone())
-            };
-            let row = |s: &ServiceDay| ServiceRow {
-                service: s.clone(),
-                finding: finding_for(s),
-            };
-            // Enough volume for a ratio to mean something.
-            let mut highest: Vec<&ServiceDay> = today
+            // Each service with the summary of its firing error-rate finding, found once.
+            let rows: Vec<ServiceRow> = today
                 .entities
                 .iter()
-                .filter(|s| s.requests >= 100)
+                .map(|s| ServiceRow {
+                    finding: firing
+                        .iter()
+                        .find(|f| {
+                            f.signal == Signal::ErrorRate
+                                && f.entity.get("service") == Some(&s.service)
+                                && f.entity.get("namespace") == Some(&s.namespace)
+                        })
+                        .map(|f| f.summary.clone()),
+                    service: s.clone(),
+                })
                 .collect();
-            highest.sort_by(|a, b| b.error_ratio.total_cmp(&a.error_ratio));
-            let mut rising: Vec<&ServiceDay> = today
-                .entities
+            // Enough volume for a ratio to mean something.
+            let mut highest: Vec<&ServiceRow> =
+                rows.iter().filter(|r| r.service.requests >= 100).collect();
+            highest.sort_by(|a, b| b.service.error_ratio.total_cmp(&a.service.error_ratio));
+            let mut rising: Vec<&ServiceRow> = rows
                 .iter()
-                .filter(|s| s.recent_requests >= 100 && s.rise() > 0.0)
+                .filter(|r| r.service.recent_requests >= 100 && r.service.rise() > 0.0)
                 .collect();
             rising.sort_by(|a, b| {
-                let fa = finding_for(a).is_some();
-                let fb = finding_for(b).is_some();
-                fb.cmp(&fa).then(b.rise().total_cmp(&a.rise()))
+                (b.finding.is_some().cmp(&a.finding.is_some()))
+                    .then(b.service.rise().total_cmp(&a.service.rise()))
             });
             series.errors_hourly = today.hourly.clone();
             series.errors_hourly_day_before = errors
@@ -456,8 +450,8 @@ pub async fn build(
                     day_before: errors.day_before.as_ref().map(ErrorsDay::ratio),
                     week_before: errors.week_before.as_ref().map(ErrorsDay::ratio),
                 },
-                highest: highest.into_iter().take(options.top).map(row).collect(),
-                rising: rising.into_iter().take(options.top).map(row).collect(),
+                highest: highest.into_iter().take(options.top).cloned().collect(),
+                rising: rising.into_iter().take(options.top).cloned().collect(),
             })
         }
         Err(problem) => {

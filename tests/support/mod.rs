@@ -57,6 +57,35 @@ pub fn forewarn_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_forewarn"))
 }
 
+/// The demo's seed-5 cluster, 8 h ending at 2026-11-20T12:00Z, generated once per test binary.
+pub fn demo_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(forewarn_bin())
+            .args(["demo", "generate"])
+            .arg(dir.path())
+            .args([
+                "--seed",
+                "5",
+                "--hours",
+                "8",
+                "--end",
+                "2026-11-20T12:00:00Z",
+            ])
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("running forewarn demo generate");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+    .path()
+}
+
 /// Hand-made exporter-schema datasets for source parity tests.
 pub mod fixtures;
 /// A loopback Kubernetes API server (the real kube client under test).
