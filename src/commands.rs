@@ -42,7 +42,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         Some(at) => time_flag("--at", at)?,
         None => time::OffsetDateTime::now_utc(),
     };
-    let settings = args.source.settings()?.watching(&rules);
+    let settings = args.source.scheduled_settings()?.watching(&rules);
     if forewarn::report::job::report_of(&rules, &args.job).is_some() {
         // A report job: the daily report of the 24 h before --at, sent to notify.yaml's
         // `report:` receivers (with --dry-run: printed, sent nowhere).

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod manifests;
 pub mod output;
 pub mod report;
+pub mod rollup;
 pub mod run;
 pub mod schedule;
 pub mod schema;

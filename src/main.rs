@@ -313,6 +313,21 @@ pub(crate) struct SourceArgs {
     /// (memory.sql, errors.sql, restarts.sql, pod_events.sql, heartbeats.sql).
     #[arg(long, env = "FOREWARN_QUERIES", value_name = "DIR")]
     queries: Option<PathBuf>,
+    /// One-minute rollups in forewarn's own database (ClickHouse only): `pull` — each run has
+    /// ClickHouse aggregate just the minutes since the last run (plus --rollup-overlap), then
+    /// reads its window from the rollup; `views` — materialized views on the telemetry tables
+    /// feed the rollups at insert time; `off` — read raw samples. Default: pull for scheduled
+    /// runs (run, serve, the report job), off for ad-hoc commands. Without write access to its
+    /// database forewarn says so once and reads raw windows.
+    #[arg(long, env = "FOREWARN_ROLLUPS", value_enum, value_name = "MODE")]
+    rollups: Option<forewarn::rollup::RollupMode>,
+    /// How far before the previous run's end a pull-mode run aggregates again, for rows that
+    /// arrive late (older late rows are not seen by rollups).
+    #[arg(long, env = "FOREWARN_ROLLUP_OVERLAP", default_value = "10m", value_parser = parse_duration)]
+    rollup_overlap: std::time::Duration,
+    /// forewarn's own ClickHouse database for the rollup tables.
+    #[arg(long, env = "FOREWARN_ROLLUP_DATABASE", default_value = "forewarn")]
+    rollup_database: String,
 }
 
 #[derive(Args, Clone)]
@@ -424,6 +439,25 @@ impl SourceArgs {
             clickhouse: self.clickhouse.config(),
             names: self.names.names(),
             queries: self.queries.clone(),
+            rollups: self.rollup_settings(forewarn::rollup::RollupMode::Off),
+        })
+    }
+
+    /// The settings of a scheduled run: rollups default to pull.
+    fn scheduled_settings(&self) -> Result<SourceSettings, ConfigError> {
+        let mut settings = self.settings()?;
+        settings.rollups = self.rollup_settings(forewarn::rollup::RollupMode::Pull);
+        Ok(settings)
+    }
+
+    fn rollup_settings(
+        &self,
+        default: forewarn::rollup::RollupMode,
+    ) -> Option<forewarn::rollup::RollupSettings> {
+        Some(forewarn::rollup::RollupSettings {
+            mode: self.rollups.unwrap_or(default),
+            database: self.rollup_database.clone(),
+            overlap: self.rollup_overlap,
         })
     }
 }

@@ -84,7 +84,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         .map_err(|e| ConfigError::flag("rules/notify.yaml", "receivers", e.to_string()))?;
     let deadman = DeadmanPinger::from_env().context("FOREWARN_DEADMAN_URL")?;
     let store = crate::commands::open_store(&args.source, &args.state).await?;
-    let source = args.source.settings()?.watching(&whole.rules);
+    let source = args.source.scheduled_settings()?.watching(&whole.rules);
     let lease = match &args.lease {
         Some(name) => {
             let client = forewarn::act::kube::connect(args.kube_context.as_deref())

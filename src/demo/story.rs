@@ -134,6 +134,7 @@ async fn replay(
         clickhouse: crate::source::ClickHouseConfig::new("http://unused"),
         names: TelemetryNames::default(),
         queries: None,
+        rollups: None,
     };
     let runner = JobRunner {
         rules: &set,

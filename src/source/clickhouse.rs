@@ -16,9 +16,10 @@ use clickhouse::Client;
 use polars::io::SerReader;
 use polars::prelude::{DataFrame, IpcStreamReader};
 
+use crate::rollup::Rollups;
 use crate::source::introspect::{Generation, SchemaProblem, TableColumns, TableRole};
 use crate::source::names::TelemetryNames;
-use crate::source::parameters::{self, ParameterValue};
+use crate::source::parameters::{self, Parameter, ParameterValue};
 use crate::source::queries::QuerySet;
 use crate::source::SourceError;
 use crate::window::{self, QueryKind, WindowSpec};
@@ -73,7 +74,7 @@ impl ClickHouseConfig {
         client
     }
 
-    fn read_client(&self) -> Client {
+    pub(crate) fn read_client(&self) -> Client {
         self.writable_client()
             .with_setting("readonly", "2")
             .with_setting(
@@ -112,6 +113,7 @@ pub struct ClickHouseSource {
     logs: TableStatus,
     metrics: TableStatus,
     traces: TableStatus,
+    rollups: Option<Rollups>,
 }
 
 /// What ClickHouse reported about one query (from `X-ClickHouse-Summary`).
@@ -204,6 +206,7 @@ impl ClickHouseSource {
             logs,
             metrics,
             traces,
+            rollups: None,
         })
     }
 
@@ -288,58 +291,120 @@ impl ClickHouseSource {
             Generation::G2
         };
         let sql = self.queries.render(kind, logs_generation);
+        if let Some(rollups) = &self.rollups {
+            if rollups.serves(kind, window, &self.queries) {
+                match rollups
+                    .fetch(kind, window, &self.names, logs_generation)
+                    .await
+                {
+                    Ok(answer) => return Ok(answer),
+                    Err(e) => tracing::warn!(
+                        query = %origin,
+                        error = %e,
+                        "cannot use the rollup for this window: reading raw samples"
+                    ),
+                }
+            }
+        }
         let parameters = parameters::window_parameters(&self.names, window);
-        let started = Instant::now();
-        let timeout = self.config.query_timeout;
-        let run = async {
-            let mut query = self.client.query_raw(&sql);
-            for parameter in &parameters {
-                query = match &parameter.value {
-                    ParameterValue::Text(text) => query.param(parameter.name, text),
-                    ParameterValue::Number(number) => query.param(parameter.name, number),
-                    ParameterValue::Texts(texts) => query.param(parameter.name, texts),
-                };
-            }
-            let mut cursor = query.fetch_bytes("ArrowStream")?;
-            let bytes = cursor.collect().await?;
-            let summary = cursor.summary().cloned();
-            Ok::<_, clickhouse::error::Error>((bytes, summary, cursor.received_bytes()))
-        };
-        let (bytes, summary, received_bytes) = match tokio::time::timeout(timeout, run).await {
-            Err(_) => {
-                return Err(SourceError::Timeout {
-                    query: origin,
-                    seconds: timeout.as_secs_f64(),
-                })
-            }
-            Ok(Err(e)) => return Err(classify_error(&self.config, e, &origin)),
-            Ok(Ok(v)) => v,
-        };
-        let frame = if bytes.is_empty() {
-            window::empty_frame(kind)
-        } else {
-            decode_arrow(&bytes).map_err(|message| SourceError::Decode {
-                query: origin.clone(),
-                message,
-            })?
-        };
-        let frame = window::normalize(kind, frame).map_err(|e| SourceError::Frame {
-            query: origin.clone(),
-            source: e,
-        })?;
-        let stats = QueryStats {
-            server_elapsed: summary
-                .as_ref()
-                .and_then(|s| s.elapsed_ns())
-                .map(Duration::from_nanos),
-            read_rows: summary.as_ref().and_then(|s| s.read_rows()),
-            read_bytes: summary.as_ref().and_then(|s| s.read_bytes()),
-            result_rows: frame.height(),
-            received_bytes,
-            wall: started.elapsed(),
-        };
-        Ok((frame, stats))
+        run_window_query(&self.config, &self.client, kind, &sql, &parameters, &origin).await
     }
+
+    /// Reads rollups instead of raw samples where they serve a window (see `crate::rollup`).
+    pub fn with_rollups(mut self, rollups: Option<Rollups>) -> ClickHouseSource {
+        self.rollups = rollups;
+        self
+    }
+
+    pub fn rollups(&self) -> Option<&Rollups> {
+        self.rollups.as_ref()
+    }
+
+    pub fn config(&self) -> &ClickHouseConfig {
+        &self.config
+    }
+
+    /// The telemetry database the queries read.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
+    pub fn names(&self) -> &TelemetryNames {
+        &self.names
+    }
+
+    pub fn queries(&self) -> &QuerySet {
+        &self.queries
+    }
+}
+
+/// Binds each parameter to its `{name:Type}` placeholder.
+pub(crate) fn bind(
+    mut query: clickhouse::query::Query,
+    parameters: &[Parameter],
+) -> clickhouse::query::Query {
+    for parameter in parameters {
+        query = match &parameter.value {
+            ParameterValue::Text(text) => query.param(parameter.name, text),
+            ParameterValue::Number(number) => query.param(parameter.name, number),
+            ParameterValue::Texts(texts) => query.param(parameter.name, texts),
+        };
+    }
+    query
+}
+
+/// Runs one window query and returns its frame, normalised to `kind`'s schema.
+pub(crate) async fn run_window_query(
+    config: &ClickHouseConfig,
+    client: &Client,
+    kind: QueryKind,
+    sql: &str,
+    parameters: &[Parameter],
+    origin: &str,
+) -> Result<(DataFrame, QueryStats), SourceError> {
+    let started = Instant::now();
+    let timeout = config.query_timeout;
+    let run = async {
+        let query = bind(client.query_raw(sql), parameters);
+        let mut cursor = query.fetch_bytes("ArrowStream")?;
+        let bytes = cursor.collect().await?;
+        let summary = cursor.summary().cloned();
+        Ok::<_, clickhouse::error::Error>((bytes, summary, cursor.received_bytes()))
+    };
+    let (bytes, summary, received_bytes) = match tokio::time::timeout(timeout, run).await {
+        Err(_) => {
+            return Err(SourceError::Timeout {
+                query: origin.to_string(),
+                seconds: timeout.as_secs_f64(),
+            })
+        }
+        Ok(Err(e)) => return Err(classify_error(config, e, origin)),
+        Ok(Ok(v)) => v,
+    };
+    let frame = if bytes.is_empty() {
+        window::empty_frame(kind)
+    } else {
+        decode_arrow(&bytes).map_err(|message| SourceError::Decode {
+            query: origin.to_string(),
+            message,
+        })?
+    };
+    let frame = window::normalize(kind, frame).map_err(|e| SourceError::Frame {
+        query: origin.to_string(),
+        source: e,
+    })?;
+    let stats = QueryStats {
+        server_elapsed: summary
+            .as_ref()
+            .and_then(|s| s.elapsed_ns())
+            .map(Duration::from_nanos),
+        read_rows: summary.as_ref().and_then(|s| s.read_rows()),
+        read_bytes: summary.as_ref().and_then(|s| s.read_bytes()),
+        result_rows: frame.height(),
+        received_bytes,
+        wall: started.elapsed(),
+    };
+    Ok((frame, stats))
 }
 
 async fn run_arrow(

@@ -122,6 +122,17 @@ impl QuerySet {
         Ok(set)
     }
 
+    /// Whether `kind` is forewarn's own query (not replaced by a `--queries` file): rollups
+    /// aggregate exactly what the embedded queries do, so an override is read raw.
+    pub fn is_embedded(&self, kind: QueryKind) -> bool {
+        self.get(kind).sql
+            == EMBEDDED
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, sql)| *sql)
+                .unwrap_or_default()
+    }
+
     pub fn get(&self, kind: QueryKind) -> &QueryText {
         &self.texts[&kind]
     }

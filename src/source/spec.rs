@@ -45,6 +45,8 @@ pub struct SourceSettings {
     pub names: TelemetryNames,
     /// A directory of .sql files replacing the embedded queries of the same name.
     pub queries: Option<PathBuf>,
+    /// Rollups in forewarn's own database (ClickHouse sources only); `None` reads raw windows.
+    pub rollups: Option<crate::rollup::RollupSettings>,
 }
 
 impl SourceSettings {
@@ -85,6 +87,12 @@ impl SourceSettings {
                 let source =
                     ClickHouseSource::connect(self.clickhouse.clone(), self.names.clone(), queries)
                         .await?;
+                let rollups = self
+                    .rollups
+                    .clone()
+                    .filter(|r| r.mode != crate::rollup::RollupMode::Off)
+                    .map(|r| crate::rollup::Rollups::new(r, &self.clickhouse, source.database()));
+                let source = source.with_rollups(rollups);
                 Ok(Source::ClickHouse(Box::new(source)))
             }
         }
