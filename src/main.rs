@@ -24,6 +24,7 @@ mod jobs_command;
 mod manifests_command;
 mod remediate_cli;
 mod report_command;
+mod rollup_command;
 mod serve_command;
 use exit::Outcome;
 
@@ -103,6 +104,10 @@ enum Command {
     /// Reports: `report daily` — the day in review with charts, as text, HTML or email.
     #[command(subcommand)]
     Report(report_command::ReportCommand),
+    /// Rollups in forewarn's own database: `rollup status` (mode, reach, lag), `rollup backfill
+    /// --since T` (fill history in chunks).
+    #[command(subcommand)]
+    Rollup(rollup_command::RollupCommand),
 }
 
 #[derive(Args)]
@@ -324,10 +329,10 @@ pub(crate) struct SourceArgs {
     /// How far before the previous run's end a pull-mode run aggregates again, for rows that
     /// arrive late (older late rows are not seen by rollups).
     #[arg(long, env = "FOREWARN_ROLLUP_OVERLAP", default_value = "10m", value_parser = parse_duration)]
-    rollup_overlap: std::time::Duration,
+    pub(crate) rollup_overlap: std::time::Duration,
     /// forewarn's own ClickHouse database for the rollup tables.
     #[arg(long, env = "FOREWARN_ROLLUP_DATABASE", default_value = "forewarn")]
-    rollup_database: String,
+    pub(crate) rollup_database: String,
 }
 
 #[derive(Args, Clone)]
@@ -444,7 +449,7 @@ impl SourceArgs {
     }
 
     /// The settings of a scheduled run: rollups default to pull.
-    fn scheduled_settings(&self) -> Result<SourceSettings, ConfigError> {
+    pub(crate) fn scheduled_settings(&self) -> Result<SourceSettings, ConfigError> {
         let mut settings = self.settings()?;
         settings.rollups = self.rollup_settings(forewarn::rollup::RollupMode::Pull);
         Ok(settings)
@@ -668,6 +673,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Serve(args) => serve_command::serve(args).await,
         Command::Explain(args) => explain_command::explain(args).await,
         Command::Report(command) => report_command::report(command).await,
+        Command::Rollup(command) => rollup_command::rollup(command).await,
     }
 }
 

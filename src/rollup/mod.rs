@@ -278,7 +278,7 @@ impl Rollups {
                 tracing::warn!(
                     database = %self.settings.database,
                     error = %why,
-                    "rollups are off: forewarn cannot write its own database; reading raw windows"
+                    "rollups are off: forewarn cannot create its rollup tables in its own database; reading raw windows"
                 );
                 *self.readiness.lock().unwrap() = Readiness::Disabled(why);
                 Err(e)
@@ -293,9 +293,14 @@ impl Rollups {
             "rollup: create database",
         )
         .await?;
-        let engine = match self.settings.mode {
-            RollupMode::Views => "AggregatingMergeTree".to_string(),
-            _ => "ReplacingMergeTree(version)".to_string(),
+        // Views feed partial states per insert block, which AggregatingMergeTree merges; pulled
+        // minutes are whole and a later aggregation of one replaces it.
+        let (engine, version) = match self.settings.mode {
+            RollupMode::Views => (
+                "AggregatingMergeTree",
+                "version SimpleAggregateFunction(max, UInt64)",
+            ),
+            _ => ("ReplacingMergeTree(version)", "version UInt64"),
         };
         for rollup in tables::ALL {
             for table in rollup.tables {
@@ -304,7 +309,7 @@ impl Rollups {
                      PARTITION BY toDate(minute) ORDER BY ({}) \
                      TTL minute + INTERVAL {RETENTION_DAYS} DAY",
                     self.qualified(&self.table_name(table)),
-                    table.columns,
+                    table.columns.replace("version UInt64", version),
                     table.order_by
                 );
                 self.execute(&sql, &format!("rollup: create {}", table.name))

@@ -37,16 +37,28 @@ pub fn plan(
     until: OffsetDateTime,
     overlap: Duration,
 ) -> Plan {
-    let Some(held) = coverage.filter(|c| c.reach >= since && c.from <= until) else {
-        // Nothing held, or a gap between what is held and the window: start afresh from the
-        // window (what lies before the gap is no longer claimed).
-        return Plan {
-            fills: vec![Fill { since, until }],
-            coverage: Coverage {
-                from: since,
-                reach: until,
-            },
-        };
+    let whole = Fill { since, until };
+    let held = match coverage {
+        // A window wholly before what is held (the daily report's week before): aggregate it,
+        // but claim nothing, so the scheduled runs' coverage stays as it is.
+        Some(held) if until < held.from => {
+            return Plan {
+                fills: vec![whole],
+                coverage: held,
+            }
+        }
+        Some(held) if since <= held.reach => held,
+        // Nothing held, or a gap since the last run (forewarn was down): start afresh from the
+        // window; what lies before the gap is no longer claimed.
+        _ => {
+            return Plan {
+                fills: vec![whole],
+                coverage: Coverage {
+                    from: since,
+                    reach: until,
+                },
+            }
+        }
     };
     let mut fills = Vec::new();
     if since < held.from {
@@ -197,6 +209,28 @@ mod tests {
             }
         );
         assert_eq!(p.fills.len(), 1);
+    }
+
+    #[test]
+    fn a_window_before_the_coverage_is_aggregated_without_moving_it() {
+        let held = Coverage {
+            from: datetime!(2026-11-20 09:00 UTC),
+            reach: datetime!(2026-11-20 12:00 UTC),
+        };
+        let week_before = plan(
+            Some(held),
+            datetime!(2026-11-12 12:00 UTC),
+            datetime!(2026-11-13 12:00 UTC),
+            10 * MIN,
+        );
+        assert_eq!(week_before.coverage, held);
+        assert_eq!(
+            week_before.fills,
+            vec![Fill {
+                since: datetime!(2026-11-12 12:00 UTC),
+                until: datetime!(2026-11-13 12:00 UTC)
+            }]
+        );
     }
 
     #[test]

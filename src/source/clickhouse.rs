@@ -218,6 +218,11 @@ impl ClickHouseSource {
         )
     }
 
+    /// The logs table's generation, or why it cannot be read (`context` names the reader).
+    pub fn logs_generation(&self, context: &str) -> Result<Generation, SourceError> {
+        self.table_error(&self.logs, context)
+    }
+
     /// Problems with the tables, as errors a user can act on (for `forewarn check --connect`).
     pub fn table_problems(&self) -> Vec<SourceError> {
         [&self.logs, &self.metrics]

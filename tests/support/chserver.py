@@ -27,6 +27,8 @@ What it speaks (the subset of ClickHouse's HTTP interface that clients use):
   ``decompress=1`` bodies are ClickHouse native compressed blocks
   (LZ4 0x82, none 0x02, ZSTD 0x90), checksums verified when clickhouse-cityhash
   is installed. ``compress=1`` answers in native LZ4 blocks.
+* ``--readonly-user NAME``: that user's requests run with readonly=2 (its settings
+  profile), so every write or DDL fails with 164 READONLY as on a real server.
 * Auth from X-ClickHouse-User/-Key headers, user/password params or HTTP Basic;
   when started with ``--password`` a mismatch is 403 + code 516 like real CH.
 * Errors: the HTTP status real ClickHouse uses for the exception code
@@ -649,6 +651,10 @@ class Handler(BaseHTTPRequestHandler):
             settings.append((k, v))
         if self.command in ("GET", "HEAD") and (readonly is None or readonly == "0"):
             readonly = "2"  # real ClickHouse: GET implies readonly=2
+        if user in getattr(srv, "readonly_users", ()) and (readonly is None or readonly == "0"):
+            # A user whose settings profile has readonly=2: reads and settings, no writes or DDL
+            # (the engine enforces it; a request cannot lower it, as in real ClickHouse).
+            readonly = "2"
         database = params.get("database") or None
         default_format = params.get("default_format") or "TabSeparated"
         compress_out = params.get("compress") == "1"
@@ -866,6 +872,9 @@ def main(argv=None):
     ap.add_argument("--data-dir", required=True)
     ap.add_argument("--user", default="default")
     ap.add_argument("--password", default=None)
+    ap.add_argument("--readonly-user", action="append", default=[],
+                    help="a user whose profile is readonly=2 (may read and change settings, "
+                         "never write); repeatable")
     ap.add_argument("--log-level", default=os.environ.get("CHSERVER_LOG", "INFO"))
     ap.add_argument("--stdin-eof", choices=("auto", "exit", "ignore"), default="auto",
                     help="exit when stdin reaches EOF: 'auto' does so when stdin is a pipe "
@@ -892,6 +901,7 @@ def main(argv=None):
     server.engine = engine
     server.user = args.user
     server.password = args.password
+    server.readonly_users = set(args.readonly_user)
     server.display_name = socket.gethostname() or "chserver"
     port = server.server_address[1]
     log.info("engine %s on %s ready in %.2fs; auth %s", engine.version, args.data_dir,

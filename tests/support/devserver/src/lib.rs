@@ -55,6 +55,9 @@ impl DevServer {
             .arg(repo.join("tests/support/chserver.py"))
             .args(["--port", "0", "--data-dir"])
             .arg(dir.path())
+            // `reader` may read but never write (a readonly=2 profile), for tests of what
+            // forewarn does without write access.
+            .args(["--readonly-user", "reader"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

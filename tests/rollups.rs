@@ -1,0 +1,383 @@
+//! Rollups against the real ClickHouse engine: windows and findings read from the rollups equal
+//! those read from raw samples, including rows that arrive late (after a run aggregated their
+//! minute), in pull mode and in views mode; and without the overlap the late rows are missed
+//! (the control that shows the comparison can fail).
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use forewarn::demo::generate::{generate, DemoParams};
+use forewarn::rollup::{RollupMode, RollupSettings, Rollups};
+use forewarn::source::introspect::Generation;
+use forewarn::source::queries::QuerySet;
+use forewarn::source::{ClickHouseConfig, ClickHouseSource, Source, TelemetryNames};
+use forewarn::window::{QueryKind, WindowSpec};
+use support::{forewarn_bin, server};
+use time::macros::datetime;
+use time::OffsetDateTime;
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+fn dataset(dir: &std::path::Path, end: OffsetDateTime, seed: u64) {
+    let params = DemoParams {
+        seed,
+        hours: 4.0,
+        end,
+        scale: 0.3,
+    };
+    let dataset = generate(&params);
+    forewarn::demo::parquet::write_dataset(&dataset, dir).unwrap();
+}
+
+async fn load(dir: &std::path::Path, generation: Generation) -> ClickHouseConfig {
+    let config = server().fresh_database().await;
+    let names = TelemetryNames::default();
+    forewarn::schema::apply(&config.writable_client(), generation, &names)
+        .await
+        .unwrap();
+    forewarn::demo::load::load_dataset(dir, &config, &names)
+        .await
+        .unwrap();
+    config
+}
+
+async fn admin(config: &ClickHouseConfig, sql: &str) {
+    config
+        .writable_client()
+        .query_raw(sql)
+        .execute()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn count(config: &ClickHouseConfig, sql: &str) -> u64 {
+    config
+        .writable_client()
+        .query(sql)
+        .fetch_one::<u64>()
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// A source of `config`'s telemetry, with rollups in `mode` kept in `database`.
+async fn source(
+    config: &ClickHouseConfig,
+    mode: RollupMode,
+    database: &str,
+    overlap: Duration,
+) -> Source {
+    let source = ClickHouseSource::connect(
+        config.clone(),
+        TelemetryNames::default(),
+        QuerySet::embedded(),
+    )
+    .await
+    .unwrap();
+    let telemetry = source.database().to_string();
+    let rollups = (mode != RollupMode::Off).then(|| {
+        Rollups::new(
+            RollupSettings {
+                mode,
+                database: database.into(),
+                overlap,
+            },
+            config,
+            &telemetry,
+        )
+    });
+    Source::ClickHouse(Box::new(source.with_rollups(rollups)))
+}
+
+fn rollups(source: &Source) -> &Rollups {
+    match source {
+        Source::ClickHouse(s) => s.rollups().unwrap(),
+        Source::Parquet(_) => unreachable!(),
+    }
+}
+
+/// Every rolled-up window of `as_of` (1- and 5-minute buckets) equals the raw one.
+async fn assert_same_windows(raw: &Source, rolled: &Source, as_of: OffsetDateTime, what: &str) {
+    for kind in [QueryKind::Memory, QueryKind::Errors] {
+        for bucket in [MINUTE, 5 * MINUTE] {
+            let window = WindowSpec::ending_at(as_of, Duration::from_secs(3 * 3600), bucket);
+            let expected = raw.fetch(kind, &window).await.unwrap();
+            let got = rolled.fetch(kind, &window).await.unwrap();
+            assert!(expected.height() > 100, "{kind} has data");
+            assert!(
+                got.equals_missing(&expected),
+                "{what}: {kind} at {bucket:?} buckets differs from the raw window:\nrollup:\n{got}\nraw:\n{expected}"
+            );
+        }
+    }
+    assert_eq!(rollups(rolled).disabled_because(), None);
+}
+
+/// Moves a third of the rows of `[from, to)` out of the telemetry tables, to bring them back
+/// later as late arrivals; returns how many.
+async fn hold_back(config: &ClickHouseConfig, from: &str, to: &str) -> u64 {
+    let mut held = 0;
+    for (table, time) in [
+        ("otel_metrics_gauge", "TimeUnix"),
+        ("otel_logs", "Timestamp"),
+    ] {
+        let pick = format!(
+            "{time} >= toDateTime64('{from}', 9, 'UTC') AND {time} < toDateTime64('{to}', 9, 'UTC') \
+             AND cityHash64(toString({time}), toString(ResourceAttributes)) % 3 = 0"
+        );
+        admin(config, &format!("CREATE TABLE late_{table} AS {table}")).await;
+        admin(
+            config,
+            &format!("INSERT INTO late_{table} SELECT * FROM {table} WHERE {pick}"),
+        )
+        .await;
+        admin(
+            config,
+            &format!("ALTER TABLE {table} DELETE WHERE {pick} SETTINGS mutations_sync = 2"),
+        )
+        .await;
+        held += count(config, &format!("SELECT count() FROM late_{table}")).await;
+    }
+    held
+}
+
+async fn arrive_late(config: &ClickHouseConfig) {
+    for table in ["otel_metrics_gauge", "otel_logs"] {
+        admin(
+            config,
+            &format!("INSERT INTO {table} SELECT * FROM late_{table}"),
+        )
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_without_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = datetime!(2026-11-20 12:00 UTC);
+    dataset(dir.path(), end, 11);
+    let config = load(dir.path(), Generation::G2).await;
+    let db = config.database.clone().unwrap();
+    let first = datetime!(2026-11-20 11:30 UTC);
+    let second = datetime!(2026-11-20 11:35 UTC);
+    // Rows of the 8 minutes before the first run arrive only after it.
+    let held = hold_back(&config, "2026-11-20 11:22:00", "2026-11-20 11:30:00").await;
+    assert!(held > 500, "{held} rows held back");
+
+    let raw = source(&config, RollupMode::Off, "", MINUTE).await;
+    let pulled = source(&config, RollupMode::Pull, &format!("{db}_fw"), 10 * MINUTE).await;
+    let no_overlap = source(
+        &config,
+        RollupMode::Pull,
+        &format!("{db}_fw0"),
+        Duration::ZERO,
+    )
+    .await;
+    let memory = WindowSpec::ending_at(second, Duration::from_secs(3 * 3600), MINUTE);
+
+    assert_same_windows(&raw, &pulled, first, "first run").await;
+    no_overlap
+        .fetch(
+            QueryKind::Memory,
+            &WindowSpec::ending_at(first, Duration::from_secs(3 * 3600), MINUTE),
+        )
+        .await
+        .unwrap();
+    arrive_late(&config).await;
+    assert_same_windows(&raw, &pulled, second, "after late rows").await;
+
+    // The control: a rollup that never looks back misses the late rows of its last run.
+    let expected = raw.fetch(QueryKind::Memory, &memory).await.unwrap();
+    let missed = no_overlap.fetch(QueryKind::Memory, &memory).await.unwrap();
+    let samples = |f: &polars::prelude::DataFrame| {
+        f.column("samples")
+            .unwrap()
+            .as_materialized_series()
+            .sum::<u64>()
+            .unwrap()
+    };
+    assert!(
+        samples(&missed) < samples(&expected),
+        "without overlap the late samples are lost: {} vs {}",
+        samples(&missed),
+        samples(&expected)
+    );
+
+    // A steady run aggregated only what is new: the coverage moved to the second run's end.
+    let names = TelemetryNames::default();
+    let status = rollups(&pulled)
+        .status(&names, |_| Ok(Generation::G2), second)
+        .await
+        .unwrap();
+    for s in &status {
+        assert_eq!(s.reach.as_deref(), Some("2026-11-20T11:35:00Z"), "{s:?}");
+        assert_eq!(
+            s.covered_from.as_deref(),
+            Some("2026-11-20T08:30:00Z"),
+            "{s:?}"
+        );
+        assert!(s.current && s.rows > 0, "{s:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn analyze_prints_the_same_findings_from_rollups_and_raw_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = datetime!(2026-11-20 12:00 UTC);
+    dataset(dir.path(), end, 5);
+    let config = load(dir.path(), Generation::G1).await;
+    let db = config.database.clone().unwrap();
+    hold_back(&config, "2026-11-20 11:45:00", "2026-11-20 11:50:00").await;
+    let analyze = |at: &str, rollups: &str| {
+        let out = Command::new(forewarn_bin())
+            .args([
+                "analyze",
+                "--output",
+                "jsonl",
+                "--at",
+                at,
+                "--rollups",
+                rollups,
+            ])
+            .args([
+                "--clickhouse-url",
+                &server().url(),
+                "--clickhouse-database",
+                &db,
+            ])
+            .args(["--rollup-database", &format!("{db}_fw")])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(
+            !stderr.contains("reading raw"),
+            "the rollup was used: {stderr}"
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    analyze("2026-11-20T11:50:00Z", "pull");
+    arrive_late(&config).await;
+    let from_rollups = analyze("2026-11-20T12:00:00Z", "pull");
+    let from_raw = analyze("2026-11-20T12:00:00Z", "off");
+    assert!(
+        from_raw.lines().count() >= 3,
+        "the demo's incidents are found: {from_raw}"
+    );
+    assert_eq!(from_rollups, from_raw);
+    // forewarn's database holds the rollups; the telemetry database gained nothing.
+    assert!(
+        count(
+            &config,
+            &format!("SELECT count() FROM `{db}_fw`.rollup_memory_usage")
+        )
+        .await
+            > 0
+    );
+    assert_eq!(
+        count(&config, &format!("SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE '%rollup%'")).await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn views_feed_the_rollups_at_insert_time_and_give_the_raw_windows() {
+    // Views feed the minutes after their creation, so the data is stamped from just after now.
+    let now = OffsetDateTime::now_utc();
+    let end =
+        forewarn::window::timefmt::floor_to(now, MINUTE) + Duration::from_secs(4 * 3600 + 180);
+    let dir = tempfile::tempdir().unwrap();
+    dataset(dir.path(), end, 11);
+    let config = server().fresh_database().await;
+    let db = config.database.clone().unwrap();
+    let names = TelemetryNames::default();
+    forewarn::schema::apply(&config.writable_client(), Generation::G1, &names)
+        .await
+        .unwrap();
+    let viewed = source(&config, RollupMode::Views, &format!("{db}_fw"), 10 * MINUTE).await;
+    // The first read creates the views (on an empty window).
+    let empty = WindowSpec::ending_at(now, Duration::from_secs(3600), MINUTE);
+    viewed.fetch(QueryKind::Memory, &empty).await.unwrap();
+    viewed.fetch(QueryKind::Errors, &empty).await.unwrap();
+    forewarn::demo::load::load_dataset(dir.path(), &config, &names)
+        .await
+        .unwrap();
+    let fed = count(
+        &config,
+        &format!("SELECT count() FROM `{db}_fw`.rollup_memory_usage_fed"),
+    )
+    .await;
+    assert!(fed > 1000, "the views fed {fed} rows at insert time");
+    let raw = source(&config, RollupMode::Off, "", MINUTE).await;
+    assert_same_windows(&raw, &viewed, end, "views").await;
+    let status = rollups(&viewed)
+        .status(&names, |_| Ok(Generation::G1), end)
+        .await
+        .unwrap();
+    assert!(
+        status
+            .iter()
+            .all(|s| s.mode == RollupMode::Views && s.current && s.rows > 0),
+        "{status:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_write_access_to_its_database_forewarn_says_so_and_reads_raw_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    dataset(dir.path(), datetime!(2026-11-20 12:00 UTC), 11);
+    let config = load(dir.path(), Generation::G2).await;
+    let db = config.database.clone().unwrap();
+    let out = |rollups: &str, user: &str| {
+        Command::new(forewarn_bin())
+            .args([
+                "analyze",
+                "--output",
+                "jsonl",
+                "--at",
+                "2026-11-20T12:00:00Z",
+            ])
+            .args(["--rollups", rollups])
+            .args([
+                "--clickhouse-url",
+                &server().url(),
+                "--clickhouse-database",
+                &db,
+            ])
+            .args(["--clickhouse-user", user])
+            .args(["--rollup-database", &format!("{db}_fw")])
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    // `reader` has a readonly=2 profile on the test server: it may read, never write.
+    let refused = out("pull", "reader");
+    let raw = out("off", "default");
+    assert!(
+        refused.status.success() && raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(!raw.stdout.is_empty(), "findings to compare");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(
+        stderr.matches("rollups are off").count(),
+        1,
+        "said once: {stderr}"
+    );
+    assert!(
+        stderr.contains("READONLY") || stderr.contains("readonly"),
+        "{stderr}"
+    );
+    assert_eq!(refused.stdout, raw.stdout);
+    // The control: a usable database gives the same rows without the warning.
+    let used = out("pull", "default");
+    assert!(!String::from_utf8_lossy(&used.stderr).contains("rollups are off"));
+    assert_eq!(used.stdout, raw.stdout);
+}
