@@ -1,13 +1,21 @@
-//! Benchmark: pulling a memory window of N containers × H hours × 15 s samples (default
-//! 10,000 × 6 h = 14.4 M samples) from the real ClickHouse engine behind its HTTP interface.
+//! Benchmark: the memory rule's window (default 3 h) over N containers × H hours × 15 s samples
+//! (default 10,000 × 6 h = 14.4 M samples) in the real ClickHouse engine behind its HTTP
+//! interface.
 //!
-//! Side by side in one run, alternating: forewarn's pull (the aggregation pushed into
-//! ClickHouse, ArrowStream straight into Polars) and the naive Python pull a user would write
-//! (`bench/naive_pull.py`: raw rows as Arrow → Polars group-by → OLS slopes). Reports wall time,
-//! rows/s, forewarn's peak RSS, ClickHouse's own time for the query (X-ClickHouse-Summary), and
-//! the naive script's time and peak RSS. Median of `--runs`.
+//! Side by side in one run, per bucket width, each measurement in its own process (so each peak
+//! RSS is that measurement's own):
+//! - the naive Python pull a user would write (`bench/naive_pull.py`: raw rows as Arrow →
+//!   Polars group-by → OLS slopes);
+//! - forewarn's cold pull: the raw window query (aggregation pushed into ClickHouse,
+//!   ArrowStream straight into Polars);
+//! - forewarn's first rollup run: an empty rollup aggregated over the window, then read;
+//! - forewarn's steady-state run, as a CronJob every 5 minutes does it: the rollup extended by
+//!   the 5 new minutes plus the 10-minute overlap (`INSERT … SELECT` in ClickHouse), then the
+//!   window read from the rollup.
+//! Reports wall time, ClickHouse's own time (X-ClickHouse-Summary) and peak RSS (VmHWM).
+//! Median of `--runs`.
 //!
-//! `cargo run --example forewarn-bench -- [--containers 10000] [--hours 6] [--bucket 5m] [--runs 3]`
+//! `cargo run --example forewarn-bench -- [--containers 10000] [--hours 6] [--window 3h] [--bucket 5m] [--runs 3]`
 
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use forewarn::rollup::{RollupMode, RollupSettings, Rollups};
 use forewarn::source::introspect::Generation;
 use forewarn::source::queries::QuerySet;
 use forewarn::source::{ClickHouseConfig, ClickHouseSource, TelemetryNames};
@@ -23,12 +32,16 @@ use forewarn_devserver::DevServer;
 use time::OffsetDateTime;
 
 #[derive(Parser)]
-#[command(about = "Benchmark forewarn's memory-window pull against the naive Python pull")]
+#[command(about = "Benchmark forewarn's memory-window reads against the naive Python pull")]
 struct Args {
     #[arg(long, default_value_t = 10_000)]
     containers: u64,
+    /// Hours of generated samples.
     #[arg(long, default_value_t = 6)]
     hours: u64,
+    /// The window a run reads (the shipped memory rule: 3h).
+    #[arg(long, default_value = "3h", value_parser = timefmt::parse_duration)]
+    window: Duration,
     /// Seconds between working-set samples.
     #[arg(long, default_value_t = 15)]
     interval: u64,
@@ -40,6 +53,15 @@ struct Args {
     /// Also write the report (Markdown) here.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
+    /// Internal: run one measurement in this process and print it as JSON.
+    #[arg(long, hide = true)]
+    child: Option<String>,
+    #[arg(long, hide = true)]
+    url: Option<String>,
+    #[arg(long, hide = true)]
+    as_of: Option<String>,
+    #[arg(long, hide = true)]
+    rollup_database: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,7 +69,10 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(run(args))
+    match args.child.clone() {
+        Some(mode) => runtime.block_on(child(args, &mode)),
+        None => runtime.block_on(run(args)),
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
@@ -69,6 +94,113 @@ fn peak_rss_bytes() -> u64 {
         * 1024
 }
 
+fn bench_config(url: &str) -> ClickHouseConfig {
+    let mut config = ClickHouseConfig::new(url);
+    config.database = Some("bench".into());
+    config.query_timeout = Duration::from_secs(900);
+    config.max_result_rows = 50_000_000;
+    config
+}
+
+/// One measurement: connect, (extend the rollup and) read the memory window as of `--as-of`.
+async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
+    let config = bench_config(args.url.as_deref().context("--url")?);
+    let as_of = timefmt::parse_time(
+        args.as_of.as_deref().context("--as-of")?,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let bucket = args.buckets[0];
+    let window = WindowSpec::ending_at(as_of, args.window, bucket);
+    let t = Instant::now();
+    let source = ClickHouseSource::connect(
+        config.clone(),
+        TelemetryNames::default(),
+        QuerySet::embedded(),
+    )
+    .await?;
+    let source = match mode {
+        "raw" => source,
+        _ => {
+            let database = source.database().to_string();
+            source.with_rollups(Some(Rollups::new(
+                RollupSettings {
+                    mode: RollupMode::Pull,
+                    database: args.rollup_database.clone().context("--rollup-database")?,
+                    overlap: Duration::from_secs(600),
+                },
+                &config,
+                &database,
+            )))
+        }
+    };
+    let (frame, stats) = source.fetch_with_stats(QueryKind::Memory, &window).await?;
+    let wall = t.elapsed().as_secs_f64();
+    if let Some(why) = source.rollups().and_then(|r| r.disabled_because()) {
+        bail!("the rollup was not used: {why}");
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "wall_s": wall,
+            "server_s": stats.server_elapsed.map(|d| d.as_secs_f64()),
+            "rows": frame.height(),
+            "peak_rss_bytes": peak_rss_bytes(),
+        })
+    );
+    Ok(())
+}
+
+struct Measured {
+    wall_s: f64,
+    server_s: f64,
+    rows: u64,
+    peak_rss_bytes: f64,
+}
+
+fn measure(
+    url: &str,
+    mode: &str,
+    as_of: OffsetDateTime,
+    args: &Args,
+    bucket: Duration,
+    rollup_database: &str,
+) -> anyhow::Result<Measured> {
+    let out = Command::new(std::env::current_exe()?)
+        .args([
+            "--child",
+            mode,
+            "--url",
+            url,
+            "--as-of",
+            &timefmt::rfc3339(as_of),
+        ])
+        .args(["--bucket", &format!("{}s", bucket.as_secs())])
+        .args(["--window", &format!("{}s", args.window.as_secs())])
+        .args(["--rollup-database", rollup_database])
+        .env("RUST_LOG", "warn")
+        .output()
+        .context("running a measurement")?;
+    if !out.status.success() {
+        bail!(
+            "measurement {mode} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let line: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("measurement output")?;
+    Ok(Measured {
+        wall_s: line["wall_s"].as_f64().unwrap_or(f64::NAN),
+        server_s: line["server_s"].as_f64().unwrap_or(f64::NAN),
+        rows: line["rows"].as_u64().unwrap_or(0),
+        peak_rss_bytes: line["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN),
+    })
+}
+
+fn mib(bytes: f64) -> String {
+    format!("{:.0} MiB", bytes / 1048576.0)
+}
+
 async fn run(args: Args) -> anyhow::Result<()> {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let server = DevServer::start(repo, None)?;
@@ -77,10 +209,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .query_raw("CREATE DATABASE IF NOT EXISTS bench")
         .execute()
         .await?;
-    let mut config = ClickHouseConfig::new(server.url());
-    config.database = Some("bench".into());
-    config.query_timeout = Duration::from_secs(600);
-    config.max_result_rows = 50_000_000;
+    let config = bench_config(&server.url());
     let names = TelemetryNames::default();
     forewarn::schema::apply(&config.writable_client(), Generation::G2, &names).await?;
 
@@ -121,65 +250,97 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("generating limits")?;
     let load_s = started.elapsed().as_secs_f64();
+    let window_samples = samples as f64 * args.window.as_secs_f64() / (args.hours as f64 * 3600.0);
 
     let mut report = String::new();
     report.push_str(&format!(
-        "# forewarn memory-window pull benchmark\n\n\
+        "# forewarn memory-window benchmark\n\n\
          {} containers × {} h × {} s = {} working-set samples (+ {} limit/request samples), \
          G2 exporter schema, real ClickHouse engine (chdb-core) behind the HTTP interface on \
-         loopback; generated in {load_s:.1} s. Median of {} alternating runs.\n\n\
-         | bucket | forewarn wall s | ClickHouse's own s | wall / ClickHouse | result rows | rows/s (input) | forewarn peak RSS | naive Python total s | naive peak RSS | naive / forewarn |\n\
-         |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-        args.containers, args.hours, args.interval, samples, spec_rows * 2, args.runs
+         loopback; generated in {load_s:.1} s. Each run reads the memory rule's window of {} \
+         (≈ {:.1} M working-set samples). Each measurement runs in its own process; median of {} \
+         runs (the first rollup run: once per bucket, on an empty rollup).\n\n\
+         | bucket | read | wall s | ClickHouse's own s | result rows | peak RSS | naive / this |\n\
+         |---|---|---:|---:|---:|---:|---:|\n",
+        args.containers,
+        args.hours,
+        args.interval,
+        samples,
+        spec_rows * 2,
+        humantime::format_duration(args.window),
+        window_samples / 1e6,
+        args.runs
     ));
+    let step = Duration::from_secs(300);
     for bucket in &args.buckets {
-        let window = WindowSpec {
-            since,
-            until,
-            bucket: *bucket,
-        };
-        let mut walls = Vec::new();
-        let mut servers = Vec::new();
-        let mut naive_totals = Vec::new();
-        let mut naive_rss = Vec::new();
-        let mut rows = 0;
+        let rollup_database = format!("bench_fw_{}s", bucket.as_secs());
+        let mut naive = Vec::new();
+        let mut raw = Vec::new();
         for _ in 0..args.runs {
-            let t = Instant::now();
-            let source =
-                ClickHouseSource::connect(config.clone(), names.clone(), QuerySet::embedded())
-                    .await?;
-            let (frame, stats) = source.fetch_with_stats(QueryKind::Memory, &window).await?;
-            walls.push(t.elapsed().as_secs_f64());
-            servers.push(
-                stats
-                    .server_elapsed
-                    .map(|d| d.as_secs_f64())
-                    .unwrap_or(f64::NAN),
-            );
-            rows = frame.height();
-            drop(frame);
-            let naive = naive_pull(repo, &server, since, until, *bucket)?;
-            naive_totals.push(naive.0);
-            naive_rss.push(naive.1);
+            raw.push(measure(&server.url(), "raw", until, &args, *bucket, "")?);
+            naive.push(naive_pull(
+                repo,
+                &server,
+                until - args.window,
+                until,
+                *bucket,
+            )?);
         }
-        let wall = median(walls);
-        let server_s = median(servers);
-        let naive_s = median(naive_totals);
+        // A CronJob every 5 minutes: the first run fills the rollup, each later one adds 5 minutes.
+        let first_as_of = until - step * args.runs as u32;
+        let first = measure(
+            &server.url(),
+            "rollup",
+            first_as_of,
+            &args,
+            *bucket,
+            &rollup_database,
+        )?;
+        let mut steady = Vec::new();
+        for i in 1..=args.runs {
+            steady.push(measure(
+                &server.url(),
+                "rollup",
+                first_as_of + step * i as u32,
+                &args,
+                *bucket,
+                &rollup_database,
+            )?);
+        }
+        let naive_s = median(naive.iter().map(|n| n.0).collect());
+        let naive_rss = median(naive.iter().map(|n| n.1).collect());
+        let row = |label: &str, m: &[Measured]| {
+            let wall = median(m.iter().map(|x| x.wall_s).collect());
+            format!(
+                "| {} | {label} | {wall:.2} | {:.2} | {} | {} | {:.1}× |\n",
+                humantime::format_duration(*bucket),
+                median(m.iter().map(|x| x.server_s).collect()),
+                m[0].rows,
+                mib(median(m.iter().map(|x| x.peak_rss_bytes).collect())),
+                naive_s / wall,
+            )
+        };
         report.push_str(&format!(
-            "| {} | {wall:.2} | {server_s:.2} | {:.2} | {rows} | {:.1} M | {:.0} MiB | {naive_s:.2} | {:.0} MiB | {:.2}× |\n",
+            "| {} | naive Python pull (raw samples) | {naive_s:.2} | | | {} | 1.0× |\n",
             humantime::format_duration(*bucket),
-            wall / server_s,
-            samples as f64 / wall / 1e6,
-            peak_rss_bytes() as f64 / 1048576.0,
-            median(naive_rss) / 1048576.0,
-            naive_s / wall,
+            mib(naive_rss)
+        ));
+        report.push_str(&row("forewarn cold pull (raw window query)", &raw));
+        report.push_str(&row(
+            "forewarn first rollup run (aggregate window, read)",
+            &[first],
+        ));
+        report.push_str(&row(
+            "forewarn steady run (5 new min + 10 min overlap, read rollup)",
+            &steady,
         ));
     }
     report.push_str(
-        "\nforewarn wall = connect + introspection + query + ArrowStream transfer + Polars decode and \
-         normalisation; ClickHouse's own = elapsed from X-ClickHouse-Summary. forewarn peak RSS is \
-         this process's VmHWM (the server is a separate process). The naive pull fetches raw rows \
-         of the working-set metric only (no limits) and aggregates in Polars.\n",
+        "\nwall = a fresh process's connect + introspection + (rollup extension) + query + \
+         ArrowStream transfer + Polars decode and normalisation; ClickHouse's own = elapsed of the \
+         window read from X-ClickHouse-Summary (the rollup's INSERT … SELECT is in wall only). Peak \
+         RSS is each process's VmHWM (the server is a separate process). The naive pull fetches raw \
+         rows of the working-set metric only (no limits) and aggregates in Polars.\n",
     );
     println!("{report}");
     if let Some(path) = args.report {

@@ -1,13 +1,13 @@
--- forewarn rollup: errors, one row per service and minute (queries/errors.sql's aggregates as
--- states). {{logs_time_prune}} as in the window query.
+-- forewarn rollup: errors, one row per service and minute (queries/errors.sql's counts and the
+-- opt-out label's greatest value, mergeable). {{logs_time_prune}} as in the window query.
 SELECT
     toDateTime(toStartOfMinute(Timestamp), 'UTC') AS minute,
     ResourceAttributes[{cluster_attribute:String}] AS cluster,
     ResourceAttributes['k8s.namespace.name'] AS namespace,
     ServiceName AS service,
-    maxState(ResourceAttributes[{opt_out_attribute:String}]) AS opt_out,
-    countState() AS total,
-    countIfState(SeverityNumber >= {error_severity_min:UInt8}
+    max(ResourceAttributes[{opt_out_attribute:String}]) AS opt_out,
+    count() AS total,
+    countIf(SeverityNumber >= {error_severity_min:UInt8}
         OR (SeverityNumber = 0 AND has({error_severity_texts:Array(String)}, upper(SeverityText)))) AS errors,
     {version:UInt64} AS version
 FROM {logs_table:Identifier}

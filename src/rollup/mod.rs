@@ -5,9 +5,10 @@
 //! - **pull** (the default for scheduled runs): before reading its window, a run has ClickHouse
 //!   aggregate the minutes the rollup lacks — those since the previous run, plus `overlap` more
 //!   for rows that arrive late — with one `INSERT … SELECT` per table (nothing travels through
-//!   forewarn). The tables are `ReplacingMergeTree(version)` of aggregate states keyed by series
-//!   and minute: re-aggregating a minute replaces its row, so overlapping runs are idempotent,
-//!   and the read (`FINAL`) merges whole minutes into any coarser bucket.
+//!   forewarn). The per-minute tables are `ReplacingMergeTree(version)` of mergeable aggregates
+//!   keyed by series and minute: re-aggregating a minute replaces its row, so overlapping runs
+//!   are idempotent, and the read (`FINAL`) merges whole minutes into any coarser bucket. Names
+//!   live once per series (`tables`), so minutes carry numbers only.
 //! - **views**: materialized views on the telemetry tables feed `AggregatingMergeTree` twins of
 //!   the same tables at insert time, so no run reads raw samples at all. Only minutes from the
 //!   views' creation on are fed; older ones are backfilled (`forewarn rollup backfill`).
@@ -293,24 +294,36 @@ impl Rollups {
             "rollup: create database",
         )
         .await?;
-        // Views feed partial states per insert block, which AggregatingMergeTree merges; pulled
-        // minutes are whole and a later aggregation of one replaces it.
-        let (engine, version) = match self.settings.mode {
-            RollupMode::Views => (
-                "AggregatingMergeTree",
-                "version SimpleAggregateFunction(max, UInt64)",
-            ),
-            _ => ("ReplacingMergeTree(version)", "version UInt64"),
-        };
+        // Views feed partial aggregates per insert block, which AggregatingMergeTree merges;
+        // pulled minutes are whole and a later aggregation of one replaces it (sums would
+        // double otherwise). A series' names are maxima, which merge idempotently either way.
+        let merging = |table: &Table| self.settings.mode == RollupMode::Views || !table.per_minute;
         for rollup in tables::ALL {
             for table in rollup.tables {
+                let layout = if table.per_minute {
+                    format!(
+                        "PARTITION BY toDate(minute) ORDER BY ({}) \
+                         TTL minute + INTERVAL {RETENTION_DAYS} DAY",
+                        table.order_by
+                    )
+                } else {
+                    format!(
+                        "ORDER BY ({}) TTL last_seen + INTERVAL {RETENTION_DAYS} DAY",
+                        table.order_by
+                    )
+                };
+                let (engine, version) = if merging(table) {
+                    (
+                        "AggregatingMergeTree",
+                        "version SimpleAggregateFunction(max, UInt64)",
+                    )
+                } else {
+                    ("ReplacingMergeTree(version)", "version UInt64")
+                };
                 let sql = format!(
-                    "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = {engine} \
-                     PARTITION BY toDate(minute) ORDER BY ({}) \
-                     TTL minute + INTERVAL {RETENTION_DAYS} DAY",
+                    "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = {engine} {layout}",
                     self.qualified(&self.table_name(table)),
-                    table.columns.replace("version UInt64", version),
-                    table.order_by
+                    table.columns().replace("version UInt64", version),
                 );
                 self.execute(&sql, &format!("rollup: create {}", table.name))
                     .await?;
@@ -621,9 +634,11 @@ impl Rollups {
         .await?;
         let mut sql = rollup.read.to_string();
         for table in rollup.tables {
-            let source = match self.settings.mode {
-                RollupMode::Views => self.qualified(&self.table_name(table)),
-                _ => format!("{} FINAL", self.qualified(&self.table_name(table))),
+            // FINAL keeps the latest aggregation of each re-aggregated minute.
+            let source = if self.settings.mode == RollupMode::Pull && table.per_minute {
+                format!("{} FINAL", self.qualified(&self.table_name(table)))
+            } else {
+                self.qualified(&self.table_name(table))
             };
             sql = sql.replace(table.placeholder, &source);
         }
@@ -690,7 +705,7 @@ impl Rollups {
                 _ => false,
             };
             let first = &rollup.tables[0];
-            let key = first.order_by.replacen("minute, ", "", 1);
+            let key = first.series_key();
             let sql = format!(
                 "SELECT count() AS rows, uniqExact({key}) AS series, \
                  toUInt32(max(minute)) AS newest FROM {}",

@@ -1,7 +1,10 @@
-//! The rollup tables: per signal, one or more tables at one-minute resolution whose columns are
-//! ClickHouse aggregate states of exactly the aggregates the signal's window query takes. A
-//! bucket of any whole number of minutes merges (`-Merge`) from them to the value the raw query
-//! computes, so the window read from a rollup equals the raw window.
+//! The rollup tables: per signal, tables at one-minute resolution whose columns hold exactly the
+//! aggregates the signal's window query takes, in mergeable form (`SimpleAggregateFunction`:
+//! max, min, sum; "latest" as the max of a (time, value) tuple), plus one row per series for
+//! its names. A bucket of any whole number of minutes merges from them to the value the raw
+//! query computes, so the window read from a rollup equals the raw window.
+//!
+//! `{LAST_VALUE}`-style markers in the column lists are expanded by [`Table::columns`].
 
 use crate::window::QueryKind;
 
@@ -14,6 +17,9 @@ pub struct Table {
     pub placeholder: &'static str,
     pub columns: &'static str,
     pub order_by: &'static str,
+    /// Keyed by minute (partitioned by day, kept `RETENTION_DAYS`); else one row per series,
+    /// kept that long after it was last seen.
+    pub per_minute: bool,
     pub select: &'static str,
 }
 
@@ -28,6 +34,9 @@ pub struct Rollup {
     pub uses_logs: bool,
 }
 
+const LAST_VALUE: &str = "SimpleAggregateFunction(max, Tuple(DateTime64(9), Float64))";
+const LAST_NAME: &str = "SimpleAggregateFunction(max, Tuple(DateTime64(9), String))";
+
 pub const MEMORY: Rollup = Rollup {
     name: "memory",
     kind: QueryKind::Memory,
@@ -36,29 +45,36 @@ pub const MEMORY: Rollup = Rollup {
             name: "rollup_memory_usage",
             placeholder: "{{usage}}",
             columns: "pod_uid String, container String, minute DateTime('UTC'), \
-                      cluster AggregateFunction(argMax, String, DateTime64(9)), \
-                      namespace AggregateFunction(argMax, String, DateTime64(9)), \
-                      pod AggregateFunction(argMax, String, DateTime64(9)), \
-                      node AggregateFunction(argMax, String, DateTime64(9)), \
-                      opt_out AggregateFunction(max, String), \
-                      working_set_max AggregateFunction(max, Float64), \
-                      working_set_min AggregateFunction(min, Float64), \
-                      working_set_avg AggregateFunction(avg, Float64), \
-                      samples AggregateFunction(count), version UInt64",
+                      opt_out SimpleAggregateFunction(max, String), \
+                      working_set_max SimpleAggregateFunction(max, Float64), \
+                      working_set_min SimpleAggregateFunction(min, Float64), \
+                      working_set_sum SimpleAggregateFunction(sum, Float64), \
+                      samples SimpleAggregateFunction(sum, UInt64), version UInt64",
             order_by: "minute, pod_uid, container",
+            per_minute: true,
             select: include_str!("memory_usage.sql"),
         },
         Table {
             name: "rollup_memory_spec",
             placeholder: "{{spec}}",
             columns: "pod_uid String, container String, minute DateTime('UTC'), \
-                      limit_bytes AggregateFunction(argMaxIf, Float64, Tuple(DateTime64(9), Float64), UInt8), \
-                      request_bytes AggregateFunction(argMaxIf, Float64, Tuple(DateTime64(9), Float64), UInt8), \
-                      restart_count AggregateFunction(argMaxIf, Float64, Tuple(DateTime64(9), Float64), UInt8), \
-                      restart_samples AggregateFunction(countIf, UInt8), \
-                      workload AggregateFunction(argMax, String, DateTime64(9)), version UInt64",
+                      limit_last {LAST_VALUE}, request_last {LAST_VALUE}, \
+                      restart_last {LAST_VALUE}, \
+                      restart_samples SimpleAggregateFunction(sum, UInt64), version UInt64",
             order_by: "minute, pod_uid, container",
+            per_minute: true,
             select: include_str!("memory_spec.sql"),
+        },
+        Table {
+            name: "rollup_memory_series",
+            placeholder: "{{series}}",
+            columns: "pod_uid String, container String, cluster {LAST_NAME}, \
+                      namespace {LAST_NAME}, pod {LAST_NAME}, node {LAST_NAME}, \
+                      workload {LAST_NAME}, \
+                      last_seen SimpleAggregateFunction(max, DateTime('UTC')), version UInt64",
+            order_by: "pod_uid, container",
+            per_minute: false,
+            select: include_str!("memory_series.sql"),
         },
     ],
     read: include_str!("memory_read.sql"),
@@ -72,9 +88,11 @@ pub const ERRORS: Rollup = Rollup {
         name: "rollup_errors",
         placeholder: "{{errors}}",
         columns: "minute DateTime('UTC'), cluster String, namespace String, service String, \
-                  opt_out AggregateFunction(max, String), total AggregateFunction(count), \
-                  errors AggregateFunction(countIf, UInt8), version UInt64",
+                  opt_out SimpleAggregateFunction(max, String), \
+                  total SimpleAggregateFunction(sum, UInt64), \
+                  errors SimpleAggregateFunction(sum, UInt64), version UInt64",
         order_by: "minute, cluster, namespace, service",
+        per_minute: true,
         select: include_str!("errors.sql"),
     }],
     read: include_str!("errors_read.sql"),
@@ -82,6 +100,20 @@ pub const ERRORS: Rollup = Rollup {
 };
 
 pub const ALL: [&Rollup; 2] = [&MEMORY, &ERRORS];
+
+impl Table {
+    /// The column definitions, markers expanded.
+    pub fn columns(&self) -> String {
+        self.columns
+            .replace("{LAST_VALUE}", LAST_VALUE)
+            .replace("{LAST_NAME}", LAST_NAME)
+    }
+
+    /// The key columns that identify a series (the order key without the minute).
+    pub fn series_key(&self) -> &'static str {
+        self.order_by.trim_start_matches("minute, ")
+    }
+}
 
 /// The rollup that serves `kind`'s window, if there is one.
 pub fn for_kind(kind: QueryKind) -> Option<&'static Rollup> {
