@@ -12,6 +12,7 @@
 //! - forewarn's steady-state run, as a CronJob every 5 minutes does it: the rollup extended by
 //!   the 5 new minutes plus the 10-minute overlap (`INSERT … SELECT` in ClickHouse), then the
 //!   window read from the rollup.
+//!
 //! Reports wall time, ClickHouse's own time (X-ClickHouse-Summary) and peak RSS (VmHWM).
 //! Median of `--runs`.
 //!
