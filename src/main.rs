@@ -994,13 +994,14 @@ fn outcome_of(report: &RunReport, fail_on: Option<Severity>) -> Outcome {
     }
 }
 
-/// A progress bar on stderr when it is a terminal.
-fn progress_bar(label: &str) -> Option<indicatif::ProgressBar> {
+/// A progress bar on stderr when it is a terminal, counting `unit`s (its message names the
+/// part in progress).
+pub(crate) fn progress_bar(label: &str, unit: &str) -> Option<indicatif::ProgressBar> {
     std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(&format!(
-                "{{spinner}} {label} {{bar:40}} {{pos}}/{{len}} steps {{elapsed}}"
+                "{{spinner}} {label} {{msg}} {{bar:40}} {{pos}}/{{len}} {unit} {{elapsed}}"
             ))
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
@@ -1026,7 +1027,7 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
         None => None,
     };
     let source = args.source.settings()?.watching(&set).open().await?;
-    let bar = progress_bar("backtest");
+    let bar = progress_bar("backtest", "steps");
     let outcome = evaluate::backtest::drive(
         &source,
         &rules,
@@ -1086,7 +1087,7 @@ async fn demo_story(args: DemoArgs) -> anyhow::Result<Outcome> {
         end: timefmt::floor_to(time::OffsetDateTime::now_utc(), forewarn::demo::story::STEP),
         scale: 1.0,
     };
-    let bar = progress_bar("demo backtest");
+    let bar = progress_bar("demo backtest", "steps");
     let story = forewarn::demo::story::run(&params, &rules, &dir, |_, total, _| {
         if let Some(bar) = &bar {
             bar.set_length(total as u64);

@@ -1,8 +1,6 @@
 //! `forewarn rollup status|backfill`: what the rollups in forewarn's own database hold, and
 //! filling their history.
 
-use std::io::IsTerminal;
-
 use clap::{Args, Subcommand};
 
 use forewarn::error::ConfigError;
@@ -14,7 +12,7 @@ use forewarn::source::{ClickHouseSource, Source, SourceError, SourceSpec};
 use forewarn::window::timefmt;
 
 use crate::exit::Outcome;
-use crate::{parse_duration, time_flag, SourceArgs};
+use crate::{parse_duration, progress_bar, time_flag, SourceArgs};
 
 #[derive(Subcommand)]
 pub(crate) enum RollupCommand {
@@ -165,16 +163,7 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<Outcome> {
     }
     let source = open(&args.source).await?;
     let rollups = rollups_of(&source);
-    let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(0);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} {msg:<8} {bar:40} {pos}/{len} chunks {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = progress_bar("rollup backfill", "chunks");
     let started = std::time::Instant::now();
     let filled = rollups
         .backfill(

@@ -35,7 +35,7 @@ use crate::source::introspect::Generation;
 use crate::source::parameters::{window_parameters, Parameter, ParameterValue};
 use crate::source::queries::{logs_time_prune, QuerySet};
 use crate::source::{ClickHouseConfig, SourceError, TelemetryNames};
-use crate::window::timefmt::rfc3339;
+use crate::window::timefmt::{floor_to, rfc3339};
 use crate::window::{QueryKind, WindowSpec};
 
 use self::plan::{Coverage, Fill};
@@ -146,18 +146,18 @@ fn string_literal(text: &str) -> String {
     format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+const MINUTE: Duration = Duration::from_secs(60);
+
 fn minute_aligned(t: OffsetDateTime) -> bool {
-    t.unix_timestamp() % 60 == 0 && t.nanosecond() == 0
+    floor_to(t, MINUTE) == t
 }
 
 fn ceil_minute(t: OffsetDateTime) -> OffsetDateTime {
-    let floor = t
-        - Duration::from_secs((t.unix_timestamp().rem_euclid(60)) as u64)
-        - Duration::from_nanos(t.nanosecond() as u64);
+    let floor = floor_to(t, MINUTE);
     if floor == t {
         t
     } else {
-        floor + Duration::from_secs(60)
+        floor + MINUTE
     }
 }
 
@@ -579,7 +579,7 @@ impl Rollups {
                 let fills = if since < held.from {
                     vec![Fill {
                         since,
-                        until: held.from.min(until.max(since)),
+                        until: held.from.min(until),
                     }]
                 } else {
                     Vec::new()

@@ -295,7 +295,6 @@ impl ClickHouseSource {
         } else {
             Generation::G2
         };
-        let sql = self.queries.render(kind, logs_generation);
         if let Some(rollups) = &self.rollups {
             if rollups.serves(kind, window, &self.queries) {
                 match rollups
@@ -311,6 +310,7 @@ impl ClickHouseSource {
                 }
             }
         }
+        let sql = self.queries.render(kind, logs_generation);
         let parameters = parameters::window_parameters(&self.names, window);
         run_window_query(&self.config, &self.client, kind, &sql, &parameters, &origin).await
     }
