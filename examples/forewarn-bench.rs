@@ -140,6 +140,9 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
     if let Some(why) = source.rollups().and_then(|r| r.disabled_because()) {
         bail!("the rollup was not used: {why}");
     }
+    if mode != "raw" && stats.rollup.is_none() {
+        bail!("the window was read from raw samples, not from the rollup (see the warning above)");
+    }
     println!(
         "{}",
         serde_json::json!({

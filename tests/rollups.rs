@@ -97,13 +97,31 @@ fn rollups(source: &Source) -> &Rollups {
     }
 }
 
+/// The window as `source` reads it, which must be from its rollup (not a fallback to raw).
+async fn from_rollup(
+    source: &Source,
+    kind: QueryKind,
+    window: &WindowSpec,
+) -> polars::prelude::DataFrame {
+    let Source::ClickHouse(s) = source else {
+        unreachable!()
+    };
+    let (frame, stats) = s.fetch_with_stats(kind, window).await.unwrap();
+    assert_eq!(
+        stats.rollup,
+        Some(kind.name()),
+        "{kind} was read from raw samples, not from its rollup"
+    );
+    frame
+}
+
 /// Every rolled-up window of `as_of` (1- and 5-minute buckets) equals the raw one.
 async fn assert_same_windows(raw: &Source, rolled: &Source, as_of: OffsetDateTime, what: &str) {
     for kind in [QueryKind::Memory, QueryKind::Errors] {
         for bucket in [MINUTE, 5 * MINUTE] {
             let window = WindowSpec::ending_at(as_of, Duration::from_secs(3 * 3600), bucket);
             let expected = raw.fetch(kind, &window).await.unwrap();
-            let got = rolled.fetch(kind, &window).await.unwrap();
+            let got = from_rollup(rolled, kind, &window).await;
             assert!(expected.height() > 100, "{kind} has data");
             assert!(
                 got.equals_missing(&expected),
@@ -189,7 +207,7 @@ async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_wi
 
     // The control: a rollup that never looks back misses the late rows of its last run.
     let expected = raw.fetch(QueryKind::Memory, &memory).await.unwrap();
-    let missed = no_overlap.fetch(QueryKind::Memory, &memory).await.unwrap();
+    let missed = from_rollup(&no_overlap, QueryKind::Memory, &memory).await;
     let samples = |f: &polars::prelude::DataFrame| {
         f.column("samples")
             .unwrap()
@@ -275,7 +293,7 @@ async fn analyze_prints_the_same_findings_from_rollups_and_raw_samples() {
     assert!(
         count(
             &config,
-            &format!("SELECT count() FROM `{db}_fw`.rollup_memory_usage")
+            &format!("SELECT count() FROM `{db}_fw`.rollup_memory_minute")
         )
         .await
             > 0
@@ -310,7 +328,7 @@ async fn views_feed_the_rollups_at_insert_time_and_give_the_raw_windows() {
         .unwrap();
     let fed = count(
         &config,
-        &format!("SELECT count() FROM `{db}_fw`.rollup_memory_usage_fed"),
+        &format!("SELECT count() FROM `{db}_fw`.rollup_memory_minute_fed"),
     )
     .await;
     assert!(fed > 1000, "the views fed {fed} rows at insert time");

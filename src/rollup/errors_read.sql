@@ -1,5 +1,4 @@
--- forewarn window: errors, read from the rollup (the frame of queries/errors.sql; sorted in
--- Polars).
+-- forewarn window: errors, read from the rollup (the frame of queries/errors.sql, in its order).
 SELECT
     bucket, cluster, namespace, service,
     opt_out_value AS opt_out, total_count AS total, error_count AS errors
@@ -16,3 +15,4 @@ FROM {{errors}}
 WHERE minute >= {since:DateTime64(9)} AND minute < {until:DateTime64(9)}
 GROUP BY bucket, cluster, namespace, service
 )
+ORDER BY cluster, namespace, service, bucket

@@ -1,69 +1,59 @@
--- forewarn window: memory, read from the rollups (the frame of queries/memory.sql).
--- {{usage}}, {{spec}} and {{series}} are the rollup tables (with FINAL where re-aggregated rows
--- replace earlier ones); buckets of bucket_s (a whole number of minutes) merge their minutes.
--- A bucket's workload is its series' owner where the bucket has limit/request/restarts samples,
--- as in the raw query's join. No ORDER BY: the frame is sorted in Polars (window::normalize).
-WITH usage AS (
-    SELECT
-        pod_uid,
-        container,
-        toStartOfInterval(minute, toIntervalSecond({bucket_s:UInt32})) AS bucket_start,
-        max(opt_out) AS opt_out_value,
-        max(working_set_max) AS ws_max,
-        min(working_set_min) AS ws_min,
-        sum(working_set_sum) AS working_set_total,
-        sum(samples) AS sample_count
-    FROM {{usage}}
-    WHERE minute >= {since:DateTime64(9)} AND minute < {until:DateTime64(9)}
-    GROUP BY pod_uid, container, bucket_start
-),
-spec AS (
-    SELECT
-        pod_uid,
-        container,
-        toStartOfInterval(minute, toIntervalSecond({bucket_s:UInt32})) AS bucket_start,
-        nullIf(max(limit_last).2, 0) AS limit_bytes,
-        nullIf(max(request_last).2, 0) AS request_bytes,
-        if(sum(restart_samples) = 0, NULL, max(restart_last).2) AS restart_count,
-        toUInt8(1) AS matched
-    FROM {{spec}}
-    WHERE minute >= {since:DateTime64(9)} AND minute < {until:DateTime64(9)}
-    GROUP BY pod_uid, container, bucket_start
+-- forewarn window: memory, read from the rollups (the frame of queries/memory.sql, in its
+-- order). The `minutes` part is the window's rows of rollup_memory_minute in buckets of bucket_s:
+-- memory_buckets.sql merges the minutes of coarser buckets, memory_minutes.sql takes one-minute
+-- buckets as they are (the minute rows are whole after FINAL; merging them again costs 2 s of
+-- 5 on 1.8 M rows). The names come from rollup_memory_names. A bucket's workload is its series' owner
+-- where the bucket has limit/request/restarts samples, as in the raw query's join.
+-- The order: each series is ranked once by its names (a few thousand rows), and the rows are
+-- sorted by (rank, bucket) — integers, instead of six strings per row. Measured on 1.8 M rows
+-- (chdb, 2 cores): 2.1 s against 3.0 s for sorting by the names, and 8 s for sorting in Polars.
+WITH minutes AS (
+{{buckets}}
 ),
 series AS (
     SELECT
         pod_uid,
         container,
-        max(cluster).2 AS cluster,
-        max(namespace).2 AS namespace,
-        max(pod).2 AS pod,
-        max(node).2 AS node,
-        max(workload).2 AS workload
-    FROM {{series}}
-    GROUP BY pod_uid, container
+        cluster,
+        namespace,
+        pod,
+        node,
+        workload,
+        row_number() OVER (ORDER BY cluster, namespace, pod, container, pod_uid) AS series_rank
+    FROM (
+        SELECT
+            pod_uid,
+            container,
+            max(cluster) AS cluster,
+            max(namespace) AS namespace,
+            max(pod) AS pod,
+            max(node) AS node,
+            max(workload) AS workload
+        FROM {{series}}
+        GROUP BY pod_uid, container
+        -- A series with a sample in the window was last seen inside or after it.
+        HAVING max(last_seen) >= toStartOfMinute({since:DateTime64(9)})
+    )
 )
 SELECT
-    toDateTime64(u.bucket_start, 9, 'UTC') AS bucket,
+    toDateTime64(m.bucket_start, 9, 'UTC') AS bucket,
     n.cluster AS cluster,
     n.namespace AS namespace,
     n.pod AS pod,
-    u.pod_uid AS pod_uid,
-    u.container AS container,
+    m.pod_uid AS pod_uid,
+    m.container AS container,
     n.node AS node,
-    if(s.matched = 1, n.workload, '') AS workload,
-    u.opt_out_value AS opt_out,
-    u.ws_max AS working_set_max_bytes,
-    u.ws_min AS working_set_min_bytes,
-    u.working_set_total / u.sample_count AS working_set_avg_bytes,
-    u.sample_count AS samples,
-    s.limit_bytes AS limit_bytes,
-    s.request_bytes AS request_bytes,
-    s.restart_count AS restart_count
-FROM usage AS u
-LEFT JOIN spec AS s
-    ON s.pod_uid = u.pod_uid
-   AND s.container = u.container
-   AND s.bucket_start = u.bucket_start
+    if(m.matched, n.workload, '') AS workload,
+    m.opt_out_value AS opt_out,
+    m.ws_max AS working_set_max_bytes,
+    m.ws_min AS working_set_min_bytes,
+    m.working_set_total / m.sample_count AS working_set_avg_bytes,
+    m.sample_count AS samples,
+    m.limit_bytes AS limit_bytes,
+    m.request_bytes AS request_bytes,
+    m.restart_count AS restart_count
+FROM minutes AS m
 LEFT JOIN series AS n
-    ON n.pod_uid = u.pod_uid
-   AND n.container = u.container
+    ON n.pod_uid = m.pod_uid
+   AND n.container = m.container
+ORDER BY n.series_rank, m.bucket_start

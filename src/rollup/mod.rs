@@ -357,7 +357,8 @@ impl Rollups {
     ) -> String {
         let mut hasher = Sha256::new();
         hasher.update(rollup.name);
-        hasher.update(rollup.read);
+        hasher.update(rollup.read_sql(60));
+        hasher.update(rollup.read_sql(120));
         let probe = WindowSpec {
             since: OffsetDateTime::UNIX_EPOCH,
             until: OffsetDateTime::UNIX_EPOCH,
@@ -633,10 +634,16 @@ impl Rollups {
             |_, _| {},
         )
         .await?;
-        let mut sql = rollup.read.to_string();
+        let minutes_as_they_are = window.bucket.as_secs() == 60 && rollup.buckets.is_some();
+        let mut sql = rollup.read_sql(window.bucket.as_secs());
         for table in rollup.tables {
-            // FINAL keeps the latest aggregation of each re-aggregated minute.
-            let source = if self.settings.mode == RollupMode::Pull && table.per_minute {
+            // FINAL keeps the latest aggregation of each re-aggregated minute (pull), and merges
+            // the partial rows views feed where minutes are read without merging them.
+            let final_needed = match self.settings.mode {
+                RollupMode::Pull => true,
+                _ => minutes_as_they_are,
+            };
+            let source = if final_needed && table.per_minute {
                 format!("{} FINAL", self.qualified(&self.table_name(table)))
             } else {
                 self.qualified(&self.table_name(table))
@@ -648,6 +655,7 @@ impl Rollups {
         let (frame, mut stats) =
             run_window_query(&self.config, &self.reader, kind, &sql, &parameters, &origin).await?;
         stats.wall = started.elapsed();
+        stats.rollup = Some(rollup.name);
         tracing::debug!(
             rollup = rollup.name,
             rows = frame.height(),

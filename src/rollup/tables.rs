@@ -30,54 +30,72 @@ pub struct Rollup {
     pub kind: QueryKind,
     pub tables: &'static [Table],
     pub read: &'static str,
+    /// Where `read` has `{{buckets}}`: the window's minute rows merged into buckets, and (cheaper)
+    /// taken as they are when the bucket is one minute.
+    pub buckets: Option<Buckets>,
     /// Reads the logs table (its sort-key predicate depends on the generation).
     pub uses_logs: bool,
 }
 
+/// The two forms of a read's `{{buckets}}` part.
+#[derive(Debug)]
+pub struct Buckets {
+    pub merged: &'static str,
+    pub minutes: &'static str,
+}
+
+impl Rollup {
+    /// The read query for buckets of `bucket_s` seconds (placeholders of the tables remain).
+    pub fn read_sql(&self, bucket_s: u64) -> String {
+        match &self.buckets {
+            Some(b) if bucket_s == 60 => self.read.replace("{{buckets}}", b.minutes),
+            Some(b) => self.read.replace("{{buckets}}", b.merged),
+            None => self.read.to_string(),
+        }
+    }
+}
+
 const LAST_VALUE: &str = "SimpleAggregateFunction(max, Tuple(DateTime64(9), Float64))";
-const LAST_NAME: &str = "SimpleAggregateFunction(max, Tuple(DateTime64(9), String))";
+const NAME: &str = "SimpleAggregateFunction(max, String)";
 
 pub const MEMORY: Rollup = Rollup {
     name: "memory",
     kind: QueryKind::Memory,
     tables: &[
         Table {
-            name: "rollup_memory_usage",
-            placeholder: "{{usage}}",
+            name: "rollup_memory_minute",
+            placeholder: "{{minutes}}",
             columns: "pod_uid String, container String, minute DateTime('UTC'), \
                       opt_out SimpleAggregateFunction(max, String), \
                       working_set_max SimpleAggregateFunction(max, Float64), \
                       working_set_min SimpleAggregateFunction(min, Float64), \
                       working_set_sum SimpleAggregateFunction(sum, Float64), \
-                      samples SimpleAggregateFunction(sum, UInt64), version UInt64",
-            order_by: "minute, pod_uid, container",
-            per_minute: true,
-            select: include_str!("memory_usage.sql"),
-        },
-        Table {
-            name: "rollup_memory_spec",
-            placeholder: "{{spec}}",
-            columns: "pod_uid String, container String, minute DateTime('UTC'), \
+                      samples SimpleAggregateFunction(sum, UInt64), \
                       limit_last {LAST_VALUE}, request_last {LAST_VALUE}, \
                       restart_last {LAST_VALUE}, \
-                      restart_samples SimpleAggregateFunction(sum, UInt64), version UInt64",
+                      restart_samples SimpleAggregateFunction(sum, UInt64), \
+                      spec_samples SimpleAggregateFunction(sum, UInt64), version UInt64",
             order_by: "minute, pod_uid, container",
             per_minute: true,
-            select: include_str!("memory_spec.sql"),
+            select: include_str!("memory_minute.sql"),
         },
         Table {
-            name: "rollup_memory_series",
+            name: "rollup_memory_names",
             placeholder: "{{series}}",
-            columns: "pod_uid String, container String, cluster {LAST_NAME}, \
-                      namespace {LAST_NAME}, pod {LAST_NAME}, node {LAST_NAME}, \
-                      workload {LAST_NAME}, \
+            columns: "pod_uid String, container String, cluster {NAME}, \
+                      namespace {NAME}, pod {NAME}, node {NAME}, \
+                      workload {NAME}, \
                       last_seen SimpleAggregateFunction(max, DateTime('UTC')), version UInt64",
             order_by: "pod_uid, container",
             per_minute: false,
-            select: include_str!("memory_series.sql"),
+            select: include_str!("memory_names.sql"),
         },
     ],
     read: include_str!("memory_read.sql"),
+    buckets: Some(Buckets {
+        merged: include_str!("memory_buckets.sql"),
+        minutes: include_str!("memory_minutes.sql"),
+    }),
     uses_logs: false,
 };
 
@@ -96,6 +114,7 @@ pub const ERRORS: Rollup = Rollup {
         select: include_str!("errors.sql"),
     }],
     read: include_str!("errors_read.sql"),
+    buckets: None,
     uses_logs: true,
 };
 
@@ -106,7 +125,7 @@ impl Table {
     pub fn columns(&self) -> String {
         self.columns
             .replace("{LAST_VALUE}", LAST_VALUE)
-            .replace("{LAST_NAME}", LAST_NAME)
+            .replace("{NAME}", NAME)
     }
 
     /// The key columns that identify a series (the order key without the minute).

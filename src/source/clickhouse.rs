@@ -125,6 +125,8 @@ pub struct QueryStats {
     pub result_rows: usize,
     pub received_bytes: u64,
     pub wall: Duration,
+    /// The rollup that served the window (`crate::rollup`); `None` when raw samples were read.
+    pub rollup: Option<&'static str>,
 }
 
 impl ClickHouseSource {
@@ -408,6 +410,7 @@ pub(crate) async fn run_window_query(
         result_rows: frame.height(),
         received_bytes,
         wall: started.elapsed(),
+        rollup: None,
     };
     Ok((frame, stats))
 }
