@@ -107,13 +107,28 @@ fn write_breakdowns(report: &ScoreReport, out: &mut dyn Write) -> std::io::Resul
             None => "n/a".into(),
         };
         let error = |v: Option<f64>| v.map(forecast_error).unwrap_or_else(|| "n/a".into());
+        let missed = if f.kill_before_earliest + f.kill_after_latest > 0 {
+            format!(
+                " (missed: kill before the earliest {}, after the latest {})",
+                f.kill_before_earliest, f.kill_after_latest
+            )
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "memory forecast at the first warning: interval coverage {coverage}; error median {}, worst {} (over {} forecasts)",
+            "memory forecast at the first warning: interval coverage {coverage}{missed}; error median {}, worst {} (over {} forecasts)",
             error(f.median_error_s),
             error(f.worst_error_s),
             f.forecasts
         )?;
+        if let Some(c) = f.warning_coverage {
+            writeln!(
+                out,
+                "memory forecast over every warning: interval coverage {}/{} ({c:.2})",
+                f.warnings_covered, f.warning_intervals
+            )?;
+        }
     }
     Ok(())
 }

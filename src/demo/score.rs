@@ -44,6 +44,10 @@ pub struct IncidentResult {
     pub forecast_at: Option<OffsetDateTime>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forecast_interval: Option<ForecastInterval>,
+    /// Every detecting finding's interval (memory), in time order: what a person reading each
+    /// warning was told.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warning_intervals: Vec<ForecastInterval>,
 }
 
 /// A forecast's interval, as the first warning stated it. An open one (no latest time: the
@@ -54,6 +58,20 @@ pub struct ForecastInterval {
     pub earliest: OffsetDateTime,
     #[serde(with = "crate::findings::rfc3339_z::option")]
     pub latest: Option<OffsetDateTime>,
+}
+
+/// A memory finding's stated interval, if it has one.
+fn interval_of(finding: &Finding) -> Option<ForecastInterval> {
+    Some(ForecastInterval {
+        earliest: evidence_time(finding, "exhaustion_earliest_at")?,
+        latest: evidence_time(finding, "exhaustion_latest_at"),
+    })
+}
+
+impl ForecastInterval {
+    pub fn holds(&self, kill: OffsetDateTime) -> bool {
+        self.earliest <= kill && self.latest.is_none_or(|l| kill <= l)
+    }
 }
 
 /// A time evidence key of a finding (RFC 3339 text, as `Evidence::time` writes it).
@@ -100,6 +118,15 @@ pub struct ForecastScore {
     pub covered: usize,
     /// covered / intervals (None without intervals).
     pub interval_coverage: Option<f64>,
+    /// First-warning intervals that missed: the kill came before the earliest time, or after
+    /// the latest.
+    pub kill_before_earliest: usize,
+    pub kill_after_latest: usize,
+    /// Over every warning of a detected kill (each firing finding with an interval from onset
+    /// to the kill), not only the first: how many held the kill.
+    pub warning_intervals: usize,
+    pub warnings_covered: usize,
+    pub warning_coverage: Option<f64>,
     /// exhaustion_at − impact (positive: forecast too late), median over the forecasts.
     pub median_error_s: Option<f64>,
     /// The error of largest magnitude, with its sign.
@@ -160,14 +187,16 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
             .filter(|f| detects(f, incident))
             .filter(|f| previous_kill.is_none_or(|kill| f.evaluated_at > kill))
             .min_by_key(|f| (f.evaluated_at, evidence_time(f, "exhaustion_at").is_none()));
+        let mut warnings: Vec<&Finding> = findings
+            .iter()
+            .filter(|f| detects(f, incident))
+            .filter(|f| previous_kill.is_none_or(|kill| f.evaluated_at > kill))
+            .collect();
+        warnings.sort_by_key(|f| f.evaluated_at);
+        let warning_intervals = warnings.iter().filter_map(|f| interval_of(f)).collect();
         let first = first_finding.map(|f| f.evaluated_at);
         let forecast_at = first_finding.and_then(|f| evidence_time(f, "exhaustion_at"));
-        let forecast_interval = first_finding.and_then(|f| {
-            Some(ForecastInterval {
-                earliest: evidence_time(f, "exhaustion_earliest_at")?,
-                latest: evidence_time(f, "exhaustion_latest_at"),
-            })
-        });
+        let forecast_interval = first_finding.and_then(interval_of);
         let lead = match (incident.impact_at, first) {
             (Some(impact), Some(first)) => Some((impact - first).as_seconds_f64()),
             _ => None,
@@ -192,6 +221,7 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
             lead_time_s: lead,
             forecast_at,
             forecast_interval,
+            warning_intervals,
         });
     }
     let mut firing: Vec<&Finding> = findings
@@ -303,13 +333,25 @@ fn forecast_score<'a>(incidents: impl Iterator<Item = &'a IncidentResult>) -> Fo
         if let Some(interval) = incident.forecast_interval {
             score.intervals += 1;
             score.open += usize::from(interval.latest.is_none());
-            if interval.earliest <= impact && interval.latest.is_none_or(|l| impact <= l) {
+            if interval.holds(impact) {
                 score.covered += 1;
+            } else if impact < interval.earliest {
+                score.kill_before_earliest += 1;
+            } else {
+                score.kill_after_latest += 1;
             }
         }
+        score.warning_intervals += incident.warning_intervals.len();
+        score.warnings_covered += incident
+            .warning_intervals
+            .iter()
+            .filter(|i| i.holds(impact))
+            .count();
     }
     score.interval_coverage =
         (score.intervals > 0).then(|| score.covered as f64 / score.intervals as f64);
+    score.warning_coverage = (score.warning_intervals > 0)
+        .then(|| score.warnings_covered as f64 / score.warning_intervals as f64);
     errors.sort_by(|a, b| a.total_cmp(b));
     score.median_error_s = (!errors.is_empty()).then(|| errors[errors.len() / 2]);
     score.worst_error_s = errors
