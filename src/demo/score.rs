@@ -179,20 +179,17 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
         let Some(signal) = Signal::parse(&incident.signal) else {
             continue;
         };
-        // The first detecting finding; of several at that step, the one with a forecast. A
-        // warning before the same container's previous OOM kill was a warning of that kill.
+        // The detecting findings, in time order; a warning before the same container's
+        // previous OOM kill was a warning of that kill. The first of them: of several at that
+        // step, the one with a forecast.
         let previous_kill = previous_kill(labels, incident);
-        let first_finding = findings
-            .iter()
-            .filter(|f| detects(f, incident))
-            .filter(|f| previous_kill.is_none_or(|kill| f.evaluated_at > kill))
-            .min_by_key(|f| (f.evaluated_at, evidence_time(f, "exhaustion_at").is_none()));
         let mut warnings: Vec<&Finding> = findings
             .iter()
             .filter(|f| detects(f, incident))
             .filter(|f| previous_kill.is_none_or(|kill| f.evaluated_at > kill))
             .collect();
-        warnings.sort_by_key(|f| f.evaluated_at);
+        warnings.sort_by_key(|f| (f.evaluated_at, evidence_time(f, "exhaustion_at").is_none()));
+        let first_finding = warnings.first().copied();
         let warning_intervals = warnings.iter().filter_map(|f| interval_of(f)).collect();
         let first = first_finding.map(|f| f.evaluated_at);
         let forecast_at = first_finding.and_then(|f| evidence_time(f, "exhaustion_at"));

@@ -634,15 +634,13 @@ impl Rollups {
             |_, _| {},
         )
         .await?;
-        let minutes_as_they_are = window.bucket.as_secs() == 60 && rollup.buckets.is_some();
-        let mut sql = rollup.read_sql(window.bucket.as_secs());
+        let bucket_s = window.bucket.as_secs();
+        let mut sql = rollup.read_sql(bucket_s);
+        // FINAL keeps the latest aggregation of each re-aggregated minute (pull), and merges
+        // the partial rows views feed where minutes are read without merging them.
+        let final_needed =
+            self.settings.mode == RollupMode::Pull || rollup.reads_minutes_whole(bucket_s);
         for table in rollup.tables {
-            // FINAL keeps the latest aggregation of each re-aggregated minute (pull), and merges
-            // the partial rows views feed where minutes are read without merging them.
-            let final_needed = match self.settings.mode {
-                RollupMode::Pull => true,
-                _ => minutes_as_they_are,
-            };
             let source = if final_needed && table.per_minute {
                 format!("{} FINAL", self.qualified(&self.table_name(table)))
             } else {

@@ -45,10 +45,17 @@ pub struct Buckets {
 }
 
 impl Rollup {
+    /// Whether a read of `bucket_s` buckets takes the minute rows as they are (no merging).
+    pub fn reads_minutes_whole(&self, bucket_s: u64) -> bool {
+        self.buckets.is_some() && bucket_s == 60
+    }
+
     /// The read query for buckets of `bucket_s` seconds (placeholders of the tables remain).
     pub fn read_sql(&self, bucket_s: u64) -> String {
         match &self.buckets {
-            Some(b) if bucket_s == 60 => self.read.replace("{{buckets}}", b.minutes),
+            Some(b) if self.reads_minutes_whole(bucket_s) => {
+                self.read.replace("{{buckets}}", b.minutes)
+            }
             Some(b) => self.read.replace("{{buckets}}", b.merged),
             None => self.read.to_string(),
         }
