@@ -4,6 +4,10 @@
 --   opt_out String         the pod's opt-out label value (the greatest seen), "" if unset
 --   restarts UInt64        positive jumps of the k8s.container.restarts gauge inside the bucket
 --   restart_count Float64  the gauge's highest value in the bucket
+--   first_jump UInt64      the jump counted at the bucket's first sample (from the sample
+--                          before it, 0 for a container's first sample in the read): a
+--                          backtest subtracts it where its range frame starts a window, so a
+--                          window sliced out of a longer read equals one read alone
 -- The gauge is a count that resets (new pod, re-list), so only positive jumps between
 -- consecutive samples of the same pod UID + container count; never raw differences. Samples
 -- are ordered by time, then value, so duplicate and out-of-order rows count the same in both
@@ -21,7 +25,10 @@ SELECT
     argMax(workload_name, time_unix) AS workload,
     max(opt_out_value) AS opt_out,
     toUInt64(sum(jump)) AS restarts,
-    max(restart_value) AS restart_count
+    max(restart_value) AS restart_count,
+    -- The earliest sample by (time, value), the greatest jump among exact duplicates (the
+    -- second of two equal samples jumps 0).
+    toUInt64(argMin(jump, (time_unix, restart_value, -jump))) AS first_jump
 FROM (
     SELECT
         TimeUnix AS time_unix,

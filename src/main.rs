@@ -296,6 +296,10 @@ struct BacktestArgs {
     to: String,
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     step: std::time::Duration,
+    /// How many hours of as-of times share one fetch: memory follows the chunk plus the rules'
+    /// windows, not the whole range. Never changes a finding.
+    #[arg(long, default_value = "6h", value_parser = parse_duration)]
+    chunk: std::time::Duration,
     #[arg(long, value_enum, default_value = "jsonl")]
     output: FindingsFormat,
     /// The demo's labels.json: score precision, recall and lead time per signal (stderr).
@@ -1028,12 +1032,17 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
     };
     let source = args.source.settings()?.watching(&set).open().await?;
     let bar = progress_bar("backtest", "steps");
+    // A zero step would never advance; a zero chunk would hold no step.
+    for (flag, value) in [("--step", args.step), ("--chunk", args.chunk)] {
+        if value.is_zero() {
+            return Err(ConfigError::flag(flag, "0", "must be more than zero").into());
+        }
+    }
+    let range = evaluate::BacktestRange::new(from, to, args.step).with_chunk(args.chunk);
     let outcome = evaluate::backtest::drive(
         &source,
         &rules,
-        from,
-        to,
-        args.step,
+        range,
         |_, total, report| -> anyhow::Result<()> {
             forewarn::output::write_findings(
                 &report.findings,

@@ -90,9 +90,11 @@ async fn score_wide_seed(seed: u64) -> forewarn::demo::score::ScoreReport {
     let outcome = forewarn::evaluate::backtest::drive::<std::convert::Infallible>(
         &source,
         &rules,
-        labels.start + forewarn::demo::story::WARM_UP,
-        labels.end,
-        forewarn::demo::story::STEP,
+        forewarn::evaluate::BacktestRange::new(
+            labels.start + forewarn::demo::story::WARM_UP,
+            labels.end,
+            forewarn::demo::story::STEP,
+        ),
         |_, _, _| Ok(()),
     )
     .await

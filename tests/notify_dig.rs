@@ -28,9 +28,7 @@ async fn findings_of(
     let outcome = forewarn::evaluate::backtest::drive::<std::convert::Infallible>(
         &source,
         &rules,
-        from,
-        labels.end,
-        Duration::from_secs(900),
+        forewarn::evaluate::BacktestRange::new(from, labels.end, Duration::from_secs(900)),
         |_, _, _| Ok(()),
     )
     .await

@@ -13,7 +13,7 @@ use crate::demo::generate::{generate, DemoParams};
 use crate::demo::model::Labels;
 use crate::demo::parquet::{write_dataset, DemoWriteError};
 use crate::demo::score::{score, ScoreReport};
-use crate::evaluate::backtest::{drive, BacktestOutcome};
+use crate::evaluate::backtest::{drive, BacktestOutcome, BacktestRange};
 use crate::evaluate::RunReport;
 use crate::source::{ParquetSource, Source, SourceError, TelemetryNames};
 use crate::window::timefmt;
@@ -87,9 +87,7 @@ pub async fn run(
     let backtest = drive::<std::convert::Infallible>(
         &source,
         rules,
-        from,
-        labels.end,
-        STEP,
+        BacktestRange::new(from, labels.end, STEP),
         |i, n, report| {
             on_step(i, n, report);
             reports.push(report.clone());

@@ -30,7 +30,7 @@ use crate::findings::{Finding, Severity, Status};
 use crate::source::{Source, SourceError};
 use crate::window::{self, timefmt, QueryKind, WindowSpec};
 
-pub use backtest::{steps, BacktestData};
+pub use backtest::{steps, BacktestData, BacktestRange};
 pub use select::{load_rules, select_rules, SelectError};
 
 #[derive(Debug, thiserror::Error)]
@@ -294,5 +294,5 @@ pub(crate) fn slice(
     query: QueryKind,
     spec: &WindowSpec,
 ) -> Result<DataFrame, EvalError> {
-    window::slice(frame, spec).map_err(|e| slice_error(query, spec.until, e))
+    window::slice(frame, query, spec).map_err(|e| slice_error(query, spec.until, e))
 }

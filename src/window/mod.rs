@@ -103,6 +103,7 @@ impl QueryKind {
                 ("opt_out", Text),
                 ("restarts", Count),
                 ("restart_count", Float),
+                ("first_jump", Count),
             ],
             QueryKind::PodEvents => &[
                 ("bucket", Time),
@@ -378,8 +379,43 @@ pub fn join_pod_events(restarts: DataFrame, events: DataFrame) -> Result<DataFra
         })
 }
 
-/// Keeps the rows of a (larger) frame whose bucket lies in `[since, until)`.
-pub fn slice(frame: &DataFrame, window: &WindowSpec) -> PolarsResult<DataFrame> {
+/// The rows of a (larger) frame whose bucket lies in `[since, until)`, as a read of that window
+/// alone returns them.
+pub fn slice(
+    frame: &DataFrame,
+    query: QueryKind,
+    window: &WindowSpec,
+) -> PolarsResult<DataFrame> {
+    let rows = rows_in(frame, window)?;
+    if query == QueryKind::Restarts {
+        return restarts_read_alone(rows);
+    }
+    Ok(rows)
+}
+
+/// A restarts read counts no jump at a container's first sample (it has no sample before it),
+/// where a longer read counted the jump from the sample before the window: the first bucket of
+/// each container gives back its `first_jump`.
+fn restarts_read_alone(rows: DataFrame) -> PolarsResult<DataFrame> {
+    let first = col("bucket").eq(col("bucket")
+        .min()
+        .over([col("pod_uid"), col("container")])?);
+    rows.lazy()
+        .with_columns([
+            when(first.clone())
+                .then(col("restarts") - col("first_jump"))
+                .otherwise(col("restarts"))
+                .alias("restarts"),
+            when(first)
+                .then(lit(0u64))
+                .otherwise(col("first_jump"))
+                .alias("first_jump"),
+        ])
+        .collect()
+}
+
+/// The rows of `frame` whose bucket lies in `[since, until)`.
+fn rows_in(frame: &DataFrame, window: &WindowSpec) -> PolarsResult<DataFrame> {
     let since = timefmt::to_nanos(window.since);
     let until = timefmt::to_nanos(window.until);
     let bucket = frame.column("bucket")?.as_materialized_series().clone();
