@@ -255,7 +255,10 @@ fn backtest_chunks_change_memory_not_findings() {
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["signal"].to_string())
         .collect();
-    assert!(signals.len() >= 3, "findings of several signals: {signals:?}");
+    assert!(
+        signals.len() >= 3,
+        "findings of several signals: {signals:?}"
+    );
     assert_eq!(whole.lines().count(), chunked.lines().count());
     for (a, b) in whole.lines().zip(chunked.lines()) {
         assert_eq!(a, b);
@@ -265,7 +268,11 @@ fn backtest_chunks_change_memory_not_findings() {
         "backtest", "--source", &source, "--from", &from, "--to", &to, "--chunk", "0s",
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("--chunk"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--chunk"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

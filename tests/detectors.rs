@@ -159,7 +159,7 @@ fn shipped(signal: Signal) -> Rule {
 /// a source would never return them).
 fn run_at(rule: &Rule, frame: &DataFrame, as_of: OffsetDateTime) -> Vec<Finding> {
     let window = rule_window(rule, as_of);
-    let frame = window::slice(frame, &window).expect("slice");
+    let frame = window::rows_in_window(frame, &window).expect("slice");
     judge(rule, &frame, window).expect("the detector runs")
 }
 

@@ -197,14 +197,14 @@ impl ParquetSource {
                     query: format!("{} (parquet)", query.file_name()),
                     table: self.dir.display().to_string(),
                     column: name.to_string(),
-                    found: found.map(|d| d.to_string()).unwrap_or_else(|| "nothing".into()),
+                    found: found
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "nothing".into()),
                     expected: "a timestamp".into(),
                 })
             }
         };
-        Ok(col(name)
-            .gt_eq(bounds.0)
-            .and(col(name).lt(bounds.1)))
+        Ok(col(name).gt_eq(bounds.0).and(col(name).lt(bounds.1)))
     }
 
     fn memory(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
@@ -655,12 +655,19 @@ fn workload_expr() -> Expr {
 /// both sources pick the same row however the rows are ordered in the files. At equal times
 /// this keeps the greatest value, where ClickHouse may keep either (see memory.sql).
 fn latest_by_time(names: &[&str]) -> Vec<Expr> {
+    // The greatest (time, name) pair is the greatest string "time digits ‖ name" when every
+    // time has the same number of digits (ns + 10^18: 19 digits from 1970 to 2229). A plain
+    // max streams; a filter inside the aggregation would hold every row of the window.
+    const DIGITS: i64 = 19;
+    let time_digits =
+        (col("time").to_physical() + lit(1_000_000_000_000_000_000i64)).cast(DataType::String);
     names
         .iter()
         .map(|name| {
-            col(*name)
-                .filter(col("time").eq(col("time").max()))
+            (time_digits.clone() + col(*name))
                 .max()
+                .str()
+                .slice(lit(DIGITS), lit(NULL))
                 .alias(*name)
         })
         .collect()

@@ -381,12 +381,8 @@ pub fn join_pod_events(restarts: DataFrame, events: DataFrame) -> Result<DataFra
 
 /// The rows of a (larger) frame whose bucket lies in `[since, until)`, as a read of that window
 /// alone returns them.
-pub fn slice(
-    frame: &DataFrame,
-    query: QueryKind,
-    window: &WindowSpec,
-) -> PolarsResult<DataFrame> {
-    let rows = rows_in(frame, window)?;
+pub fn slice(frame: &DataFrame, query: QueryKind, window: &WindowSpec) -> PolarsResult<DataFrame> {
+    let rows = rows_in_window(frame, window)?;
     if query == QueryKind::Restarts {
         return restarts_read_alone(rows);
     }
@@ -415,7 +411,7 @@ fn restarts_read_alone(rows: DataFrame) -> PolarsResult<DataFrame> {
 }
 
 /// The rows of `frame` whose bucket lies in `[since, until)`.
-fn rows_in(frame: &DataFrame, window: &WindowSpec) -> PolarsResult<DataFrame> {
+pub fn rows_in_window(frame: &DataFrame, window: &WindowSpec) -> PolarsResult<DataFrame> {
     let since = timefmt::to_nanos(window.since);
     let until = timefmt::to_nanos(window.until);
     let bucket = frame.column("bucket")?.as_materialized_series().clone();
