@@ -296,8 +296,9 @@ struct BacktestArgs {
     to: String,
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     step: std::time::Duration,
-    /// How many hours of as-of times share one fetch: memory follows the chunk plus the rules'
-    /// windows, not the whole range. Never changes a finding.
+    /// The span of as-of times that share one read of the source: memory follows the chunk plus
+    /// the rules' windows, not the whole range (shorter: less memory, more re-reading). Never
+    /// changes a finding.
     #[arg(long, default_value = "6h", value_parser = parse_duration)]
     chunk: std::time::Duration,
     #[arg(long, value_enum, default_value = "jsonl")]
