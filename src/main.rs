@@ -1022,6 +1022,12 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
     if from > to {
         return Err(ConfigError::flag("--from", &args.from, "must not be after --to").into());
     }
+    // A zero step would never advance; a zero chunk would hold no step.
+    for (flag, value) in [("--step", args.step), ("--chunk", args.chunk)] {
+        if value.is_zero() {
+            return Err(ConfigError::flag(flag, "0", "must be more than zero").into());
+        }
+    }
     let labels = match &args.labels {
         Some(path) => Some(forewarn::demo::score::load_labels(path).map_err(|source| {
             ConfigError::Labels {
@@ -1033,12 +1039,6 @@ async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
     };
     let source = args.source.settings()?.watching(&set).open().await?;
     let bar = progress_bar("backtest", "steps");
-    // A zero step would never advance; a zero chunk would hold no step.
-    for (flag, value) in [("--step", args.step), ("--chunk", args.chunk)] {
-        if value.is_zero() {
-            return Err(ConfigError::flag(flag, "0", "must be more than zero").into());
-        }
-    }
     let range = evaluate::BacktestRange::new(from, to, args.step).with_chunk(args.chunk);
     let outcome = evaluate::backtest::drive(
         &source,

@@ -104,14 +104,14 @@ impl ParquetSource {
         })
     }
 
-    /// The table's time column as naive UTC nanoseconds. G2 metrics exported from ClickHouse
-    /// carry `DateTime` as integer seconds.
-    fn time_column(
+    /// The type of the table's time column: a timestamp, or integer seconds (G2 metrics
+    /// exported from ClickHouse carry `DateTime` that way).
+    fn time_type(
         &self,
         lf: &mut LazyFrame,
         name: &str,
         query: QueryKind,
-    ) -> Result<Expr, SourceError> {
+    ) -> Result<DataType, SourceError> {
         let schema = lf.collect_schema().map_err(self.parquet_error(query))?;
         let dtype = schema
             .get(name)
@@ -121,19 +121,15 @@ impl ParquetSource {
                 table: self.dir.display().to_string(),
                 column: name.to_string(),
             })?;
-        Ok(match dtype {
-            DataType::Datetime(_, _) => utc_nanos(col(name)),
-            d if d.is_integer() => (col(name).cast(DataType::Int64) * lit(1_000_000_000i64))
-                .cast(ColumnType::Time.dtype()),
-            other => {
-                return Err(SourceError::ColumnType {
-                    query: format!("{} (parquet)", query.file_name()),
-                    table: self.dir.display().to_string(),
-                    column: name.to_string(),
-                    found: other.to_string(),
-                    expected: "a timestamp".into(),
-                })
-            }
+        if matches!(dtype, DataType::Datetime(_, _)) || dtype.is_integer() {
+            return Ok(dtype);
+        }
+        Err(SourceError::ColumnType {
+            query: format!("{} (parquet)", query.file_name()),
+            table: self.dir.display().to_string(),
+            column: name.to_string(),
+            found: dtype.to_string(),
+            expected: "a timestamp".into(),
         })
     }
 
@@ -146,65 +142,16 @@ impl ParquetSource {
         window: &WindowSpec,
     ) -> Result<LazyFrame, SourceError> {
         let mut lf = self.scan(table, query)?;
-        let time = self.time_column(&mut lf, time_name, query)?;
-        let in_window = self.in_window(&mut lf, time_name, query, window)?;
+        let dtype = self.time_type(&mut lf, time_name, query)?;
         Ok(lf
-            .filter(in_window)
-            .with_column(time.alias("time"))
+            .filter(in_window(time_name, &dtype, window))
+            .with_column(naive_utc_nanos(time_name, &dtype).alias("time"))
             .with_column(
                 col("time")
                     .dt()
                     .truncate(lit(format!("{}s", window.bucket_seconds())))
                     .alias("bucket"),
             ))
-    }
-
-    /// `since <= t < until` on the file's own time column, compared in its own type: Polars
-    /// pushes that into the scan, skipping row groups whose statistics lie outside the window
-    /// and decoding the attribute maps of the window's rows only (a predicate on the derived
-    /// naive-UTC `time` would be evaluated after decoding every row of the file).
-    fn in_window(
-        &self,
-        lf: &mut LazyFrame,
-        name: &str,
-        query: QueryKind,
-        window: &WindowSpec,
-    ) -> Result<Expr, SourceError> {
-        let schema = lf.collect_schema().map_err(self.parquet_error(query))?;
-        let (since, until) = (
-            timefmt::to_nanos(window.since),
-            timefmt::to_nanos(window.until),
-        );
-        // t·k >= since ⇔ t >= ⌈since/k⌉ and t·k < until ⇔ t < ⌈until/k⌉, for a column counting
-        // k-nanosecond units: exact whatever the unit.
-        let ceil = |nanos: i64, k: i64| -(-nanos).div_euclid(k);
-        let bounds = match schema.get(name) {
-            Some(DataType::Datetime(unit, zone)) => {
-                let k = match unit {
-                    TimeUnit::Nanoseconds => 1,
-                    TimeUnit::Microseconds => 1_000,
-                    TimeUnit::Milliseconds => 1_000_000,
-                };
-                let at = |nanos| lit(ceil(nanos, k)).cast(DataType::Datetime(*unit, zone.clone()));
-                (at(since), at(until))
-            }
-            Some(d) if d.is_integer() => {
-                let at = |nanos| lit(ceil(nanos, 1_000_000_000)).cast(d.clone());
-                (at(since), at(until))
-            }
-            found => {
-                return Err(SourceError::ColumnType {
-                    query: format!("{} (parquet)", query.file_name()),
-                    table: self.dir.display().to_string(),
-                    column: name.to_string(),
-                    found: found
-                        .map(|d| d.to_string())
-                        .unwrap_or_else(|| "nothing".into()),
-                    expected: "a timestamp".into(),
-                })
-            }
-        };
-        Ok(col(name).gt_eq(bounds.0).and(col(name).lt(bounds.1)))
     }
 
     fn memory(&self, window: &WindowSpec) -> Result<DataFrame, SourceError> {
@@ -590,8 +537,6 @@ fn event_of_object(object: &serde_json::Value) -> (String, String, String, Strin
     )
 }
 
-/// `map[key]` for a Parquet map column (a list of `{key, value}` structs); "" when absent, as
-/// ClickHouse returns for a missing map key.
 /// Collecting on Polars' streaming engine: a window's rows pass through in morsels, so peak
 /// memory follows the aggregated frame rather than every decoded row with its attribute maps (a
 /// 5 h backtest chunk of the demo at 1.5× scale: 818 → 602 MiB, and faster).
@@ -607,6 +552,44 @@ impl CollectStreaming for LazyFrame {
     }
 }
 
+/// A time column (of a type [`ParquetSource::time_type`] accepted) as naive UTC nanoseconds.
+fn naive_utc_nanos(name: &str, dtype: &DataType) -> Expr {
+    match dtype {
+        DataType::Datetime(_, _) => utc_nanos(col(name)),
+        _ => {
+            (col(name).cast(DataType::Int64) * lit(1_000_000_000i64)).cast(ColumnType::Time.dtype())
+        }
+    }
+}
+
+/// `since <= t < until` on the file's own time column, compared in its own type: Polars pushes
+/// that into the scan, skipping row groups whose statistics lie outside the window and decoding
+/// the attribute maps of the window's rows only (a predicate on the derived naive-UTC `time`
+/// would be evaluated after decoding every row of the file).
+fn in_window(name: &str, dtype: &DataType, window: &WindowSpec) -> Expr {
+    // t·k >= since ⇔ t >= ⌈since/k⌉ and t·k < until ⇔ t < ⌈until/k⌉, for a column counting
+    // k-nanosecond units: exact whatever the unit.
+    let ceil = |nanos: i64, k: i64| -(-nanos).div_euclid(k);
+    let at = |nanos: i64| match dtype {
+        DataType::Datetime(unit, zone) => {
+            let k = match unit {
+                TimeUnit::Nanoseconds => 1,
+                TimeUnit::Microseconds => 1_000,
+                TimeUnit::Milliseconds => 1_000_000,
+            };
+            lit(ceil(nanos, k)).cast(DataType::Datetime(*unit, zone.clone()))
+        }
+        integer_seconds => lit(ceil(nanos, 1_000_000_000)).cast(integer_seconds.clone()),
+    };
+    let (since, until) = (
+        at(timefmt::to_nanos(window.since)),
+        at(timefmt::to_nanos(window.until)),
+    );
+    col(name).gt_eq(since).and(col(name).lt(until))
+}
+
+/// `map[key]` for a Parquet map column (a list of `{key, value}` structs); "" when absent, as
+/// ClickHouse returns for a missing map key.
 pub fn map_get(map: &str, key: &str) -> Expr {
     col(map)
         .list()
