@@ -48,6 +48,7 @@ use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Si
 use crate::window::QueryKind;
 
 mod curvature;
+mod relapse;
 mod shape;
 
 pub struct MemoryDetector;
@@ -283,7 +284,10 @@ impl Detector for MemoryDetector {
             let short_path = params
                 .short_window
                 .filter(|_| segment.len() >= params.short_min_points);
-            if segment.len() < params.min_points && short_path.is_none() {
+            // Right after a kill the container's earlier climbs can judge a segment younger
+            // than any fit span's (see `relapse`).
+            let relapse_may_judge = after_a_kill && segment.len() >= relapse::MIN_POINTS;
+            if segment.len() < params.min_points && short_path.is_none() && !relapse_may_judge {
                 continue;
             }
             // The working set that meets the limit next is the top of the recent GC cycles, not
@@ -374,7 +378,32 @@ impl Detector for MemoryDetector {
                     best = Some(fit);
                 }
             }
-            let Some(fit) = best else { continue };
+            // Killed at its limit right before this incarnation: the course the container's
+            // earlier climbs took to their kills is this climb's forecast (and warns where a
+            // trend fitted to a young climb cannot yet).
+            let relapse = limit_bytes
+                .filter(|_| after_a_kill && counted)
+                .and_then(|limit| {
+                    // A pod created in the window: its first incarnation's start was seen.
+                    let since_s = ctx.window.since.unix_timestamp_nanos() as f64 / 1e9;
+                    let began_in_window = points[0].t - bucket_s / 2.0 > since_s + bucket_s;
+                    relapse::forecast(
+                        &points,
+                        segment,
+                        began_in_window,
+                        limit,
+                        bucket_s,
+                        params.significance,
+                    )
+                });
+            let fit = match (best, relapse) {
+                (Some(fit), _) => fit,
+                (None, Some(_)) => match segment_trend(segment, bucket_s) {
+                    Some(fit) => fit,
+                    None => continue,
+                },
+                (None, None) => continue,
+            };
             // Forecast with the current rate: the newest `tail` span's slope where it is lower than
             // the span's. A leak keeps its rate; a warm-up after a (re)start decelerates toward
             // its normal level and a stopped leak flattens, and a straight line over the whole
@@ -394,6 +423,21 @@ impl Detector for MemoryDetector {
                     continue;
                 }
                 if tail.slope < fit.slope_per_s {
+                    // The forecast's interval is the interval of the slope it uses: the tail's
+                    // own (widened by its residuals' autocorrelation, as the span's is). The
+                    // span's interval may lie wholly above the tail's rate, and its upper
+                    // bound would then make the earliest time (and the severity) out of a rate
+                    // the newest points contradict.
+                    let residuals: Vec<f64> = tx
+                        .iter()
+                        .zip(&ty)
+                        .map(|(x, y)| y - tail.predict(*x))
+                        .collect();
+                    let inflation =
+                        shape::autocorrelation_inflation(shape::autocorrelation(&residuals, 1));
+                    let (low, high) = tail.slope_confidence_interval(0.95);
+                    fit.slope_low_per_s = tail.slope - (tail.slope - low) * inflation;
+                    fit.slope_high_per_s = tail.slope + (high - tail.slope) * inflation;
                     fit.slope_per_s = tail.slope;
                     if let Some(limit) = limit_bytes {
                         fit.seconds_to_limit =
@@ -401,6 +445,9 @@ impl Detector for MemoryDetector {
                                 .unwrap_or(f64::INFINITY);
                     }
                 }
+            }
+            if let Some(relapse) = relapse {
+                fit.seconds_to_limit = relapse.expected_s;
             }
             let name = entity.get("container").unwrap_or_default().to_string();
             let mut evidence = Evidence::new()
@@ -467,6 +514,20 @@ impl Detector for MemoryDetector {
                         ),
                         None => interval,
                     };
+                    // The earlier kills' range joins the trend's: either may be the course.
+                    let interval = match relapse {
+                        Some(relapse) => stats::CrossingInterval {
+                            earliest_s: interval.earliest_s.min(relapse.earliest_s),
+                            expected_s: relapse.expected_s,
+                            latest_s: interval.latest_s.max(relapse.latest_s),
+                        },
+                        None => interval,
+                    };
+                    if let Some(relapse) = relapse {
+                        evidence = evidence
+                            .int("earlier_kills", relapse.kills as u64)
+                            .num("relapse_pace", relapse.pace);
+                    }
                     // Its predecessors finished by now-plus-this: judged by them, it ends
                     // before even the earliest plausible crossing (with a quarter to spare).
                     if expected_remaining_s.is_some_and(|remaining| {
@@ -497,7 +558,7 @@ impl Detector for MemoryDetector {
                     } else {
                         Severity::Warning
                     };
-                    let when = if fit.seconds_to_limit <= 0.0 {
+                    let mut when = if fit.seconds_to_limit <= 0.0 {
                         "at the limit now".to_string()
                     } else {
                         format!(
@@ -506,6 +567,13 @@ impl Detector for MemoryDetector {
                             duration_text(fit.seconds_to_limit)
                         )
                     };
+                    if let Some(relapse) = relapse {
+                        let times = match relapse.kills {
+                            1 => "once".to_string(),
+                            n => format!("{n}×"),
+                        };
+                        when.push_str(&format!(", as it climbed before it was OOM-killed {times}"));
+                    }
                     (
                         severity,
                         format!(
@@ -541,6 +609,32 @@ impl Detector for MemoryDetector {
         }
         Ok(findings)
     }
+}
+
+/// The floor's trend over the whole segment, not judged by the trend's tests: the rate and
+/// interval a forecast from the container's earlier kills reports beside its own.
+fn segment_trend(segment: &[Point], bucket_s: f64) -> Option<TrendFit> {
+    let (xs, ys): (Vec<f64>, Vec<f64>) = segment.iter().map(|p| (p.t, p.floor)).unzip();
+    let trend = stats::theil_sen(&xs, &ys)?;
+    let (low, high) = trend.slope_confidence_interval(0.95);
+    let residuals: Vec<f64> = xs
+        .iter()
+        .zip(&ys)
+        .map(|(x, y)| y - trend.predict(*x))
+        .collect();
+    Some(TrendFit {
+        span_s: xs[xs.len() - 1] - xs[0] + bucket_s,
+        points: xs.len(),
+        slope_per_s: trend.slope,
+        slope_low_per_s: low,
+        slope_high_per_s: high,
+        p_value: stats::mann_kendall(&ys)?.p_increasing,
+        seconds_to_limit: f64::INFINITY,
+        noise_bytes: 1.4826 * stats::mad(&residuals).unwrap_or(0.0),
+        rise: xs.iter().copied().zip(ys.iter().copied()).collect(),
+        variance_inflation: 1.0,
+        curve: None,
+    })
 }
 
 /// A finished incarnation whose peak came this close to its limit is taken to have been killed
@@ -689,6 +783,22 @@ fn fit_span(
         return None;
     }
     let points: Vec<&Point> = segment.iter().filter(|p| p.t > end - span_s).collect();
+    // A young leak climbs onto new ground. Where this incarnation's floor already held the
+    // level it has now before the short span began, the short rise is a return to it (noise
+    // that wanders, a slow cycle), which the longer spans judge; the short path's few points
+    // cannot tell such a wander from a leak.
+    if strictness.within_at_lower_bound.is_some() {
+        let before: Vec<f64> = segment
+            .iter()
+            .take_while(|p| p.t <= end - span_s)
+            .map(|p| p.floor)
+            .collect();
+        let newest = &points[points.len() - (points.len() / 4).max(1)..];
+        let newest_floor = newest.iter().map(|p| p.floor).fold(f64::MAX, f64::min);
+        if held_level(&before, HELD_BUCKETS).is_some_and(|held| newest_floor <= held) {
+            return None;
+        }
+    }
     let fit = Fit {
         bucket_s,
         params,
@@ -699,6 +809,18 @@ fn fit_span(
     };
     fit.points(&points)
 }
+
+/// The highest level the floor held for `buckets` consecutive buckets (the largest of the
+/// rolling minima): a level reached, not a spike.
+fn held_level(floors: &[f64], buckets: usize) -> Option<f64> {
+    floors
+        .windows(buckets)
+        .map(|w| w.iter().copied().fold(f64::MAX, f64::min))
+        .reduce(f64::max)
+}
+
+/// How many consecutive buckets make a level held (see `held_level`).
+const HELD_BUCKETS: usize = 3;
 
 /// What one fit is judged against.
 struct Fit<'a> {
@@ -757,7 +879,11 @@ impl Fit<'_> {
         let line_sse = screen.residual_std.powi(2) * (screen.n as f64 - 2.0);
         let hinge = shape::best_hinge(&xs, &ys, 3);
         if let Some(shift) = shape::best_level_shift(&ys, 3) {
-            if shift.sse < line_sse.min(hinge.map_or(f64::INFINITY, |h| h.1)) {
+            // ...unless the steps repeat upward: a staircase is a trend taken in steps, and its
+            // average rate is the one that reaches the limit.
+            if shift.sse < line_sse.min(hinge.map_or(f64::INFINITY, |h| h.1))
+                && !shape::climbs_in_steps(&ys, 3)
+            {
                 return self.points(&points[shift.at..]);
             }
         }
