@@ -653,6 +653,130 @@ fn memory_warm_up_after_a_restart_is_quiet() {
     assert!(f.severity >= Severity::Warning);
 }
 
+/// A container OOM-killed every 45 min: restarts at −190, −145, −100, −55 and −10 min (relative
+/// to AS_OF), each incarnation climbing from 20 % of its 1 GiB limit, fast at first and slowing
+/// (concave), to the limit in 40 min, then killed 5 min later. `after` is the level of the
+/// incarnation started at −10 min, by its age in seconds.
+fn repeated_oom_rows(after: impl Fn(f64) -> f64) -> Vec<Row> {
+    let restart_s = |k: f64| (-190.0 + 45.0 * k) * 60.0;
+    let climb = |age: f64| {
+        let u = (age / (40.0 * 60.0)).min(1.0);
+        (0.20 + 0.80 * (1.0 - (1.0 - u).powi(2))).min(0.995)
+    };
+    memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.01,
+        21,
+        |t| {
+            let k = ((t - restart_s(0.0)) / (45.0 * 60.0)).floor();
+            let age = t - restart_s(k);
+            if k >= 4.0 {
+                after(age)
+            } else {
+                climb(age)
+            }
+        },
+        |t| ((t - restart_s(0.0)) / (45.0 * 60.0)).floor(),
+    )
+}
+
+#[test]
+fn memory_climbing_again_after_oom_kills_is_forecast_from_the_earlier_climbs() {
+    let rule = memory_rule();
+    // 10 min after the last kill the new incarnation is climbing as the three killed ones did
+    // (10 points: too few for any trend path); it will be killed 35 min after AS_OF.
+    let climb = |age: f64| {
+        let u = (age / (40.0 * 60.0)).min(1.0);
+        0.20 + 0.80 * (1.0 - (1.0 - u).powi(2))
+    };
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &repeated_oom_rows(climb))),
+        "climbing again after three OOM kills",
+    );
+    assert!(
+        evidence_num(&f, "earlier_kills") >= 1.0,
+        "{}",
+        describe(&[f.clone()])
+    );
+    let kill = AS_OF + time::Duration::minutes(35);
+    let earliest = OffsetDateTime::parse(evidence_text(&f, "exhaustion_earliest_at"), &Rfc3339)
+        .expect("RFC 3339");
+    let latest = OffsetDateTime::parse(evidence_text(&f, "exhaustion_latest_at"), &Rfc3339)
+        .expect("RFC 3339");
+    assert!(
+        earliest <= kill && kill <= latest,
+        "{}",
+        describe(&[f.clone()])
+    );
+    assert!(
+        (exhaustion_at(&f) - kill).abs() <= time::Duration::minutes(8),
+        "{}",
+        describe(&[f.clone()])
+    );
+    assert!(f.summary.contains("OOM-killed 3×"), "{}", f.summary);
+    // Quiet: after the same three kills the new incarnation settles flat at 30 % (whatever
+    // leaked was fixed by the restart).
+    assert_quiet(
+        &run(
+            &rule,
+            &frame(QueryKind::Memory, &repeated_oom_rows(|_| 0.30)),
+        ),
+        "flat after three OOM kills",
+    );
+    // Quiet: the same 10 min of climb with no kill before it has no history to go by.
+    let first = memory_rows(
+        &CART,
+        Some(GIB),
+        -10..0,
+        0.01,
+        22,
+        |t| climb(t + 600.0),
+        never_restarts,
+    );
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &first)),
+        "a first climb, 10 min old",
+    );
+}
+
+#[test]
+fn memory_staircase_climbs_and_one_step_up_does_not() {
+    let rule = memory_rule();
+    // Steps of +15 % of the limit every 40 min (each over 2 min), flat in between: 30 % until
+    // 140 min ago, 90 % since the fourth step 20 min ago; the next step would reach the limit.
+    let stairs = |t: f64| {
+        0.30 + [-140.0, -100.0, -60.0, -20.0]
+            .iter()
+            .map(|step_min| 0.15 * ((t - step_min * 60.0) / 120.0).clamp(0.0, 1.0))
+            .sum::<f64>()
+    };
+    let f = only(
+        run(
+            &rule,
+            &frame(
+                QueryKind::Memory,
+                &memory_rows(&CART, Some(GIB), -180..0, 0.01, 23, stairs, never_restarts),
+            ),
+        ),
+        "a staircase toward the limit",
+    );
+    assert!(f.severity >= Severity::Warning);
+    // One step up to a new flat level (a config change) 40 min ago: quiet.
+    let step = |t: f64| if t < -40.0 * 60.0 { 0.30 } else { 0.90 };
+    assert_quiet(
+        &run(
+            &rule,
+            &frame(
+                QueryKind::Memory,
+                &memory_rows(&CART, Some(GIB), -180..0, 0.01, 24, step, never_restarts),
+            ),
+        ),
+        "one step up to a flat level",
+    );
+}
+
 #[test]
 fn memory_young_pod_without_the_evidence_of_a_steep_leak_is_quiet() {
     let rule = memory_rule();

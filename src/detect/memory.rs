@@ -879,11 +879,7 @@ impl Fit<'_> {
         let line_sse = screen.residual_std.powi(2) * (screen.n as f64 - 2.0);
         let hinge = shape::best_hinge(&xs, &ys, 3);
         if let Some(shift) = shape::best_level_shift(&ys, 3) {
-            // ...unless the steps repeat upward: a staircase is a trend taken in steps, and its
-            // average rate is the one that reaches the limit.
-            if shift.sse < line_sse.min(hinge.map_or(f64::INFINITY, |h| h.1))
-                && !shape::climbs_in_steps(&ys, 3)
-            {
+            if shift.sse < line_sse.min(hinge.map_or(f64::INFINITY, |h| h.1)) {
                 return self.points(&points[shift.at..]);
             }
         }

@@ -46,41 +46,6 @@ pub fn best_level_shift(y: &[f64], min_side: usize) -> Option<LevelShift> {
         .min_by(|a, b| a.sse.total_cmp(&b.sse))
 }
 
-/// Whether the series climbs in steps: its best level shift is a step up, and the part before
-/// or after that step holds another clear step up of its own. One change of level is not a
-/// trend (a config change settles at its new level); steps repeating in one direction are a
-/// trend taken in steps (a batch of sessions at a time, a reload that keeps more each time).
-///
-/// A clear step: up by at least `STEP_Z` times the spread of the points around its two levels
-/// (more than a straight drift split in two reaches, ≈ 3.5, and than short parts of a
-/// wandering series reach by chance).
-pub fn climbs_in_steps(y: &[f64], min_side: usize) -> bool {
-    let Some(shift) = best_level_shift(y, min_side) else {
-        return false;
-    };
-    // The outer step need only be up: the caller has found one change of level to explain
-    // the series better than a line, and the other steps inflate its two levels' spread.
-    step_rise(y, shift) > 0.0
-        && [&y[..shift.at], &y[shift.at..]]
-            .iter()
-            .any(|part| best_level_shift(part, min_side).is_some_and(|s| clear_step_up(part, s)))
-}
-
-/// How many within-level standard deviations a step must rise to be a clear step.
-const STEP_Z: f64 = 4.0;
-
-fn clear_step_up(y: &[f64], shift: LevelShift) -> bool {
-    let spread = (shift.sse / (y.len() as f64 - 2.0).max(1.0)).sqrt();
-    let rise = step_rise(y, shift);
-    rise > 0.0 && rise > STEP_Z * spread
-}
-
-/// The level after the shift less the level before it.
-fn step_rise(y: &[f64], shift: LevelShift) -> f64 {
-    let mean = |part: &[f64]| part.iter().sum::<f64>() / part.len() as f64;
-    mean(&y[shift.at..]) - mean(&y[..shift.at])
-}
-
 /// The best "flat, then rising" fit: `y = a + b · max(0, x − x[k])` over the hinge index `k`
 /// (at least `min_tail` points after it). Returns the hinge index and its residual sum of squares.
 pub fn best_hinge(x: &[f64], y: &[f64], min_tail: usize) -> Option<(usize, f64)> {
@@ -191,28 +156,6 @@ mod tests {
         let ramp: Vec<f64> = (0..60).map(|i| 100.0 + 0.5 * i as f64 + noise(i)).collect();
         let shift = best_level_shift(&ramp, 3).unwrap();
         assert!(shift.sse > 5.0 * linear_sse(&x, &ramp).unwrap());
-    }
-
-    #[test]
-    fn steps_repeating_upward_climb_and_one_step_does_not() {
-        // Three steps of 20 (noise ±1), flat in between: a staircase.
-        let stairs: Vec<f64> = (0..60)
-            .map(|i| 100.0 + 20.0 * (i / 15) as f64 + noise(i))
-            .collect();
-        assert!(climbs_in_steps(&stairs, 3));
-        // One step up to a new flat level: a level shift, not a climb.
-        let step: Vec<f64> = (0..60)
-            .map(|i| if i < 30 { 100.0 } else { 140.0 } + noise(i))
-            .collect();
-        assert!(!climbs_in_steps(&step, 3));
-        // A step up and one back down: no climb either.
-        let bump: Vec<f64> = (0..60)
-            .map(|i| if (20..40).contains(&i) { 120.0 } else { 100.0 } + noise(i))
-            .collect();
-        assert!(!climbs_in_steps(&bump, 3));
-        // Noise alone.
-        let flat: Vec<f64> = (0..60).map(|i| 100.0 + noise(i)).collect();
-        assert!(!climbs_in_steps(&flat, 3));
     }
 
     #[test]
