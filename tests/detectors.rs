@@ -698,7 +698,7 @@ fn memory_climbing_again_after_oom_kills_is_forecast_from_the_earlier_climbs() {
     assert!(
         evidence_num(&f, "earlier_kills") >= 1.0,
         "{}",
-        describe(&[f.clone()])
+        describe(std::slice::from_ref(&f))
     );
     let kill = AS_OF + time::Duration::minutes(35);
     let earliest = OffsetDateTime::parse(evidence_text(&f, "exhaustion_earliest_at"), &Rfc3339)
@@ -708,12 +708,12 @@ fn memory_climbing_again_after_oom_kills_is_forecast_from_the_earlier_climbs() {
     assert!(
         earliest <= kill && kill <= latest,
         "{}",
-        describe(&[f.clone()])
+        describe(std::slice::from_ref(&f))
     );
     assert!(
         (exhaustion_at(&f) - kill).abs() <= time::Duration::minutes(8),
         "{}",
-        describe(&[f.clone()])
+        describe(std::slice::from_ref(&f))
     );
     assert!(f.summary.contains("OOM-killed 3×"), "{}", f.summary);
     // Quiet: after the same three kills the new incarnation settles flat at 30 % (whatever
