@@ -778,6 +778,29 @@ fn memory_staircase_climbs_and_one_step_up_does_not() {
 }
 
 #[test]
+fn memory_wander_back_to_an_old_level_is_not_a_young_leak() {
+    let rule = memory_rule();
+    // At 93 % ± 2 % of the limit, wandering with a 50 min period; the newest 20 min are the
+    // steepest rise of a wave (centred on where it crosses its middle), as steep as a young
+    // leak, back to the 95 % the container has held at every wave for three hours.
+    let wander =
+        |t: f64| 0.93 + 0.02 * ((t + 10.0 * 60.0) * std::f64::consts::TAU / (50.0 * 60.0)).sin();
+    let rows = memory_rows(&CART, Some(GIB), -180..0, 0.002, 25, wander, never_restarts);
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "a wander back to the level held before",
+    );
+    // Control: the same 20 min as a new pod's whole life (no earlier level to return to) is
+    // new ground, and the short path judges it a young leak.
+    let young = memory_rows(&CART, Some(GIB), -20..0, 0.002, 25, wander, never_restarts);
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &young)),
+        "control: the same rise as a young pod",
+    );
+    assert_eq!(evidence_num(&f, "fit_window_s"), 1200.0);
+}
+
+#[test]
 fn memory_young_pod_without_the_evidence_of_a_steep_leak_is_quiet() {
     let rule = memory_rule();
     // Too few points for any path: 10 minutes of a steep ramp.
