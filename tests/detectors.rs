@@ -801,6 +801,38 @@ fn memory_wander_back_to_an_old_level_is_not_a_young_leak() {
 }
 
 #[test]
+fn memory_slowing_leak_forecasts_with_the_interval_of_the_rate_it_uses() {
+    let rule = memory_rule();
+    // A leak that slows (a cache filling toward a size near the limit): 40 % three hours ago,
+    // 94 % now and still rising 0.13 % of the limit a minute. The newest 30 min rise slower
+    // than the last hour: the forecast uses their rate, and its interval must be theirs.
+    let slowing = |t: f64| 0.40 + 0.70 * (1.0 - (-(t + 180.0 * 60.0) / (120.0 * 60.0)).exp());
+    let rows = memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.005,
+        26,
+        slowing,
+        never_restarts,
+    );
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &rows)),
+        "a slowing leak near its limit",
+    );
+    let (low, slope, high) = (
+        evidence_num(&f, "slope_ci_low_bytes_per_s"),
+        evidence_num(&f, "slope_bytes_per_s"),
+        evidence_num(&f, "slope_ci_high_bytes_per_s"),
+    );
+    assert!(
+        low <= slope && slope <= high,
+        "the slope lies outside its own interval: {}",
+        describe(std::slice::from_ref(&f))
+    );
+}
+
+#[test]
 fn memory_young_pod_without_the_evidence_of_a_steep_leak_is_quiet() {
     let rule = memory_rule();
     // Too few points for any path: 10 minutes of a steep ramp.
