@@ -23,15 +23,20 @@
 //!    - where "flat, then rising" explains far more than a line, the rate after the hinge is
 //!      the one forecast (a line through the flat part understates a young leak).
 //! 4. The young-leak path (`short_window`): a short span with fewer points but stronger
-//!    evidence — a stricter level, a rise that keeps its pace (warm-ups slow down), and the
-//!    limit within `short_within` even at the slope's lower bound.
-//! 5. The newest `tail` span must still rise, and the forecast uses its slope where that is
-//!    lower (the current rate: a warm-up after a restart decelerates). Collections must not be
-//!    managing it: where the segment shows GC collections (peaks falling back without a
-//!    restart), the troughs they leave must rise.
+//!    evidence — a stricter level, a rise that keeps its pace (warm-ups slow down), the limit
+//!    within `short_within` even at the slope's lower bound, and new ground (the incarnation
+//!    did not already hold its current level before the span).
+//! 5. The newest `tail` span must still rise, and the forecast uses its slope (and that
+//!    slope's interval) where that is lower (the current rate: a warm-up after a restart
+//!    decelerates). Collections must not be managing it: where the segment shows GC
+//!    collections (peaks falling back without a restart), the troughs they leave must rise.
 //! 6. Forecast: time until the current peak plus slope × t reaches the limit, with an interval
 //!    from the slope's interval and the floor's noise. Warn within `warning_within`, critical
 //!    when the earliest bound is within `critical_within`; the summary says when.
+//! 7. Relapse (`relapse`): where the incarnation right before was OOM-killed at its limit, the
+//!    container's earlier killed climbs in the window forecast this one (its level matched to
+//!    the age a killed climb had it, scaled by pace), from `relapse::MIN_POINTS` buckets on;
+//!    their range joins the trend's interval.
 
 use std::collections::HashMap;
 
