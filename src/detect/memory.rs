@@ -189,6 +189,7 @@ impl Detector for MemoryDetector {
 
         let bucket_s = ctx.window.bucket.as_secs_f64();
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
+        let since_s = ctx.window.since.unix_timestamp_nanos() as f64 / 1e9;
         let mut findings = Vec::new();
         let series = groups(frame.height(), |i| {
             (cluster[i], namespace[i], pod[i], container[i], pod_uid[i])
@@ -390,7 +391,6 @@ impl Detector for MemoryDetector {
                 .filter(|_| after_a_kill && counted)
                 .and_then(|limit| {
                     // A pod created in the window: its first incarnation's start was seen.
-                    let since_s = ctx.window.since.unix_timestamp_nanos() as f64 / 1e9;
                     let began_in_window = points[0].t - bucket_s / 2.0 > since_s + bucket_s;
                     relapse::forecast(
                         &points,
@@ -433,16 +433,11 @@ impl Detector for MemoryDetector {
                     // span's interval may lie wholly above the tail's rate, and its upper
                     // bound would then make the earliest time (and the severity) out of a rate
                     // the newest points contradict.
-                    let residuals: Vec<f64> = tx
-                        .iter()
-                        .zip(&ty)
-                        .map(|(x, y)| y - tail.predict(*x))
-                        .collect();
+                    let residuals = residuals(&tx, &ty, &tail);
                     let inflation =
                         shape::autocorrelation_inflation(shape::autocorrelation(&residuals, 1));
-                    let (low, high) = tail.slope_confidence_interval(0.95);
-                    fit.slope_low_per_s = tail.slope - (tail.slope - low) * inflation;
-                    fit.slope_high_per_s = tail.slope + (high - tail.slope) * inflation;
+                    (fit.slope_low_per_s, fit.slope_high_per_s) =
+                        widened_interval(&tail, inflation);
                     fit.slope_per_s = tail.slope;
                     if let Some(limit) = limit_bytes {
                         fit.seconds_to_limit =
@@ -521,18 +516,18 @@ impl Detector for MemoryDetector {
                     };
                     // The earlier kills' range joins the trend's: either may be the course.
                     let interval = match relapse {
-                        Some(relapse) => stats::CrossingInterval {
-                            earliest_s: interval.earliest_s.min(relapse.earliest_s),
-                            expected_s: relapse.expected_s,
-                            latest_s: interval.latest_s.max(relapse.latest_s),
-                        },
+                        Some(relapse) => {
+                            evidence = evidence
+                                .int("earlier_kills", relapse.kills as u64)
+                                .num("relapse_pace", relapse.pace);
+                            stats::CrossingInterval {
+                                earliest_s: interval.earliest_s.min(relapse.earliest_s),
+                                expected_s: relapse.expected_s,
+                                latest_s: interval.latest_s.max(relapse.latest_s),
+                            }
+                        }
                         None => interval,
                     };
-                    if let Some(relapse) = relapse {
-                        evidence = evidence
-                            .int("earlier_kills", relapse.kills as u64)
-                            .num("relapse_pace", relapse.pace);
-                    }
                     // Its predecessors finished by now-plus-this: judged by them, it ends
                     // before even the earliest plausible crossing (with a quarter to spare).
                     if expected_remaining_s.is_some_and(|remaining| {
@@ -622,11 +617,7 @@ fn segment_trend(segment: &[Point], bucket_s: f64) -> Option<TrendFit> {
     let (xs, ys): (Vec<f64>, Vec<f64>) = segment.iter().map(|p| (p.t, p.floor)).unzip();
     let trend = stats::theil_sen(&xs, &ys)?;
     let (low, high) = trend.slope_confidence_interval(0.95);
-    let residuals: Vec<f64> = xs
-        .iter()
-        .zip(&ys)
-        .map(|(x, y)| y - trend.predict(*x))
-        .collect();
+    let residuals = residuals(&xs, &ys, &trend);
     Some(TrendFit {
         span_s: xs[xs.len() - 1] - xs[0] + bucket_s,
         points: xs.len(),
@@ -815,6 +806,25 @@ fn fit_span(
     fit.points(&points)
 }
 
+/// The floor's residuals around a Theil–Sen line.
+fn residuals(xs: &[f64], ys: &[f64], trend: &stats::TheilSen) -> Vec<f64> {
+    xs.iter()
+        .zip(ys)
+        .map(|(x, y)| y - trend.predict(*x))
+        .collect()
+}
+
+/// A Theil–Sen slope's 95 % interval, each side widened by `inflation` (the residuals' AR(1)
+/// effective-sample factor: smooth noise and slow cycles carry fewer independent points than
+/// they count).
+fn widened_interval(trend: &stats::TheilSen, inflation: f64) -> (f64, f64) {
+    let (low, high) = trend.slope_confidence_interval(0.95);
+    (
+        trend.slope - (trend.slope - low) * inflation,
+        trend.slope + (high - trend.slope) * inflation,
+    )
+}
+
 /// The highest level the floor held for `buckets` consecutive buckets (the largest of the
 /// rolling minima): a level reached, not a spike.
 fn held_level(floors: &[f64], buckets: usize) -> Option<f64> {
@@ -890,20 +900,12 @@ impl Fit<'_> {
         }
 
         let trend = stats::theil_sen(&xs, &ys)?;
-        let residuals: Vec<f64> = xs
-            .iter()
-            .zip(&ys)
-            .map(|(x, y)| y - trend.predict(*x))
-            .collect();
+        let residuals = residuals(&xs, &ys, &trend);
         // Residuals that follow each other (slow cycles, smooth noise) carry fewer independent
         // points than they count: widen the interval by the AR(1) effective-sample factor.
         let inflation = shape::autocorrelation_inflation(shape::autocorrelation(&residuals, 1));
-        let (low, high) = trend.slope_confidence_interval(0.95);
-        let (mut slope, mut low, mut high) = (
-            trend.slope,
-            trend.slope - (trend.slope - low) * inflation,
-            trend.slope + (high - trend.slope) * inflation,
-        );
+        let (low, high) = widened_interval(&trend, inflation);
+        let (mut slope, mut low, mut high) = (trend.slope, low, high);
         if low <= 0.0 || slope < self.min_slope {
             return None;
         }
@@ -948,15 +950,10 @@ impl Fit<'_> {
                 (line_sse - hinge_sse) / (hinge_sse / (n - 3.0)).max(f64::MIN_POSITIVE);
             if improvement > HINGE_F && xs.len() - k >= 6 {
                 if let Some(after) = stats::theil_sen(&xs[k..], &ys[k..]) {
-                    let (a_low, a_high) = after.slope_confidence_interval(0.95);
-                    let a_low = after.slope - (after.slope - a_low) * inflation;
+                    let (a_low, a_high) = widened_interval(&after, inflation);
                     if after.slope > slope && a_low > 0.0 {
                         rise_start = k;
-                        (slope, low, high) = (
-                            after.slope,
-                            a_low,
-                            after.slope + (a_high - after.slope) * inflation,
-                        );
+                        (slope, low, high) = (after.slope, a_low, a_high);
                     }
                 }
             }
