@@ -120,6 +120,10 @@ const WIDE_GATE: f64 = 0.95;
 const WIDE_MEMORY_MIN_PRECISION: f64 = 0.90;
 const WIDE_MEMORY_MIN_RECALL: f64 = WIDE_GATE;
 
+/// The share of memory warnings whose stated interval holds the actual OOM kill (issue 12's
+/// target; measured 0.99 and 0.95 on the gated seeds, 0.80 at the worst of wide seeds 1–14).
+const WIDE_MEMORY_MIN_INTERVAL_COVERAGE: f64 = 0.80;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn shipped_rules_hold_on_wide_seeds() {
     for seed in WIDE_SEEDS {
@@ -149,5 +153,18 @@ async fn shipped_rules_hold_on_wide_seeds() {
                 s.false_by_kind
             );
         }
+        let forecast = report.signals[&Signal::MemoryPressure]
+            .forecast
+            .as_ref()
+            .expect("memory warnings carry forecasts");
+        let coverage = forecast
+            .warning_coverage
+            .expect("forecasts carry intervals");
+        assert!(
+            coverage >= WIDE_MEMORY_MIN_INTERVAL_COVERAGE,
+            "wide seed {seed}: the interval held the OOM kill at {}/{} warnings ({coverage:.2})",
+            forecast.warnings_covered,
+            forecast.warning_intervals
+        );
     }
 }

@@ -2396,6 +2396,51 @@ fn memory_forecast_interval_brackets_the_forecast_and_severity_follows_the_earli
     );
 }
 
+/// A leak under a GC ripple: the heap refills over `period` s and a collection trims it by
+/// `depth` of the trend, so the trend is the top of each cycle, and the kill comes when that top
+/// meets the limit — 45 min after AS_OF here. The scrapes see a cycle's top only now and then,
+/// and the newest bucket may sit in a trough: the interval must hold the kill at every phase.
+#[test]
+fn memory_leak_under_a_gc_ripple_has_its_kill_inside_the_interval_at_every_phase() {
+    let rule = memory_rule();
+    let kill_s = 45.0 * 60.0;
+    let trend = line(-180.0 * 60.0, 0.45, kill_s, 1.0);
+    let mut missed = Vec::new();
+    for (k, (period, depth)) in [(95.0, 0.05), (130.0, 0.04), (70.0, 0.06), (420.0, 0.03)]
+        .into_iter()
+        .enumerate()
+    {
+        for phase in 0..6 {
+            let offset = phase as f64 * period / 6.0;
+            let level = |t: f64| {
+                let u = (t + offset).rem_euclid(period) / period;
+                trend(t) * (1.0 - depth * (1.0 - u))
+            };
+            let rows = memory_rows(
+                &CART,
+                Some(GIB),
+                -180..0,
+                0.002,
+                80 + k as u64 * 10 + phase,
+                level,
+                never_restarts,
+            );
+            let what = format!("ripple {period} s × {depth}, phase {phase}/6");
+            let f = only(run(&rule, &frame(QueryKind::Memory, &rows)), &what);
+            let earliest_s = (evidence_time(&f, "exhaustion_earliest_at") - AS_OF).as_seconds_f64();
+            let latest_s = (evidence_time(&f, "exhaustion_latest_at") - AS_OF).as_seconds_f64();
+            if !(earliest_s <= kill_s && kill_s <= latest_s) {
+                missed.push(format!("{what}: {}", f.summary));
+            }
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "the kill 45 min ahead fell outside the interval:\n{}",
+        missed.join("\n")
+    );
+}
+
 /// `from` + `rise`·(1 − (1 − age/span)²) for age ≥ 0: fast at first, slowing to a stop after
 /// `span` seconds (a cache filling up). t in seconds relative to AS_OF.
 fn slowing(start: f64, from: f64, rise: f64, span: f64) -> impl Fn(f64) -> f64 {

@@ -31,8 +31,12 @@
 //!    decelerates). Collections must not be managing it: where the segment shows GC
 //!    collections (peaks falling back without a restart), the troughs they leave must rise.
 //! 6. Forecast: time until the current peak plus slope × t reaches the limit, with an interval
-//!    from the slope's interval and the floor's noise. Warn within `warning_within`, critical
-//!    when the earliest bound is within `critical_within`; the summary says when.
+//!    from the slope's interval and the floor's noise; its earliest bound also carries each
+//!    recent GC top forward at the slope's upper bound (the newest bucket may sit in a trough),
+//!    and a curvature in the rise widens it by the parabola's band (the latest bound from 95 %
+//!    two-sided, the earliest — which sets the severity — only from p ≈ 5·10⁻⁴). Warn
+//!    within `warning_within`, critical when the earliest bound is within `critical_within`;
+//!    the summary says when.
 //! 7. Relapse (`relapse`): where the incarnation right before was OOM-killed at its limit, the
 //!    container's earlier killed climbs in the window forecast this one (its level matched to
 //!    the age a killed climb had it, scaled by pace), from `relapse::MIN_POINTS` buckets on;
@@ -490,6 +494,21 @@ impl Detector for MemoryDetector {
                         )
                         .unwrap_or(f64::INFINITY)
                         .max(interval.latest_s),
+                        ..interval
+                    };
+                    // The kill comes when the top of a GC cycle meets the limit. A cycle's top
+                    // seen a few minutes ago has risen with the trend since, and the newest
+                    // bucket may sit in a trough: each recent peak carried forward at the
+                    // slope's upper bound is a height the series may already stand at (plus
+                    // the noise margin the line's interval uses).
+                    let interval = stats::CrossingInterval {
+                        earliest_s: stats::forecast_crossing(
+                            fit.slope_high_per_s,
+                            projected_peak(segment, tail_from, as_of_s, fit.slope_high_per_s)
+                                + 2.0 * fit.noise_bytes,
+                            limit_bytes,
+                        )
+                        .map_or(interval.earliest_s, |e| e.min(interval.earliest_s)),
                         ..interval
                     };
                     let interval = widened_by_bends(
@@ -1002,10 +1021,15 @@ impl Fit<'_> {
 }
 
 /// How many (autocorrelation-widened) standard errors the curvature must be from zero before
-/// the forecast interval takes the curve's band into account: p ≈ 5·10⁻⁴ two-sided, because
-/// each container is fitted over several spans at every step and a straight leak's interval
-/// must not be widened (nor its severity raised) by chance.
-const CURVATURE_Z: f64 = 3.5;
+/// the curve's band may move the forecast interval's latest bound: 95 % two-sided. A later
+/// latest bound costs only width (severity follows the earliest bound), and a slowing bend
+/// left out puts the kill after the range.
+const CURVATURE_Z: f64 = 1.96;
+
+/// The same for the earliest bound: p ≈ 5·10⁻⁴ two-sided. The earliest bound sets the
+/// severity, and each container is fitted over several spans at every step: a straight leak
+/// must not turn critical by a chance curvature.
+const CURVATURE_Z_EARLIEST: f64 = 3.5;
 
 /// The autocorrelation a dominant period must reach to count as a cycle.
 const MIN_CYCLE_CORRELATION: f64 = 0.3;
@@ -1095,6 +1119,16 @@ fn widened_by_bends(
     widened
 }
 
+/// The highest of the peaks since `from_s`, each carried forward to `now_s` at `slope_per_s`:
+/// where the top of the series stands now if it kept rising at that rate.
+fn projected_peak(segment: &[Point], from_s: f64, now_s: f64, slope_per_s: f64) -> f64 {
+    segment
+        .iter()
+        .filter(|p| p.t >= from_s)
+        .map(|p| p.peak + slope_per_s.max(0.0) * (now_s - p.t).max(0.0))
+        .fold(segment[segment.len() - 1].peak, f64::max)
+}
+
 /// The linear interval joined with the crossings of a curved floor's confidence band (95 %,
 /// plus the noise margin the line's interval uses). The curve is of the floor; the limit is
 /// met by the peak, so the band aims at the limit less the current peak's height above the
@@ -1121,6 +1155,7 @@ fn widened_by_curve(
         horizon_s,
         bucket_s.clamp(15.0, 60.0),
     );
+    let earliest = earliest.filter(|_| curve.curvature_z().abs() > CURVATURE_Z_EARLIEST);
     stats::CrossingInterval {
         earliest_s: earliest.map_or(linear.earliest_s, |e| e.min(linear.earliest_s)),
         expected_s: linear.expected_s,
