@@ -2,7 +2,8 @@
 //! window shows how this one, climbing again, will end — and when.
 //!
 //! Each earlier incarnation whose restart and kill both lie in the window is a record of the
-//! climb: the level it had at each age (time since its restart) and the age it was killed at.
+//! climb (the first incarnation of an older pod counts from where its flat floor began to
+//! climb, where that onset is clear): the level it had at each age (time since its restart) and the age it was killed at.
 //! The current incarnation, at its newest level, is matched to the age at which the killed one
 //! had that level; the killed one's remaining time to its kill, scaled by how much faster or
 //! slower this one got there (its pace), is this one's forecast. A trend fitted to a young
@@ -79,6 +80,15 @@ fn killed_climbs(
             last_count = Some(count);
         }
     }
+    // The first incarnation of a pod older than the window has no restart to start it; where
+    // its floor was flat and then rose (the leak's onset), the climb starts at that hinge.
+    if !began_in_window {
+        if let Some(&first_kill) = kills.first() {
+            if let Some(onset) = climb_onset(&points[..first_kill]) {
+                starts.insert(0, (onset, points[onset].t - bucket_s / 2.0));
+            }
+        }
+    }
     kills
         .iter()
         .filter_map(|&to| {
@@ -95,6 +105,19 @@ fn killed_climbs(
             })
         })
         .collect()
+}
+
+/// Where a flat floor turned into a climb: the hinge of the best "flat, then rising" fit, where
+/// it explains far more than a line does (the bar the trend paths use) and the rise after it
+/// holds at least `MIN_POINTS` points. None where the climb may have begun before the points.
+fn climb_onset(points: &[Point]) -> Option<usize> {
+    let (xs, ys): (Vec<f64>, Vec<f64>) = points.iter().map(|p| (p.t, p.floor)).unzip();
+    let line = stats::ols(&xs, &ys)?;
+    let line_sse = line.residual_std.powi(2) * (xs.len() as f64 - 2.0);
+    let (k, hinge_sse) = super::shape::best_hinge(&xs, &ys, MIN_POINTS)?;
+    let improvement =
+        (line_sse - hinge_sse) / (hinge_sse / (xs.len() as f64 - 3.0)).max(f64::MIN_POSITIVE);
+    (improvement > super::HINGE_F && k > 0).then_some(k)
 }
 
 /// The forecast for the current incarnation (`segment`, the newest part of `points`) from the
@@ -270,6 +293,34 @@ mod tests {
         assert_eq!(
             forecast(&points, segment(&points), false, 1024.0 * MIB, 60.0, 0.01),
             None
+        );
+    }
+
+    #[test]
+    fn a_first_climb_from_a_flat_floor_counts_from_its_onset() {
+        // A pod older than the window: 40 min flat at 200 MiB, then the climb killed in minute
+        // 84 (44 + 40), and 20 min into the second climb. The flat floor turning into a climb
+        // is the first climb's start; without the flat part (the control in the test above)
+        // the start is unknown and there is no forecast.
+        let mut points: Vec<Point> = (0..40)
+            .map(|m| Point {
+                t: 60.0 * m as f64 + 30.0,
+                floor: (200.0 + if m % 2 == 0 { 1.0 } else { -1.0 }) * MIB,
+                peak: 205.0 * MIB,
+                restarts: Some(0.0),
+            })
+            .collect();
+        points.extend(oom_cycles(65, 20.0).into_iter().map(|p| Point {
+            t: p.t + 40.0 * 60.0,
+            ..p
+        }));
+        let relapse = forecast(&points, segment(&points), false, 1024.0 * MIB, 60.0, 0.01);
+        assert_eq!(relapse.map(|r| r.kills), Some(1), "{relapse:?}");
+        let relapse = relapse.unwrap();
+        let truth_s = (89.0 - 64.0) * 60.0;
+        assert!(
+            relapse.earliest_s < truth_s && truth_s < relapse.latest_s,
+            "{relapse:?}"
         );
     }
 
