@@ -454,6 +454,55 @@ fn memory_gc_sawtooth_with_a_flat_floor_is_quiet() {
     }
 }
 
+/// An hour-long GC cycle (36 % → 84 % of the limit every 54 min) whose latest collection fell
+/// in an 11-minute gap of the series: the first bucket after the gap has already refilled, so
+/// its floor is no trough. Judged near the top of the current cycle: quiet. Control: the same
+/// cycle on a floor rising 8 % of the limit an hour, with the same gap, fires.
+#[test]
+fn memory_hour_gc_cycle_with_a_collection_in_a_gap_is_quiet() {
+    let rule = memory_rule();
+    let period = 54.0 * 60.0;
+    let cycle = move |t: f64| {
+        let x = (t + 0.9 * period).rem_euclid(period) / period;
+        0.36 + 0.48 * x
+    };
+    let gap = -52..-41;
+    let with_gap = |rows: Vec<Row>| -> Vec<Row> {
+        rows.into_iter()
+            .zip(-180i64..0)
+            .filter(|(_, minute)| !gap.contains(minute))
+            .map(|(row, _)| row)
+            .collect()
+    };
+    let rows = with_gap(memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.005,
+        17,
+        cycle,
+        never_restarts,
+    ));
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "an hour GC cycle, its latest collection in a gap",
+    );
+    let leaking = with_gap(memory_rows(
+        &CART,
+        Some(GIB),
+        -180..0,
+        0.005,
+        17,
+        move |t| cycle(t) - 0.15 + 0.25 * (t + 10800.0) / 10800.0,
+        never_restarts,
+    ));
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &leaking)),
+        "control: the same cycle on a rising floor",
+    );
+    assert!(f.severity >= Severity::Warning, "{}", f.summary);
+}
+
 /// A leak under a GC sawtooth (a garbage-collected runtime that leaks): the floor after each
 /// collection climbs from 40% of the 1 GiB limit at the window start, and the heap refills by
 /// 20% of the limit between collections every 10 min, so the cycle tops reach the limit 60 min

@@ -320,7 +320,14 @@ impl Detector for MemoryDetector {
             let counted = points.iter().any(|p| p.restarts.is_some());
             let history = if counted { segment } else { &points[..] };
             let killed_at = limit_bytes.map(|limit| KILLED_AT * limit);
-            if managed_by_collections(history, current_peak, reference, min_slope, killed_at) {
+            if managed_by_collections(
+                history,
+                current_peak,
+                reference,
+                min_slope,
+                killed_at,
+                bucket_s,
+            ) {
                 continue;
             }
 
@@ -728,10 +735,14 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
 /// Whether the process is managing its memory by collections rather than leaking: the segment
 /// shows collections (a bucket whose peak falls at least a tenth of the reference below the
 /// highest peak since the previous collection, without a restart) and
-/// - with two or more, the troughs they leave do not rise by `min_slope` (a sawtooth whose
-///   floor is flat; a leak under GC raises its troughs and is judged on);
-/// - with one, the working set has not yet climbed past the peak that was collected (a slow
-///   cycle seen once cannot show a trend, but it shows the process gives this level back).
+/// - with two or more troughs seen, the troughs they leave do not rise by `min_slope` (a
+///   sawtooth whose floor is flat; a leak under GC raises its troughs and is judged on);
+/// - otherwise, the working set has not yet climbed past the last peak that was collected (a
+///   slow cycle seen once cannot show a trend, but it shows the process gives this level back).
+///
+/// A collection that fell in a gap of the series (missed scrapes, an exporter restart) is
+/// counted, but its trough is not: the first bucket after the gap has already refilled, and
+/// its floor would read as a risen trough.
 ///
 /// A drop from `killed_at` or above is an OOM kill, not a collection: what came before it
 /// belonged to another incarnation and is forgotten.
@@ -741,36 +752,42 @@ fn managed_by_collections(
     reference: f64,
     min_slope: f64,
     killed_at: Option<f64>,
+    bucket_s: f64,
 ) -> bool {
     let drop = 0.1 * reference;
     let mut troughs: Vec<(f64, f64)> = Vec::new();
     let mut collected_peaks: Vec<f64> = Vec::new();
     let mut running_max = f64::MIN;
+    let mut previous_t = f64::NEG_INFINITY;
     for p in segment {
+        let after_gap = p.t - previous_t > 1.5 * bucket_s;
+        previous_t = p.t;
         if p.peak < running_max - drop && killed_at.is_some_and(|k| running_max >= k) {
             troughs.clear();
             collected_peaks.clear();
             running_max = p.peak;
         } else if p.peak < running_max - drop {
-            troughs.push((p.t, p.floor));
+            if !after_gap {
+                troughs.push((p.t, p.floor));
+            }
             collected_peaks.push(running_max);
             running_max = p.peak;
         } else {
             running_max = running_max.max(p.peak);
         }
     }
-    match troughs.len() {
-        0 => false,
-        1 => current_peak < collected_peaks[0] + 0.02 * reference,
-        _ => {
-            let (xs, ys): (Vec<f64>, Vec<f64>) = troughs.iter().copied().unzip();
-            let rise_per_s = (ys[ys.len() - 1] - ys[0]) / (xs[xs.len() - 1] - xs[0]).max(1.0);
-            let slope = stats::theil_sen(&xs, &ys)
-                .map(|t| t.slope)
-                .unwrap_or(rise_per_s);
-            slope.min(rise_per_s) < min_slope
-        }
+    let Some(&last_collected) = collected_peaks.last() else {
+        return false;
+    };
+    if troughs.len() < 2 {
+        return current_peak < last_collected + 0.02 * reference;
     }
+    let (xs, ys): (Vec<f64>, Vec<f64>) = troughs.iter().copied().unzip();
+    let rise_per_s = (ys[ys.len() - 1] - ys[0]) / (xs[xs.len() - 1] - xs[0]).max(1.0);
+    let slope = stats::theil_sen(&xs, &ys)
+        .map(|t| t.slope)
+        .unwrap_or(rise_per_s);
+    slope.min(rise_per_s) < min_slope
 }
 
 /// The trend of the floor over the trailing `span_s` of the segment, if it is significant,
