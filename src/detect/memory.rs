@@ -735,14 +735,13 @@ fn current_segment(points: &[Point], reset_fraction: f64) -> &[Point] {
 /// Whether the process is managing its memory by collections rather than leaking: the segment
 /// shows collections (a bucket whose peak falls at least a tenth of the reference below the
 /// highest peak since the previous collection, without a restart) and
-/// - with two or more troughs seen, the troughs they leave do not rise by `min_slope` (a
-///   sawtooth whose floor is flat; a leak under GC raises its troughs and is judged on);
-/// - otherwise, the working set has not yet climbed past the last peak that was collected (a
-///   slow cycle seen once cannot show a trend, but it shows the process gives this level back).
+/// - with two or more, the troughs they leave do not rise by `min_slope` (a sawtooth whose
+///   floor is flat; a leak under GC raises its troughs and is judged on);
+/// - with one, the working set has not yet climbed past the peak that was collected (a slow
+///   cycle seen once cannot show a trend, but it shows the process gives this level back).
 ///
-/// A collection that fell in a gap of the series (missed scrapes, an exporter restart) is
-/// counted, but its trough is not: the first bucket after the gap has already refilled, and
-/// its floor would read as a risen trough.
+/// The trough a collection left is read by `trough_left`: not simply the floor of the bucket
+/// whose peak shows the drop.
 ///
 /// A drop from `killed_at` or above is an OOM kill, not a collection: what came before it
 /// belonged to another incarnation and is forgotten.
@@ -758,29 +757,24 @@ fn managed_by_collections(
     let mut troughs: Vec<(f64, f64)> = Vec::new();
     let mut collected_peaks: Vec<f64> = Vec::new();
     let mut running_max = f64::MIN;
-    let mut previous_t = f64::NEG_INFINITY;
-    for p in segment {
-        let after_gap = p.t - previous_t > 1.5 * bucket_s;
-        previous_t = p.t;
+    for (i, p) in segment.iter().enumerate() {
+        let trough = trough_left(segment, i, bucket_s);
         if p.peak < running_max - drop && killed_at.is_some_and(|k| running_max >= k) {
             troughs.clear();
             collected_peaks.clear();
             running_max = p.peak;
         } else if p.peak < running_max - drop {
-            if !after_gap {
-                troughs.push((p.t, p.floor));
-            }
+            troughs.push((p.t, trough));
             collected_peaks.push(running_max);
             running_max = p.peak;
         } else {
             running_max = running_max.max(p.peak);
         }
     }
-    let Some(&last_collected) = collected_peaks.last() else {
-        return false;
-    };
-    if troughs.len() < 2 {
-        return current_peak < last_collected + 0.02 * reference;
+    match troughs.len() {
+        0 => return false,
+        1 => return current_peak < collected_peaks[0] + 0.02 * reference,
+        _ => {}
     }
     let (xs, ys): (Vec<f64>, Vec<f64>) = troughs.iter().copied().unzip();
     let rise_per_s = (ys[ys.len() - 1] - ys[0]) / (xs[xs.len() - 1] - xs[0]).max(1.0);
@@ -788,6 +782,28 @@ fn managed_by_collections(
         .map(|t| t.slope)
         .unwrap_or(rise_per_s);
     slope.min(rise_per_s) < min_slope
+}
+
+/// The trough left by a collection first seen in `segment[i]`'s peak. A collection may land
+/// mid-bucket: that bucket's peak is still the old top and its floor already the trough, and
+/// the drop shows only in the next bucket's peak — so the lower floor of the two. After a gap
+/// (missed scrapes) the collection came at an unseen time within it and the heap has refilled
+/// since: the floor less the refill over half the gap, at the rate the heap rose before it.
+fn trough_left(segment: &[Point], i: usize, bucket_s: f64) -> f64 {
+    let p = &segment[i];
+    let Some(previous) = i.checked_sub(1).map(|k| &segment[k]) else {
+        return p.floor;
+    };
+    let mut trough = p.floor.min(previous.floor);
+    let gap_s = p.t - previous.t;
+    if gap_s > 1.5 * bucket_s {
+        let before = &segment[i.saturating_sub(6)..i];
+        let (xs, ys): (Vec<f64>, Vec<f64>) = before.iter().map(|q| (q.t, q.floor)).unzip();
+        if let Some(rise) = stats::ols(&xs, &ys) {
+            trough = trough.min(p.floor - rise.slope.max(0.0) * gap_s / 2.0);
+        }
+    }
+    trough
 }
 
 /// The trend of the floor over the trailing `span_s` of the segment, if it is significant,
