@@ -12,7 +12,7 @@ for seed in "${seeds[@]}"; do
   dir=$(mktemp -d)
   "$bin" demo generate "$dir" --seed "$seed" --end 2026-11-20T12:00:00Z ${WIDE:+--wide} 2>/dev/null
   echo "== seed $seed"
-  "$bin" backtest --source "parquet:$dir" --from 2026-11-20T02:00:00Z --to 2026-11-20T12:00:00Z \
+  "$bin" backtest --source "parquet:$dir" --from 2026-11-20T03:00:00Z --to 2026-11-20T12:00:00Z \
     --labels "$dir/labels.json" 2>&1 >/dev/null | sed -n '/^signal/,$p'
   rm -rf "$dir"
 done

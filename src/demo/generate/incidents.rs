@@ -35,7 +35,9 @@ impl World {
         let mut rng = self.child_rng();
         let win = self.win;
         let latest_impact = win.end - 20 * MIN;
-        let earliest_onset = win.start + (2 * HOUR).min(win.len() / 5);
+        // A leak begins once the memory rule's 3 h window has data behind it (the demo and
+        // the sweeps judge from then on: see `story::WARM_UP`).
+        let earliest_onset = win.start + (3 * HOUR).min(win.len() / 4);
         let room = latest_impact - earliest_onset;
         if room < 45 * MIN {
             return;

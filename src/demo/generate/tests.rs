@@ -233,7 +233,7 @@ fn assert_labels_consistent_with(dataset: &Dataset, variety: Variety) {
                     .map(|i| ns(i.onset_at))
                     .min()
                     .expect("this incident");
-                assert!(first_leak >= start + 2 * HOUR);
+                assert!(first_leak >= start + (3 * HOUR).min((end - start) / 4));
                 assert!(impact >= start + (end - start) / 2);
             }
             "crash_loop" => {
