@@ -705,7 +705,9 @@ fn default_data_for_a_seed_is_pinned() {
     assert!(dataset.gauge_points.len() > 10_000 && dataset.logs.len() > 1_000);
     assert_eq!(
         format!("{:016x}", fingerprint(&dataset)),
-        "94d6412c0393e616",
+        // 9a97c6e6…: leaks start no earlier than the 3 h warm-up (a quarter of shorter data),
+        // so every backtest step judges a leak on a full rule window.
+        "9a97c6e6a6bc5727",
         "the default data for seed 7 changed"
     );
 }
