@@ -1041,6 +1041,59 @@ fn memory_young_steep_leak_is_critical_from_the_short_window() {
 }
 
 #[test]
+fn memory_leak_begun_minutes_ago_in_an_old_pod_is_warned_from_its_hinge() {
+    let rule = memory_rule();
+    // A pod flat at 30 % for three hours starts leaking 10 minutes before AS_OF, steeply
+    // enough to reach its limit 25 minutes after it. The short span is half flat: its rank
+    // test is diluted and a line through the hinge leaves residuals that follow each other,
+    // yet "flat, then rising" beats a flat level by far, and the rise after the hinge is the
+    // young leak.
+    let leak = |t: f64| {
+        if t < -10.0 * 60.0 {
+            0.30
+        } else {
+            line(-10.0 * 60.0, 0.30, 25.0 * 60.0, 1.0)(t)
+        }
+    };
+    let rows = memory_rows(&CART, Some(GIB), -180..0, 0.005, 31, leak, never_restarts);
+    let f = only(
+        run(&rule, &frame(QueryKind::Memory, &rows)),
+        "a leak 10 minutes old in an old pod",
+    );
+    let (earliest, latest) = (
+        evidence_num(&f, "time_to_exhaustion_earliest_s"),
+        evidence_num(&f, "time_to_exhaustion_latest_s"),
+    );
+    assert!(
+        earliest < 25.0 * 60.0 && 25.0 * 60.0 < latest,
+        "the interval {earliest}–{latest} s misses the crossing 25 min ahead: {}",
+        f.summary
+    );
+    // Control: the same ten minutes rising at a tenth of the pace (the limit hours away even
+    // at its likeliest rate) is not urgent enough for the short path, and too young a rise
+    // for the longer spans.
+    let slow = |t: f64| {
+        if t < -10.0 * 60.0 {
+            0.30
+        } else {
+            line(-10.0 * 60.0, 0.30, 340.0 * 60.0, 1.0)(t)
+        }
+    };
+    let rows = memory_rows(&CART, Some(GIB), -180..0, 0.005, 31, slow, never_restarts);
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "a slow rise 10 minutes old",
+    );
+    // Control: a one-time step up to a new flat level 10 minutes ago is a level shift.
+    let step = |t: f64| if t < -10.0 * 60.0 { 0.30 } else { 0.55 };
+    let rows = memory_rows(&CART, Some(GIB), -180..0, 0.005, 31, step, never_restarts);
+    assert_quiet(
+        &run(&rule, &frame(QueryKind::Memory, &rows)),
+        "a step up 10 minutes ago",
+    );
+}
+
+#[test]
 fn memory_series_that_stopped_reporting_is_quiet() {
     let rule = memory_rule();
     // A batch pod climbing steadily until it completed 30 min before AS_OF.

@@ -424,7 +424,10 @@ impl Detector for MemoryDetector {
             // the span's. A leak keeps its rate; a warm-up after a (re)start decelerates toward
             // its normal level and a stopped leak flattens, and a straight line over the whole
             // span would overstate how fast either is still growing.
-            let tail_start = as_of_s - params.tail.as_secs_f64();
+            // Only the rise counts: where the fit found "flat, then rising", the flat part
+            // before the hinge is not the current rate.
+            let rise_from = fit.rise.first().map_or(f64::MIN, |(t, _)| *t);
+            let tail_start = (as_of_s - params.tail.as_secs_f64()).max(rise_from);
             let (tx, ty): (Vec<f64>, Vec<f64>) = segment
                 .iter()
                 .filter(|p| p.t >= tail_start)
@@ -951,6 +954,40 @@ impl Fit<'_> {
             }
         }
 
+        // A young leak a few buckets old on the short span: the flat part before it widens
+        // the whole span's interval (a line through a hinge leaves residuals that follow each
+        // other) and dilutes its rank test, not the evidence. Where "flat, then rising" beats
+        // a flat level at the short path's strict level (its position searched, its noise's
+        // autocorrelation counted), the rise after the hinge is judged on its own — with the
+        // short path's other demands (the limit near at its slope's lower bound, its pace
+        // kept, new ground) and its own ranks at the regular level.
+        if let (Some(_), Some((k, hinge_sse))) = (strictness.within_at_lower_bound, hinge) {
+            let young = xs.len() - k;
+            let hinge_p = shape::hinge_rise_p_value(&xs, &ys, k, xs.len().saturating_sub(3));
+            // ...and beats a line as the hinge's slope must (a warm-up's slowing curve beats a
+            // flat level at any bend, but not a line).
+            let over_line = (line_sse - hinge_sse)
+                / (hinge_sse / (xs.len() as f64 - 3.0)).max(f64::MIN_POSITIVE);
+            if k > 0
+                && young >= MIN_YOUNG_RISE
+                && over_line > HINGE_F
+                && hinge_p.is_some_and(|p| p < strictness.significance)
+            {
+                let rise = Fit {
+                    strictness: Strictness {
+                        min_points: MIN_YOUNG_RISE,
+                        significance: self.params.significance,
+                        ..strictness
+                    },
+                    ..*self
+                };
+                if let Some(mut fit) = rise.points(&points[k..]) {
+                    fit.p_value = fit.p_value.max(hinge_p.unwrap_or(1.0));
+                    return Some(fit);
+                }
+            }
+        }
+
         let trend = stats::theil_sen(&xs, &ys)?;
         let residuals = residuals(&xs, &ys, &trend);
         // Residuals that follow each other (slow cycles, smooth noise) carry fewer independent
@@ -1000,7 +1037,7 @@ impl Fit<'_> {
         if let Some((k, hinge_sse)) = hinge {
             let improvement =
                 (line_sse - hinge_sse) / (hinge_sse / (n - 3.0)).max(f64::MIN_POSITIVE);
-            if improvement > HINGE_F && xs.len() - k >= 6 {
+            if improvement > HINGE_F && xs.len() - k >= MIN_YOUNG_RISE {
                 if let Some(after) = stats::theil_sen(&xs[k..], &ys[k..]) {
                     let (a_low, a_high) = widened_interval(&after, inflation);
                     if after.slope > slope && a_low > 0.0 {
@@ -1069,6 +1106,10 @@ const MIN_CYCLE_CORRELATION: f64 = 0.3;
 
 /// How much the hinge model must improve on the line (an F-like ratio) before its slope is used.
 const HINGE_F: f64 = 12.0;
+
+/// The buckets a young rise needs after its hinge before the hinge's evidence may stand in
+/// for the short span's rank test (the same count the hinge's slope needs to be used).
+const MIN_YOUNG_RISE: usize = 6;
 
 /// The short path's second-half slope must be at least this fraction of the first half's.
 const KEEPS_PACE: f64 = 0.7;

@@ -124,6 +124,40 @@ pub fn dominant_period(residuals: &[f64], min_lag: usize, min_correlation: f64) 
         .max_by(|&a, &b| acf[a].total_cmp(&acf[b]))
 }
 
+/// How surely "flat, then rising from `x[k]`" beats a flat level: the one-sided p-value of
+/// the hinge's slope (an F(1, n−2) test of the hinge model against the mean, its statistic
+/// divided by the hinge residuals' AR(1) variance inflation), Bonferroni-corrected for the
+/// `positions` hinge positions searched. A young leak that began a few buckets ago shows this
+/// long before a rank test over the whole span can: the flat part's noise dilutes the ranks,
+/// not the fit. `None` when the hinge does not rise.
+pub fn hinge_rise_p_value(x: &[f64], y: &[f64], k: usize, positions: usize) -> Option<f64> {
+    use statrs::distribution::{ContinuousCDF, FisherSnedecor};
+    let n = x.len();
+    if k >= n || n != y.len() || n < 5 {
+        return None;
+    }
+    let h: Vec<f64> = x.iter().map(|t| (t - x[k]).max(0.0)).collect();
+    let mh = h.iter().sum::<f64>() / n as f64;
+    let my = y.iter().sum::<f64>() / n as f64;
+    let shh: f64 = h.iter().map(|v| (v - mh).powi(2)).sum();
+    let shy: f64 = h.iter().zip(y).map(|(a, b)| (a - mh) * (b - my)).sum();
+    if shh <= 0.0 || shy <= 0.0 {
+        return None;
+    }
+    let slope = shy / shh;
+    let residuals: Vec<f64> = h
+        .iter()
+        .zip(y)
+        .map(|(a, b)| b - my - slope * (a - mh))
+        .collect();
+    let sse: f64 = residuals.iter().map(|r| r * r).sum();
+    let explained = slope * shy;
+    let inflation = autocorrelation_inflation(autocorrelation(&residuals, 1));
+    let f = explained / (sse / (n as f64 - 2.0)).max(f64::MIN_POSITIVE) / (inflation * inflation);
+    let dist = FisherSnedecor::new(1.0, n as f64 - 2.0).ok()?;
+    Some((dist.sf(f) * positions.max(1) as f64).min(1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
