@@ -1048,13 +1048,13 @@ fn memory_leak_begun_minutes_ago_in_an_old_pod_is_warned_from_its_hinge() {
     // test is diluted and a line through the hinge leaves residuals that follow each other,
     // yet "flat, then rising" beats a flat level by far, and the rise after the hinge is the
     // young leak.
-    let leak = |t: f64| {
-        if t < -10.0 * 60.0 {
-            0.30
-        } else {
-            line(-10.0 * 60.0, 0.30, 25.0 * 60.0, 1.0)(t)
-        }
+    // Flat at 30 % until 10 minutes ago, then rising to the limit `minutes_to_limit` after
+    // the rise began.
+    let flat_then_rising = |minutes_to_limit: f64| {
+        let rise = line(-10.0 * 60.0, 0.30, (minutes_to_limit - 10.0) * 60.0, 1.0);
+        move |t: f64| if t < -10.0 * 60.0 { 0.30 } else { rise(t) }
     };
+    let leak = flat_then_rising(35.0);
     let rows = memory_rows(&CART, Some(GIB), -180..0, 0.005, 31, leak, never_restarts);
     let f = only(
         run(&rule, &frame(QueryKind::Memory, &rows)),
@@ -1072,13 +1072,7 @@ fn memory_leak_begun_minutes_ago_in_an_old_pod_is_warned_from_its_hinge() {
     // Control: the same ten minutes rising at a tenth of the pace (the limit hours away even
     // at its likeliest rate) is not urgent enough for the short path, and too young a rise
     // for the longer spans.
-    let slow = |t: f64| {
-        if t < -10.0 * 60.0 {
-            0.30
-        } else {
-            line(-10.0 * 60.0, 0.30, 340.0 * 60.0, 1.0)(t)
-        }
-    };
+    let slow = flat_then_rising(350.0);
     let rows = memory_rows(&CART, Some(GIB), -180..0, 0.005, 31, slow, never_restarts);
     assert_quiet(
         &run(&rule, &frame(QueryKind::Memory, &rows)),

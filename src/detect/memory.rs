@@ -948,6 +948,10 @@ impl Fit<'_> {
         // (and it must rise on its own, with enough points to show it).
         let line_sse = screen.residual_std.powi(2) * (screen.n as f64 - 2.0);
         let hinge = shape::best_hinge(&xs, &ys, 3);
+        // How far "flat, then rising" improves on the line (an F-like ratio).
+        let hinge_over_line = |hinge_sse: f64| {
+            (line_sse - hinge_sse) / (hinge_sse / (xs.len() as f64 - 3.0)).max(f64::MIN_POSITIVE)
+        };
         if let Some(shift) = shape::best_level_shift(&ys, 3) {
             if shift.sse < line_sse.min(hinge.map_or(f64::INFINITY, |h| h.1)) {
                 return self.points(&points[shift.at..]);
@@ -966,11 +970,9 @@ impl Fit<'_> {
             let hinge_p = shape::hinge_rise_p_value(&xs, &ys, k, xs.len().saturating_sub(3));
             // ...and beats a line as the hinge's slope must (a warm-up's slowing curve beats a
             // flat level at any bend, but not a line).
-            let over_line = (line_sse - hinge_sse)
-                / (hinge_sse / (xs.len() as f64 - 3.0)).max(f64::MIN_POSITIVE);
             if k > 0
                 && young >= MIN_YOUNG_RISE
-                && over_line > HINGE_F
+                && hinge_over_line(hinge_sse) > HINGE_F
                 && hinge_p.is_some_and(|p| p < strictness.significance)
             {
                 let rise = Fit {
@@ -1031,13 +1033,10 @@ impl Fit<'_> {
         // forecast needs (a line through the flat part understates a young leak). The hinge
         // must explain far more than a line does (its position is searched, so the bar is
         // well above an F(1, n−3) critical value).
-        let n = xs.len() as f64;
         // Where the rise starts: the curve of the forecast is fitted from there on.
         let mut rise_start = 0;
         if let Some((k, hinge_sse)) = hinge {
-            let improvement =
-                (line_sse - hinge_sse) / (hinge_sse / (n - 3.0)).max(f64::MIN_POSITIVE);
-            if improvement > HINGE_F && xs.len() - k >= MIN_YOUNG_RISE {
+            if hinge_over_line(hinge_sse) > HINGE_F && xs.len() - k >= MIN_YOUNG_RISE {
                 if let Some(after) = stats::theil_sen(&xs[k..], &ys[k..]) {
                     let (a_low, a_high) = widened_interval(&after, inflation);
                     if after.slope > slope && a_low > 0.0 {

@@ -136,24 +136,18 @@ pub fn hinge_rise_p_value(x: &[f64], y: &[f64], k: usize, positions: usize) -> O
     if k >= n || n != y.len() || n < 5 {
         return None;
     }
+    // The hinge model is a line in the hinge regressor max(0, x − x[k]).
     let h: Vec<f64> = x.iter().map(|t| (t - x[k]).max(0.0)).collect();
-    let mh = h.iter().sum::<f64>() / n as f64;
-    let my = y.iter().sum::<f64>() / n as f64;
-    let shh: f64 = h.iter().map(|v| (v - mh).powi(2)).sum();
-    let shy: f64 = h.iter().zip(y).map(|(a, b)| (a - mh) * (b - my)).sum();
-    if shh <= 0.0 || shy <= 0.0 {
+    let fit = crate::detect::stats::ols(&h, y)?;
+    if fit.slope <= 0.0 {
         return None;
     }
-    let slope = shy / shh;
-    let residuals: Vec<f64> = h
-        .iter()
-        .zip(y)
-        .map(|(a, b)| b - my - slope * (a - mh))
-        .collect();
-    let sse: f64 = residuals.iter().map(|r| r * r).sum();
-    let explained = slope * shy;
+    let residuals: Vec<f64> = h.iter().zip(y).map(|(a, b)| b - fit.predict(*a)).collect();
     let inflation = autocorrelation_inflation(autocorrelation(&residuals, 1));
-    let f = explained / (sse / (n as f64 - 2.0)).max(f64::MIN_POSITIVE) / (inflation * inflation);
+    // F(1, n − 2) of one added regressor is its slope's t²; the inflation widens the slope's
+    // standard error.
+    let t = fit.slope / (fit.slope_std_error * inflation).max(f64::MIN_POSITIVE);
+    let f = t * t;
     let dist = FisherSnedecor::new(1.0, n as f64 - 2.0).ok()?;
     Some((dist.sf(f) * positions.max(1) as f64).min(1.0))
 }
