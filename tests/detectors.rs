@@ -1177,15 +1177,15 @@ fn errors_rule() -> Rule {
     );
     assert_eq!(
         rule.window.0.as_secs(),
-        3 * 3600,
-        "the tests assume a 3 h window"
+        6 * 3600,
+        "the tests assume a 6 h window"
     );
     rule
 }
 
-/// The 36 five-minute buckets of the 3 h window: index k starts (k - 36) × 5 min from AS_OF;
-/// k ≥ 33 is the recent 15 min.
-const ERROR_BUCKETS: usize = 36;
+/// The 72 five-minute buckets of the 6 h window: index k starts (k - 72) × 5 min from AS_OF;
+/// k ≥ 69 is the recent 15 min.
+const ERROR_BUCKETS: usize = 72;
 
 /// Rows of a service: per bucket k, `shape(k)` gives (requests, error probability); errors are
 /// drawn per request.
@@ -1210,6 +1210,9 @@ fn error_row(service: &str, k: usize, total: u64, errors: u64) -> Row {
         ("errors", V::C(errors)),
     ]
 }
+
+/// The first bucket of the window's last hour.
+const LAST_HOUR: usize = ERROR_BUCKETS - 12;
 
 fn is_recent(k: usize) -> bool {
     k >= ERROR_BUCKETS - 3
@@ -1242,7 +1245,7 @@ fn errors_burst_is_critical_and_significant() {
     assert!(f.summary.contains("checkout"), "{}", f.summary);
 }
 
-/// 400 requests/min without a single error for 2 h 45 min, then 2% errors.
+/// 400 requests/min without a single error for 5 h 45 min, then 2% errors.
 fn zero_baseline_burst_rows() -> Vec<Row> {
     error_rows("ledger", 7, |k| {
         (2000, if is_recent(k) { 0.02 } else { 0.0 })
@@ -1301,7 +1304,8 @@ fn errors_traffic_swings_at_a_constant_ratio_are_quiet() {
     type Pattern = (&'static str, fn(usize) -> u64);
     let patterns: [Pattern; 3] = [
         ("alternating", |k| if k % 2 == 0 { 50 } else { 500 }),
-        ("peak now", |k| if (k / 12) % 2 == 0 { 50 } else { 500 }),
+        // The window's last hour is k = 60..72, an odd hour.
+        ("peak now", |k| if (k / 12) % 2 == 1 { 500 } else { 50 }),
         ("trough now", |k| if (k / 12) % 2 == 1 { 50 } else { 500 }),
     ];
     for (name, volume) in patterns {
@@ -1312,9 +1316,10 @@ fn errors_traffic_swings_at_a_constant_ratio_are_quiet() {
                 &format!("traffic swings ({name}, seed {seed})"),
             );
         }
-        // Control: the same swings with the ratio rising to 8% over the recent span fire.
+        // Control: the same swings with the ratio rising to 12% over the recent span fire (in
+        // the trough that is 150 requests, 18 errors expected).
         let rows = error_rows("search", 100, |k| {
-            (volume(k), if is_recent(k) { 0.08 } else { 0.01 })
+            (volume(k), if is_recent(k) { 0.12 } else { 0.01 })
         });
         only(
             run(&rule, &frame(QueryKind::Errors, &rows)),
@@ -1399,7 +1404,7 @@ fn creep_rows(
 /// 0.2% errors at 200 requests/min, creeping for the last hour toward 5× (reached at 90 min):
 /// now about 3.7× its baseline, 0.5 percentage points above it.
 fn busy_creep_rows(seed: u64) -> Vec<Row> {
-    creep_rows("payments", seed, |_| 1000, 0.002, 24, 4.0 / 18.0)
+    creep_rows("payments", seed, |_| 1000, 0.002, LAST_HOUR, 4.0 / 18.0)
 }
 
 /// The scheduled runs' view of a creep: per-bucket counts drawn once for `buckets` buckets
@@ -1482,6 +1487,39 @@ fn errors_busy_service_creep_is_reported_before_five_times_its_baseline() {
 }
 
 #[test]
+fn errors_slow_creep_on_a_service_with_few_errors_is_reported_well_before_five_times_its_baseline()
+{
+    // 0.2% of 67 requests a minute: eight errors an hour. The ratio creeps to 8× over four
+    // hours, so 5× comes 2 h 20 min in — when a 3 h window holds 40 minutes of baseline, a
+    // handful of errors to judge the rise against. The 6 h window keeps the baseline. Measured
+    // over these seeds: worst first report 45 min before 5× (a 3 h window: 20 min).
+    let baseline = 0.002;
+    let ratio = |k: usize| {
+        let grown = (k.saturating_sub(CREEP_START) as f64 / 48.0).min(1.0);
+        baseline * (1.0 + 7.0 * grown)
+    };
+    let five_times = (0..).find(|&k| ratio(k) >= 5.0 * baseline).unwrap();
+    let mut reported_at = Vec::new();
+    for seed in 0..8 {
+        let Some((bucket, f)) = first_report(900 + seed, five_times + 12, 333, ratio) else {
+            panic!("slow creep (seed {seed}) never reported, even past 5×");
+        };
+        assert!(
+            bucket >= CREEP_START,
+            "seed {seed}: reported before the creep: {}",
+            f.summary
+        );
+        reported_at.push(bucket);
+    }
+    eprintln!("slow creep first reports at buckets {reported_at:?}; 5× at {five_times}");
+    let worst = *reported_at.iter().max().unwrap();
+    assert!(
+        worst + 6 <= five_times,
+        "first reports at buckets {reported_at:?}: not half an hour before 5× (bucket {five_times})"
+    );
+}
+
+#[test]
 fn errors_moderate_volume_creep_past_one_percent_is_reported_soon_after() {
     // Six thousand requests an hour (500 a bucket): 0.3% for three hours, then climbing to
     // 1.2% over 90 minutes. Reported no later than 10 minutes after the ratio passes 1%, and
@@ -1522,7 +1560,7 @@ fn errors_busy_service_with_a_flat_ratio_is_quiet() {
         }
     }
     // Control: the same chronically high 8% creeping to three times itself over the last hour.
-    let rows = creep_rows("payments", 400, |_| 1000, 0.08, 24, 2.0 / 12.0);
+    let rows = creep_rows("payments", 400, |_| 1000, 0.08, LAST_HOUR, 2.0 / 12.0);
     only(
         run(&rule, &frame(QueryKind::Errors, &rows)),
         "control: 8% creeping to 24%",
@@ -1532,8 +1570,8 @@ fn errors_busy_service_with_a_flat_ratio_is_quiet() {
 #[test]
 fn errors_traffic_ramp_at_a_constant_ratio_is_quiet() {
     let rule = errors_rule();
-    // Traffic ramps 10× over the window (100 to 1,000 requests a bucket) at a constant ratio.
-    let ramp = |k: usize| 100 + 25 * k as u64;
+    // Traffic ramps 10× over the window (100 to ~1,000 requests a bucket) at a constant ratio.
+    let ramp = |k: usize| 100 + 25 * k as u64 / 2;
     for seed in 0..10 {
         let rows = error_rows("search", 500 + seed, |k| (ramp(k), 0.003));
         assert_quiet(
@@ -1542,7 +1580,7 @@ fn errors_traffic_ramp_at_a_constant_ratio_is_quiet() {
         );
     }
     // Control: the same ramp with the ratio creeping as in the busy-service creep.
-    let rows = creep_rows("search", 500, ramp, 0.003, 24, 4.0 / 18.0);
+    let rows = creep_rows("search", 500, ramp, 0.003, LAST_HOUR, 4.0 / 18.0);
     let f = only(
         run(&rule, &frame(QueryKind::Errors, &rows)),
         "control: traffic ramp with a creep",
@@ -1561,7 +1599,7 @@ fn errors_low_traffic_noise_is_quiet() {
             600 + seed,
             |k| 1 + k as u64 % 3,
             0.05,
-            24,
+            LAST_HOUR,
             4.0 / 18.0,
         );
         assert_quiet(

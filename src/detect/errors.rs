@@ -157,9 +157,18 @@ pub struct BurnRateAlert {
     pub severity: Severity,
 }
 
-/// Where the trend path puts the start of a rise, as fractions of the window back from now.
-/// Every hinge leaves a baseline before it; the shortest still spans several buckets.
-const TREND_HINGES: [f64; 3] = [2.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0];
+/// The trend path's rise spans: from two thirds of the window back (a third of it is left as
+/// the baseline), halving while a span still holds this many buckets. A 3 h window tries 2 h,
+/// 1 h and 30 min; a 6 h one adds 4 h, so a long window lengthens the baseline a slow creep on
+/// a service with few errors is judged against, without losing the short spans.
+const TREND_MIN_SPAN_BUCKETS: f64 = 6.0;
+
+/// The rise spans (seconds) for a window and bucket, longest first.
+fn trend_spans(window_s: f64, bucket_s: f64) -> Vec<f64> {
+    std::iter::successors(Some(window_s * 2.0 / 3.0), |span| Some(span / 2.0))
+        .take_while(|span| *span >= TREND_MIN_SPAN_BUCKETS * bucket_s)
+        .collect()
+}
 
 impl Detector for ErrorRateDetector {
     fn query(&self) -> QueryKind {
@@ -398,8 +407,8 @@ fn proportion_p_value(
 /// A gradual rise: errors concentrate, volume-weighted, after a hinge some time back
 /// (`trend::hinge_trend_test`), and the ratio over the latest third of that span is a material
 /// multiple of the ratio before the hinge (the service's own baseline). The rise is tried from
-/// hinges at 2/3, 1/3 and 1/6 of the window back (a creep may have started any time), so the
-/// level is divided among them as well (Bonferroni). Only the minimum volume is checked by the
+/// several hinges (`trend_spans`: a creep may have started any time), so the level is divided
+/// among them as well (Bonferroni). Only the minimum volume is checked by the
 /// caller: the recent span may hold a handful of errors, and the test knows how few that is.
 fn judge_trend(
     rows: &[BucketCounts],
@@ -409,7 +418,7 @@ fn judge_trend(
     window_s: f64,
     params: &ErrorParams,
 ) -> Option<Judgement> {
-    let spans: Vec<f64> = TREND_HINGES.iter().map(|f| window_s * f).collect();
+    let spans = trend_spans(window_s, bucket_s);
     let level = params.significance / spans.len() as f64;
     let mut best: Option<(f64, Judgement)> = None;
     for span in spans {
@@ -521,4 +530,27 @@ fn judge_burn_rate(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trend_spans;
+
+    #[test]
+    fn trend_spans_halve_from_two_thirds_of_the_window_down_to_six_buckets() {
+        let minutes = |spans: Vec<f64>| spans.iter().map(|s| s / 60.0).collect::<Vec<_>>();
+        // The 3 h window keeps the spans it always had; 6 h adds the 4 h one.
+        assert_eq!(
+            minutes(trend_spans(3.0 * 3600.0, 300.0)),
+            [120.0, 60.0, 30.0]
+        );
+        assert_eq!(
+            minutes(trend_spans(6.0 * 3600.0, 300.0)),
+            [240.0, 120.0, 60.0, 30.0]
+        );
+        // A 1 h window of one-minute buckets: 40, 20, 10 min (5 min would be five buckets); a
+        // window too short for a six-bucket span has none.
+        assert_eq!(minutes(trend_spans(3600.0, 60.0)), [40.0, 20.0, 10.0]);
+        assert!(trend_spans(1200.0, 300.0).is_empty());
+    }
 }
