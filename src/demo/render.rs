@@ -74,6 +74,7 @@ fn write_breakdowns(report: &ScoreReport, out: &mut dyn Write) -> std::io::Resul
             writeln!(out, "  {signal}: {}", counts(pick(s)))?;
         }
     }
+    write_leads_by_kind(report, out)?;
     let forecast = report
         .signals
         .get(&Signal::MemoryPressure)
@@ -129,6 +130,44 @@ fn write_breakdowns(report: &ScoreReport, out: &mut dyn Write) -> std::io::Resul
                 f.warnings_covered, f.warning_intervals
             )?;
         }
+    }
+    Ok(())
+}
+
+/// Lead time by incident kind: a signal's kinds differ in what their impact means (an error
+/// burst's impact is its onset, a creep's is 5× its baseline), so one signal-wide minimum hides
+/// which shape is reported late.
+fn write_leads_by_kind(report: &ScoreReport, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut by_kind: std::collections::BTreeMap<(Signal, &str), Vec<Option<f64>>> =
+        std::collections::BTreeMap::new();
+    for incident in &report.incidents {
+        by_kind
+            .entry((incident.signal, incident.kind.as_str()))
+            .or_default()
+            .push(incident.lead_time_s);
+    }
+    if by_kind.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "lead by incident kind:")?;
+    for ((signal, kind), leads) in by_kind {
+        let mut found: Vec<f64> = leads.iter().flatten().copied().collect();
+        found.sort_by(|a, b| a.total_cmp(b));
+        let ahead = found.iter().filter(|l| **l > 0.0).count();
+        let spread = match (found.first(), found.get(found.len() / 2)) {
+            (Some(min), Some(median)) => format!(
+                ", min {}, median {}",
+                signed_duration(*min),
+                signed_duration(*median)
+            ),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "  {signal} {kind}: {}/{} found, {ahead} before impact{spread}",
+            found.len(),
+            leads.len()
+        )?;
     }
     Ok(())
 }
@@ -206,4 +245,50 @@ pub fn write_demo_report(
     }
     writeln!(out)?;
     write_score(report, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::score::IncidentResult;
+
+    fn incident(kind: &str, detected_after_s: Option<i64>) -> IncidentResult {
+        let onset = time::macros::datetime!(2026-11-20 08:00 UTC);
+        let impact = onset + time::Duration::hours(1);
+        let first = detected_after_s.map(|s| onset + time::Duration::seconds(s));
+        IncidentResult {
+            signal: Signal::ErrorRate,
+            kind: kind.into(),
+            entity: Default::default(),
+            onset_at: onset,
+            impact_at: Some(impact),
+            first_detected_at: first,
+            lead_time_s: first.map(|f| (impact - f).as_seconds_f64()),
+            forecast_at: None,
+            forecast_interval: None,
+            warning_intervals: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn leads_are_told_apart_by_incident_kind() {
+        let report = ScoreReport {
+            signals: Default::default(),
+            incidents: vec![
+                incident("error_creep", Some(40 * 60)),
+                incident("error_creep", Some(80 * 60)),
+                incident("error_creep", None),
+                incident("error_burst", Some(65 * 60)),
+            ],
+        };
+        let mut out = Vec::new();
+        write_leads_by_kind(&report, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "lead by incident kind:\n  \
+             error_rate error_burst: 1/1 found, 0 before impact, min 5 min late, median 5 min late\n  \
+             error_rate error_creep: 2/3 found, 1 before impact, min 20 min late, median 20 min early\n"
+        );
+    }
 }
