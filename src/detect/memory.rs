@@ -1167,7 +1167,13 @@ fn widened_by_bends(
     };
     let crossing = |bend| curvature::plausible_bend_crossing(&rise, bend, now_s, target, horizon_s);
     let mut widened = interval;
-    if let Some(later) = crossing(curvature::Bend::Slowing) {
+    let slowest = curvature::SLOWING_POWERS
+        .iter()
+        .filter_map(|&power| crossing(curvature::Bend::Slowing { power }))
+        .fold(None, |latest: Option<f64>, at| {
+            Some(latest.map_or(at, |l| l.max(at)))
+        });
+    if let Some(later) = slowest {
         widened.latest_s = widened.latest_s.max(later);
     }
     if let Some(sooner) = crossing(curvature::Bend::Speeding) {

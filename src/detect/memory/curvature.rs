@@ -125,20 +125,35 @@ impl Parabola {
     }
 }
 
-/// A rise that bends from its start: `y = a + b·g(t − start)` with `g` = √ (slowing: fast at
-/// first, then levelling off) or `g` = square (speeding up).
+/// A rise that bends from its start: `y = a + b·g(t − start)` with `g` = a power below one
+/// (slowing: fast at first, then levelling off; ½ is the square root) or `g` = square
+/// (speeding up).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Bend {
-    Slowing,
+    Slowing { power: f64 },
     Speeding,
 }
+
+/// The slowing bends tried for a forecast's latest bound, from the square root to nearly
+/// straight. A rise that is still nearly straight rules out the square root long before it
+/// rules out a gentler bend, and a concave rise (a cache filling toward its limit) keeps
+/// slowing: the slowest bend its points cannot rule out is the latest course to plan for.
+pub const SLOWING_POWERS: [f64; 5] = [0.5, 0.6, 0.7, 0.8, 0.9];
 
 impl Bend {
     fn g(self, since_start_s: f64) -> f64 {
         let h = since_start_s.max(0.0) / HOUR;
         match self {
-            Bend::Slowing => h.sqrt(),
+            Bend::Slowing { power } => h.powf(power),
             Bend::Speeding => h * h,
+        }
+    }
+
+    /// Hours since the start at which `g` reaches `g_target` (≥ 0).
+    fn inverse(self, g_target: f64) -> f64 {
+        match self {
+            Bend::Slowing { power } => g_target.powf(1.0 / power),
+            Bend::Speeding => g_target.sqrt(),
         }
     }
 }
@@ -192,10 +207,7 @@ pub fn plausible_bend_crossing(
     if g_target < 0.0 {
         return Some(0.0);
     }
-    let since_start_h = match bend {
-        Bend::Slowing => g_target * g_target,
-        Bend::Speeding => g_target.sqrt(),
-    };
+    let since_start_h = bend.inverse(g_target);
     let ahead = (start_s + since_start_h * HOUR - now_s).max(0.0);
     (ahead <= horizon_s).then_some(ahead)
 }
@@ -274,8 +286,13 @@ mod tests {
             .collect();
         let now = 1.7e9 + 30.0;
         let line_crossing = (1000.0 - (500.0 + 200.0 * (now - start) / HOUR)) / 200.0 * HOUR;
-        let slowing =
-            plausible_bend_crossing(&rise(&xs, &noisy, start), Bend::Slowing, now, 1000.0, 1e6);
+        let slowing = plausible_bend_crossing(
+            &rise(&xs, &noisy, start),
+            Bend::Slowing { power: 0.5 },
+            now,
+            1000.0,
+            1e6,
+        );
         assert!(
             slowing.is_some_and(|s| s > line_crossing),
             "{slowing:?} vs {line_crossing}"
@@ -289,8 +306,53 @@ mod tests {
             .map(|(i, x)| 500.0 + 200.0 * (x - start) / HOUR + [0.5, -0.5][i % 2])
             .collect();
         assert_eq!(
-            plausible_bend_crossing(&rise(&xs, &exact, start), Bend::Slowing, now, 1000.0, 1e6),
+            plausible_bend_crossing(
+                &rise(&xs, &exact, start),
+                Bend::Slowing { power: 0.5 },
+                now,
+                1000.0,
+                1e6
+            ),
             None
+        );
+    }
+
+    #[test]
+    fn a_gently_slowing_rise_rules_out_the_square_root_but_not_a_gentler_bend() {
+        // The first 40 minutes of a cache filling toward its limit, `1 − (1 − u)²` over a
+        // 4 h course: nearly straight, little noise. The square root is ruled out; a gentler
+        // power is not, and it reaches the target later than the line through the points.
+        let course_s = 4.0 * HOUR;
+        let xs: Vec<f64> = (0..40).map(|i| 1.7e9 - 2340.0 + 60.0 * i as f64).collect();
+        let start = xs[0] - 60.0;
+        let ys: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let u = (x - start) / course_s;
+                500.0 + 500.0 * (1.0 - (1.0 - u).powi(2)) + [2.0, -2.0, 1.0, -1.0][i % 4]
+            })
+            .collect();
+        let now = 1.7e9 + 30.0;
+        let line = crate::detect::stats::ols(&xs, &ys).unwrap();
+        let line_crossing = (1000.0 - (line.intercept + line.slope * now)) / line.slope;
+        let crossing = |power| {
+            plausible_bend_crossing(
+                &rise(&xs, &ys, start),
+                Bend::Slowing { power },
+                now,
+                1000.0,
+                1e6,
+            )
+        };
+        assert_eq!(crossing(0.5), None, "the square root is ruled out");
+        let gentlest = SLOWING_POWERS
+            .iter()
+            .filter_map(|&power| crossing(power))
+            .fold(0.0, f64::max);
+        assert!(
+            gentlest > line_crossing,
+            "slowest plausible crossing {gentlest} vs the line's {line_crossing}"
         );
     }
 
