@@ -1439,6 +1439,30 @@ fn first_report(
 /// first runs judge only flat data.
 const CREEP_START: usize = ERROR_BUCKETS;
 
+/// `first_report` of a creep over seeds `seed_base..seed_base + 8`: each seed is reported, and
+/// never before the creep begins. Returns (bucket, finding) per seed.
+fn creep_reports(
+    creep: &str,
+    seed_base: u64,
+    buckets: usize,
+    requests: u64,
+    ratio: impl Fn(usize) -> f64 + Copy,
+) -> Vec<(usize, Finding)> {
+    (0..8)
+        .map(|seed| {
+            let Some((bucket, f)) = first_report(seed_base + seed, buckets, requests, ratio) else {
+                panic!("{creep} (seed {seed}) never reported");
+            };
+            assert!(
+                bucket >= CREEP_START,
+                "{creep} (seed {seed}): reported at bucket {bucket}, before the creep: {}",
+                f.summary
+            );
+            (bucket, f)
+        })
+        .collect()
+}
+
 #[test]
 fn errors_busy_service_creep_is_reported_before_five_times_its_baseline() {
     // 0.2% errors at 200 requests/min for three hours, then creeping linearly by 4/18 of the
@@ -1448,15 +1472,7 @@ fn errors_busy_service_creep_is_reported_before_five_times_its_baseline() {
     let ratio = |k: usize| baseline * (1.0 + k.saturating_sub(CREEP_START) as f64 * 4.0 / 18.0);
     let five_times = (0..).find(|&k| ratio(k) >= 5.0 * baseline).unwrap();
     let mut reported_at = Vec::new();
-    for seed in 0..8 {
-        let Some((bucket, f)) = first_report(300 + seed, five_times + 6, 1000, ratio) else {
-            panic!("busy-service creep (seed {seed}) never reported, even past 5×");
-        };
-        assert!(
-            bucket >= CREEP_START,
-            "seed {seed}: reported before the creep: {}",
-            f.summary
-        );
+    for (bucket, f) in creep_reports("busy-service creep", 300, five_times + 6, 1000, ratio) {
         assert_eq!(
             evidence_text(&f, "method"),
             "binomial_trend",
@@ -1499,18 +1515,10 @@ fn errors_slow_creep_on_a_service_with_few_errors_is_reported_well_before_five_t
         baseline * (1.0 + 7.0 * grown)
     };
     let five_times = (0..).find(|&k| ratio(k) >= 5.0 * baseline).unwrap();
-    let mut reported_at = Vec::new();
-    for seed in 0..8 {
-        let Some((bucket, f)) = first_report(900 + seed, five_times + 12, 333, ratio) else {
-            panic!("slow creep (seed {seed}) never reported, even past 5×");
-        };
-        assert!(
-            bucket >= CREEP_START,
-            "seed {seed}: reported before the creep: {}",
-            f.summary
-        );
-        reported_at.push(bucket);
-    }
+    let reported_at: Vec<usize> = creep_reports("slow creep", 900, five_times + 12, 333, ratio)
+        .into_iter()
+        .map(|(bucket, _)| bucket)
+        .collect();
     eprintln!("slow creep first reports at buckets {reported_at:?}; 5× at {five_times}");
     let worst = *reported_at.iter().max().unwrap();
     assert!(
@@ -1526,18 +1534,11 @@ fn errors_moderate_volume_creep_past_one_percent_is_reported_soon_after() {
     // never before the creep begins.
     let ratio = |k: usize| 0.003 + 0.009 * (k.saturating_sub(CREEP_START) as f64 / 18.0).min(1.0);
     let past_one_percent = (0..).find(|&k| ratio(k) >= 0.01).unwrap();
-    let mut reported_at = Vec::new();
-    for seed in 0..8 {
-        let Some((bucket, f)) = first_report(600 + seed, past_one_percent + 6, 500, ratio) else {
-            panic!("moderate creep (seed {seed}) never reported");
-        };
-        assert!(
-            bucket >= CREEP_START,
-            "seed {seed}: reported at bucket {bucket}, before the creep: {}",
-            f.summary
-        );
-        reported_at.push(bucket);
-    }
+    let reported_at: Vec<usize> =
+        creep_reports("moderate creep", 600, past_one_percent + 6, 500, ratio)
+            .into_iter()
+            .map(|(bucket, _)| bucket)
+            .collect();
     eprintln!("moderate creep first reports at buckets {reported_at:?}; 1% at {past_one_percent}");
     let worst = *reported_at.iter().max().unwrap();
     assert!(

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::demo::score::{ScoreReport, SignalScore};
+use crate::demo::score::{min_and_median, ScoreReport, SignalScore};
 use crate::findings::{duration_text, Finding, Signal};
 use crate::output::findings::entity_text;
 use crate::window::timefmt;
@@ -151,21 +151,20 @@ fn write_leads_by_kind(report: &ScoreReport, out: &mut dyn Write) -> std::io::Re
     }
     writeln!(out, "lead by incident kind:")?;
     for ((signal, kind), leads) in by_kind {
-        let mut found: Vec<f64> = leads.iter().flatten().copied().collect();
-        found.sort_by(|a, b| a.total_cmp(b));
+        let found: Vec<f64> = leads.iter().flatten().copied().collect();
         let ahead = found.iter().filter(|l| **l > 0.0).count();
-        let spread = match (found.first(), found.get(found.len() / 2)) {
+        let count = found.len();
+        let spread = match min_and_median(found) {
             (Some(min), Some(median)) => format!(
                 ", min {}, median {}",
-                signed_duration(*min),
-                signed_duration(*median)
+                signed_duration(min),
+                signed_duration(median)
             ),
             _ => String::new(),
         };
         writeln!(
             out,
-            "  {signal} {kind}: {}/{} found, {ahead} before impact{spread}",
-            found.len(),
+            "  {signal} {kind}: {count}/{} found, {ahead} before impact{spread}",
             leads.len()
         )?;
     }

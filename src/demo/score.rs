@@ -258,14 +258,13 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
             .then(|| entry.true_positive_groups as f64 / entry.finding_groups as f64);
         entry.recall =
             (entry.incidents > 0).then(|| entry.detected as f64 / entry.incidents as f64);
-        let mut leads: Vec<f64> = incidents
-            .iter()
-            .filter(|i| i.signal == *signal)
-            .filter_map(|i| i.lead_time_s)
-            .collect();
-        leads.sort_by(|a, b| a.total_cmp(b));
-        entry.min_lead_time_s = leads.first().copied();
-        entry.median_lead_time_s = (!leads.is_empty()).then(|| leads[leads.len() / 2]);
+        (entry.min_lead_time_s, entry.median_lead_time_s) = min_and_median(
+            incidents
+                .iter()
+                .filter(|i| i.signal == *signal)
+                .filter_map(|i| i.lead_time_s)
+                .collect(),
+        );
         if *signal == Signal::MemoryPressure {
             entry.forecast = Some(forecast_score(
                 incidents.iter().filter(|i| i.signal == *signal),
@@ -273,6 +272,12 @@ pub fn score(labels: &Labels, findings: &[Finding]) -> ScoreReport {
         }
     }
     ScoreReport { signals, incidents }
+}
+
+/// The smallest and the median (upper median) of some lead times; None without any.
+pub(crate) fn min_and_median(mut leads: Vec<f64>) -> (Option<f64>, Option<f64>) {
+    leads.sort_by(|a, b| a.total_cmp(b));
+    (leads.first().copied(), leads.get(leads.len() / 2).copied())
 }
 
 /// What a false episode on `entity` hit: the kind of the hard negative of this signal whose

@@ -1170,9 +1170,7 @@ fn widened_by_bends(
     let slowest = curvature::SLOWING_POWERS
         .iter()
         .filter_map(|&power| crossing(curvature::Bend::Slowing { power }))
-        .fold(None, |latest: Option<f64>, at| {
-            Some(latest.map_or(at, |l| l.max(at)))
-        });
+        .reduce(f64::max);
     if let Some(later) = slowest {
         widened.latest_s = widened.latest_s.max(later);
     }
