@@ -1,6 +1,7 @@
 //! `forewarn explain`: one finding's window, chart, numbers and reproducing query — by its id
 //! (looked up in the state, else among the findings as of --at) or by entity selectors.
 
+use anyhow::Context;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -178,7 +179,12 @@ async fn explain_one(
         })?;
     let window = evaluate::rule_window(rule, finding.evaluated_at);
     let query = forewarn::detect::query_for(rule);
-    let frame = source.fetch_window(query, &window).await?;
+    // The explanation shows the entity's rows with their names: the wide form.
+    let frame = source
+        .fetch_window(query, &window)
+        .await?
+        .expanded(query)
+        .context("joining the window's series names")?;
     let generation = match source {
         Source::ClickHouse(c) => c.generations().0.unwrap_or(Generation::G2),
         _ => Generation::G2,

@@ -751,7 +751,13 @@ async fn query(args: QueryArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Completed);
     }
     let source = settings.open().await?;
-    let frame = source.fetch_window(args.name, &window).await?;
+    // What `query` prints is the window in one frame: a series-keyed window's rows with their
+    // names.
+    let frame = source
+        .fetch_window(args.name, &window)
+        .await?
+        .expanded(args.name)
+        .context("joining the window's series names")?;
     tracing::info!(
         query = %args.name,
         since = %timefmt::rfc3339(window.since),

@@ -14,7 +14,7 @@ use forewarn::config::{DurationText, Rule, RuleSet};
 use forewarn::evaluate::{judge, rule_window};
 use forewarn::findings::{Finding, Severity, Signal, Status};
 use forewarn::source::canaries::CanaryMatcher;
-use forewarn::window::{self, ColumnType, QueryKind};
+use forewarn::window::{self, ColumnType, QueryKind, WindowFrame};
 use polars::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -60,7 +60,7 @@ fn ns_at(seconds: f64) -> i64 {
 /// A frame of `kind` from rows (cells not given are null), through `window::normalize` so its
 /// columns, types and row order are exactly those the sources produce. The columns are handed to
 /// `normalize` in reverse schema order, to rely on it rather than on the builder.
-fn frame(kind: QueryKind, rows: &[Row]) -> DataFrame {
+fn frame(kind: QueryKind, rows: &[Row]) -> WindowFrame {
     let schema = kind.schema();
     for row in rows {
         for (name, _) in row {
@@ -130,6 +130,7 @@ fn frame(kind: QueryKind, rows: &[Row]) -> DataFrame {
                     .collect();
                 Column::new((*name).into(), values)
             }
+            ColumnType::Series => unreachable!("{kind}'s wide schema has no series id"),
         };
         columns.push(column);
     }
@@ -138,12 +139,13 @@ fn frame(kind: QueryKind, rows: &[Row]) -> DataFrame {
 }
 
 /// The restarts frame as the sources build it: restarts and pod events normalized, then joined.
-fn restarts_frame(restarts: &[Row], events: &[Row]) -> DataFrame {
+fn restarts_frame(restarts: &[Row], events: &[Row]) -> WindowFrame {
     window::join_pod_events(
-        frame(QueryKind::Restarts, restarts),
-        frame(QueryKind::PodEvents, events),
+        frame(QueryKind::Restarts, restarts).rows,
+        frame(QueryKind::PodEvents, events).rows,
     )
     .expect("pod events join")
+    .into()
 }
 
 /// The shipped rule for a signal (exactly one).
@@ -157,13 +159,16 @@ fn shipped(signal: Signal) -> Rule {
 
 /// Judges `frame` with `rule` as of `as_of`, on the rule's window (rows outside it are cut, as
 /// a source would never return them).
-fn run_at(rule: &Rule, frame: &DataFrame, as_of: OffsetDateTime) -> Vec<Finding> {
+fn run_at(rule: &Rule, frame: &WindowFrame, as_of: OffsetDateTime) -> Vec<Finding> {
     let window = rule_window(rule, as_of);
-    let frame = window::rows_in_window(frame, &window).expect("slice");
+    let frame = WindowFrame {
+        rows: window::rows_in_window(frame, &window).expect("slice"),
+        names: frame.names.clone(),
+    };
     judge(rule, &frame, window).expect("the detector runs")
 }
 
-fn run(rule: &Rule, frame: &DataFrame) -> Vec<Finding> {
+fn run(rule: &Rule, frame: &WindowFrame) -> Vec<Finding> {
     run_at(rule, frame, AS_OF)
 }
 

@@ -102,7 +102,7 @@ async fn from_rollup(
     source: &Source,
     kind: QueryKind,
     window: &WindowSpec,
-) -> polars::prelude::DataFrame {
+) -> forewarn::window::WindowFrame {
     let Source::ClickHouse(s) = source else {
         unreachable!()
     };

@@ -622,21 +622,27 @@ fn number(frame: &polars::prelude::DataFrame, column: &str) -> Option<f64> {
 /// What the windows say about the edge cases, at 1 m buckets.
 fn assert_pinned_answers_at_one_minute(
     source: &str,
-    windows: &[(QueryKind, polars::prelude::DataFrame)],
+    windows: &[(QueryKind, forewarn::window::WindowFrame)],
 ) {
     let window = |kind: QueryKind| &windows.iter().find(|(k, _)| *k == kind).unwrap().1;
-    let memory = window(QueryKind::Memory);
+    // The memory window is series-keyed: its rows read with their series' names.
+    let memory = &window(QueryKind::Memory)
+        .expanded(QueryKind::Memory)
+        .unwrap();
     let cart = |bucket_s| rows_at(memory, &[("pod", "cart-7d9f")], bucket_s);
     assert_eq!(
         cart(120).height(),
         1,
         "{source}: one row though the node changed"
     );
+    // One series has one set of names: where an exporter reported two for it (a node, a
+    // workload), every source keeps the greatest, on every row.
     assert_eq!(
         text(&cart(120), "node"),
         "node-b",
-        "{source}: the latest node"
+        "{source}: the series' greatest node"
     );
+    assert_eq!(text(&cart(0), "node"), "node-b", "{source}: on every row");
     assert_eq!(
         cart(420).height(),
         1,
@@ -649,7 +655,11 @@ fn assert_pinned_answers_at_one_minute(
         "Deployment/cart-v2",
         "{source}"
     );
-    assert_eq!(text(&cart(660), "workload"), "Deployment/cart", "{source}");
+    assert_eq!(
+        text(&cart(660), "workload"),
+        "Deployment/cart-v2",
+        "{source}: the series' greatest workload"
+    );
     let pay = rows_at(memory, &[("pod", "pay-5c4b")], 300);
     assert_eq!(
         number(&pay, "samples"),
@@ -808,7 +818,7 @@ async fn hand_made_edge_cases_give_identical_windows_from_both_sources() {
                     assert_pinned_answers_at_one_minute(&format!("{generation}"), &windows);
                 }
                 if name == "data" && bucket == Duration::from_secs(300) {
-                    let memory = &windows[0].1;
+                    let memory = &windows[0].1.expanded(QueryKind::Memory).unwrap();
                     let cart = rows_at(memory, &[("pod", "cart-7d9f")], 0);
                     assert_eq!(cart.height(), 1, "one 5 m row though the node changed");
                     assert_eq!(text(&cart, "node"), "node-b");

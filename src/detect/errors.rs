@@ -21,7 +21,6 @@
 //! adds a whole percentage point. Optional SLO burn-rate alerts need both of
 //! a long and a short window above their factor.
 
-use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::config::validate::is_probability;
@@ -31,7 +30,7 @@ use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{duration_text, Entity, Evidence, Finding, Severity, Signal, Status};
-use crate::window::QueryKind;
+use crate::window::{QueryKind, WindowFrame};
 
 mod trend;
 
@@ -175,7 +174,7 @@ impl Detector for ErrorRateDetector {
         QueryKind::Errors
     }
 
-    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
+    fn detect(&self, frame: &WindowFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
         let rule = ctx.rule;
         let params = rule.error_params();
         let columns = Columns::new(frame, &rule.name, crate::detect::query_for(rule));

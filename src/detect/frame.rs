@@ -5,7 +5,7 @@ use polars::prelude::*;
 
 use crate::detect::DetectError;
 use crate::findings::{Entity, Workload};
-use crate::window::QueryKind;
+use crate::window::{QueryKind, WindowFrame};
 
 /// Typed access to a frame's columns, with errors naming the rule and column.
 pub struct Columns<'a> {
@@ -51,6 +51,25 @@ impl<'a> Columns<'a> {
             .map_err(|_| self.error(name))?;
         let ca = series.u64().map_err(|_| self.error(name))?;
         Ok(ca.iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    /// A series-id column: the row of the window's names naming each row's series.
+    pub fn series(&self, name: &str) -> Result<Vec<u32>, DetectError> {
+        let column = self.frame.column(name).map_err(|_| self.error(name))?;
+        let ca = column.u32().map_err(|_| self.error(name))?;
+        Ok(ca.iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    /// The names of a series-keyed window's series, read as columns like its rows.
+    pub fn series_names(&self, window: &'a WindowFrame) -> Result<Columns<'a>, DetectError> {
+        let names = window
+            .series_names()
+            .ok_or_else(|| self.error("series names"))?;
+        Ok(Columns {
+            frame: names,
+            rule: self.rule,
+            query: self.query,
+        })
     }
 
     /// A timestamp column as seconds since the epoch.

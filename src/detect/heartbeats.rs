@@ -28,7 +28,7 @@ use crate::detect::select::admits;
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{duration_text, Entity, Evidence, Finding, Severity, Signal, Status};
-use crate::window::{timefmt, QueryKind};
+use crate::window::{timefmt, QueryKind, WindowFrame};
 
 pub struct HeartbeatDetector;
 
@@ -126,7 +126,7 @@ impl Detector for HeartbeatDetector {
         QueryKind::Heartbeats
     }
 
-    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
+    fn detect(&self, frame: &WindowFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
         let rule = ctx.rule;
         let params = rule.heartbeat_params();
         let seen = read_beats(frame, ctx)?;

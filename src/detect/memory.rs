@@ -44,17 +44,16 @@
 
 use std::collections::HashMap;
 
-use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::config::validate::is_probability;
 use crate::config::DurationText;
-use crate::detect::frame::{entity, first_non_empty, groups, workload as frame_workload, Columns};
-use crate::detect::select::{selected_groups, Selected};
+use crate::detect::frame::{entity, groups, workload as frame_workload, Columns};
+use crate::detect::select::{selected_series, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
-use crate::window::QueryKind;
+use crate::window::{QueryKind, WindowFrame};
 
 mod curvature;
 mod relapse;
@@ -174,17 +173,20 @@ impl Detector for MemoryDetector {
         QueryKind::Memory
     }
 
-    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
+    fn detect(&self, frame: &WindowFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
         let rule = ctx.rule;
         let params = rule.memory_params();
         let columns = Columns::new(frame, &rule.name, QueryKind::Memory);
-        let cluster = columns.text("cluster")?;
-        let namespace = columns.text("namespace")?;
-        let pod = columns.text("pod")?;
-        let pod_uid = columns.text("pod_uid")?;
-        let container = columns.text("container")?;
-        let workload = columns.text("workload")?;
-        let opt_out = columns.text("opt_out")?;
+        // Names are one row per series: read for the series judged, not for every bucket.
+        let names = columns.series_names(frame)?;
+        let cluster = names.text("cluster")?;
+        let namespace = names.text("namespace")?;
+        let pod = names.text("pod")?;
+        let container = names.text("container")?;
+        let workload = names.text("workload")?;
+        let opt_out = names.text("opt_out")?;
+        let series_of = columns.series("series")?;
+        let series_at = |rows: &std::ops::Range<usize>| series_of[rows.start] as usize;
         let bucket = columns.seconds("bucket")?;
         let peak = columns.float("working_set_max_bytes")?;
         let floor = columns.float("working_set_min_bytes")?;
@@ -195,15 +197,13 @@ impl Detector for MemoryDetector {
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
         let since_s = ctx.window.since.unix_timestamp_nanos() as f64 / 1e9;
         let mut findings = Vec::new();
-        let series = groups(frame.height(), |i| {
-            (cluster[i], namespace[i], pod[i], container[i], pod_uid[i])
-        });
+        let series = groups(frame.height(), |i| series_of[i]);
         // How high each workload's finished incarnations went (as a fraction of their limit)
         // without a restart: the workload's own history within the window.
         let mut precedents: HashMap<(&str, &str, &str, &str), Precedent> = HashMap::new();
         for rows in &series {
             let ended = bucket[rows.end - 1] + 2.5 * bucket_s < as_of_s;
-            let owner = first_non_empty(&workload[rows.clone()]);
+            let owner = workload[series_at(rows)];
             if !ended || owner.is_empty() {
                 continue;
             }
@@ -233,12 +233,8 @@ impl Detector for MemoryDetector {
             if restarted || height >= KILLED_AT {
                 continue;
             }
-            let key = (
-                cluster[rows.start],
-                namespace[rows.start],
-                owner,
-                container[rows.start],
-            );
+            let id = series_at(rows);
+            let key = (cluster[id], namespace[id], owner, container[id]);
             let lifetime_s = bucket[rows.end - 1] - bucket[rows.start] + bucket_s;
             let entry = precedents
                 .entry(key)
@@ -249,14 +245,16 @@ impl Detector for MemoryDetector {
         for Selected {
             rows: range,
             entity,
-        } in selected_groups(rule, series, Some(&opt_out), |rows| {
-            entity(&[
-                ("cluster", cluster[rows.start]),
-                ("namespace", namespace[rows.start]),
-                ("pod", pod[rows.start]),
-                ("container", container[rows.start]),
+        } in selected_series(rule, series, |rows| {
+            let id = series_at(rows);
+            let entity = entity(&[
+                ("cluster", cluster[id]),
+                ("namespace", namespace[id]),
+                ("pod", pod[id]),
+                ("container", container[id]),
             ])
-            .with_workload(frame_workload(first_non_empty(&workload[rows.clone()])))
+            .with_workload(frame_workload(workload[id]));
+            (entity, vec![opt_out[id]])
         }) {
             // A series that stopped reporting (completed batch pod, replaced pod) is gone.
             let last_bucket = bucket[range.end - 1];
@@ -334,12 +332,8 @@ impl Detector for MemoryDetector {
             // This workload has been here before and finished without being killed (an
             // earlier run of the same CronJob, an earlier pod of the same ReplicaSet): a climb
             // to the height its predecessors reached is its normal shape, not a leak.
-            let key = (
-                cluster[range.start],
-                namespace[range.start],
-                first_non_empty(&workload[range.clone()]),
-                container[range.start],
-            );
+            let id = series_at(&range);
+            let key = (cluster[id], namespace[id], workload[id], container[id]);
             let precedent = precedents.get(&key).copied();
             if let (Some(limit), Some(p)) = (limit_bytes, precedent) {
                 if current_peak / limit <= p.height + PRECEDENT_MARGIN {

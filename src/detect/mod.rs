@@ -22,12 +22,11 @@ pub mod restarts;
 pub mod select;
 pub mod stats;
 
-use polars::prelude::DataFrame;
 use time::OffsetDateTime;
 
 use crate::config::Rule;
 use crate::findings::{Finding, FindingWindow, Signal};
-use crate::window::{QueryKind, WindowSpec};
+use crate::window::{QueryKind, WindowFrame, WindowSpec};
 
 /// What a detector is judging: the rule and the window (its `until` is the as-of time).
 pub struct EvalContext<'a> {
@@ -61,7 +60,7 @@ pub enum DetectError {
 pub trait Detector {
     /// The window this detector reads.
     fn query(&self) -> QueryKind;
-    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError>;
+    fn detect(&self, frame: &WindowFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError>;
 }
 
 /// The detector for a signal.

@@ -13,7 +13,6 @@
 //! A rolling update replaces pods without restarting containers, and a single restart is one
 //! event: both stay quiet. The summary names the reasons seen in the pod's events.
 
-use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 
 use crate::config::validate::is_probability;
@@ -23,7 +22,7 @@ use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
 use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
-use crate::window::QueryKind;
+use crate::window::{QueryKind, WindowFrame};
 
 pub struct RestartDetector;
 
@@ -90,7 +89,7 @@ impl Detector for RestartDetector {
         QueryKind::Restarts
     }
 
-    fn detect(&self, frame: &DataFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
+    fn detect(&self, frame: &WindowFrame, ctx: &EvalContext) -> Result<Vec<Finding>, DetectError> {
         let rule = ctx.rule;
         let params = rule.restart_params();
         let columns = Columns::new(frame, &rule.name, QueryKind::Restarts);

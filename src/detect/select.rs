@@ -34,6 +34,22 @@ pub fn selected_groups(
         .collect()
 }
 
+/// [`selected_groups`] for a series-keyed frame, whose opt-out label is one value per series:
+/// `entity_of` gives each group's entity and its label values.
+pub fn selected_series<'v>(
+    rule: &Rule,
+    groups: Vec<Range<usize>>,
+    entity_of: impl Fn(&Range<usize>) -> (Entity, Vec<&'v str>),
+) -> Vec<Selected> {
+    groups
+        .into_iter()
+        .filter_map(|rows| {
+            let (entity, labels) = entity_of(&rows);
+            admits(rule, &entity, &labels).then_some(Selected { rows, entity })
+        })
+        .collect()
+}
+
 /// Whether `rule` selects one entity, given the opt-out label values on its rows (empty for an
 /// entity the frame has no rows of, e.g. a declared canary never seen).
 pub fn admits(rule: &Rule, entity: &Entity, opt_out_labels: &[&str]) -> bool {

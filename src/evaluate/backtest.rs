@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polars::prelude::DataFrame;
 use time::OffsetDateTime;
 
 use super::{rule_window, run, EvalError, RuleFailure, RunReport, Windows};
@@ -16,12 +15,12 @@ use crate::config::Rule;
 use crate::detect;
 use crate::findings::Finding;
 use crate::source::Source;
-use crate::window::{timefmt, QueryKind, WindowSpec};
+use crate::window::{timefmt, QueryKind, WindowFrame, WindowSpec};
 
 /// A backtest's frames: one per (query, bucket), covering the whole range. A window that could
 /// not be fetched keeps its error, so every step reports the rules it fails.
 pub struct BacktestData {
-    frames: BTreeMap<(QueryKind, u64), Result<DataFrame, Arc<EvalError>>>,
+    frames: BTreeMap<(QueryKind, u64), Result<WindowFrame, Arc<EvalError>>>,
 }
 
 /// The as-of times of a backtest: every `step` from `from` to `to` inclusive (floored to step).
@@ -86,7 +85,7 @@ impl BacktestData {
         &self,
         query: QueryKind,
         spec: &WindowSpec,
-    ) -> Result<DataFrame, EvalError> {
+    ) -> Result<WindowFrame, EvalError> {
         match self.frames.get(&(query, spec.bucket.as_secs())) {
             None => Err(EvalError::NotFetched { query }),
             Some(Err(error)) => Err(EvalError::Shared(Arc::clone(error))),

@@ -21,14 +21,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use polars::prelude::DataFrame;
 use time::OffsetDateTime;
 
 use crate::config::Rule;
 use crate::detect::{self, DetectError, EvalContext};
 use crate::findings::{Finding, Severity, Status};
 use crate::source::{Source, SourceError};
-use crate::window::{self, timefmt, QueryKind, WindowSpec};
+use crate::window::{self, timefmt, QueryKind, WindowFrame, WindowSpec};
 
 pub use backtest::{steps, BacktestData, BacktestRange};
 pub use select::{load_rules, select_rules, SelectError};
@@ -148,7 +147,7 @@ pub fn rule_window(rule: &Rule, as_of: OffsetDateTime) -> WindowSpec {
 /// Judges one rule on its window frame.
 pub fn judge(
     rule: &Rule,
-    frame: &DataFrame,
+    frame: &WindowFrame,
     window: WindowSpec,
 ) -> Result<Vec<Finding>, DetectError> {
     let detector = detect::detector_for(rule.signal);
@@ -184,7 +183,7 @@ pub enum Windows<'a> {
 }
 
 impl Windows<'_> {
-    async fn window(&self, query: QueryKind, spec: &WindowSpec) -> Result<DataFrame, EvalError> {
+    async fn window(&self, query: QueryKind, spec: &WindowSpec) -> Result<WindowFrame, EvalError> {
         match self {
             Windows::Live { source } => Ok(source.fetch_window(query, spec).await?),
             Windows::Backtest(data) => data.slice(query, spec),
@@ -194,7 +193,7 @@ impl Windows<'_> {
 
 /// Judges `rules` as of `as_of`. Never fails as a whole: each rule's failure is in the report.
 pub async fn run(windows: &Windows<'_>, rules: &[&Rule], as_of: OffsetDateTime) -> RunReport {
-    let mut frames: BTreeMap<WindowKey, Result<DataFrame, Arc<EvalError>>> = BTreeMap::new();
+    let mut frames: BTreeMap<WindowKey, Result<WindowFrame, Arc<EvalError>>> = BTreeMap::new();
     let mut stats: BTreeMap<WindowKey, QueryStat> = BTreeMap::new();
     let mut report = RunReport {
         as_of,
@@ -290,9 +289,9 @@ pub(crate) fn slice_error(
 }
 
 pub(crate) fn slice(
-    frame: &DataFrame,
+    frame: &WindowFrame,
     query: QueryKind,
     spec: &WindowSpec,
-) -> Result<DataFrame, EvalError> {
+) -> Result<WindowFrame, EvalError> {
     window::slice(frame, query, spec).map_err(|e| slice_error(query, spec.until, e))
 }

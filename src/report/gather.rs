@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::detect::frame::{groups, Columns};
 use crate::detect::DetectError;
-use crate::window::QueryKind;
+use crate::window::{QueryKind, WindowFrame};
 
 const RULE: &str = "daily report";
 
@@ -101,7 +101,15 @@ impl<'a> Containers<'a> {
     }
 }
 
-pub fn memory_day(frame: &DataFrame, since_s: f64) -> Result<MemoryDay, DetectError> {
+pub fn memory_day(window: &WindowFrame, since_s: f64) -> Result<MemoryDay, DetectError> {
+    // The day's report names every container on each of its rows: the wide form.
+    let frame = &window
+        .expanded(QueryKind::Memory)
+        .map_err(|_| DetectError::Column {
+            rule: RULE.to_string(),
+            query: QueryKind::Memory,
+            column: "series".to_string(),
+        })?;
     let c = Columns::new(frame, RULE, QueryKind::Memory);
     let Containers {
         cluster,

@@ -263,10 +263,10 @@ pub async fn build(
                     error: crate::act::notify::error::chain(&e),
                 }),
             };
-            let earlier = |frame: Result<polars::prelude::DataFrame, _>, since: OffsetDateTime| {
+            let earlier = |frame: Result<crate::window::WindowFrame, _>, since: OffsetDateTime| {
                 frame
                     .ok()
-                    .filter(|f: &polars::prelude::DataFrame| f.height() > 0)
+                    .filter(|f: &crate::window::WindowFrame| f.height() > 0)
                     .and_then(|f| $compute(&f, unix_s(since)).ok())
             };
             let (spec_day, day) = fetch(DAY).await;

@@ -3,7 +3,6 @@
         pod_uid,
         container,
         toStartOfInterval(minute, toIntervalSecond({bucket_s:UInt32})) AS bucket_start,
-        max(opt_out) AS opt_out_value,
         max(working_set_max) AS ws_max,
         min(working_set_min) AS ws_min,
         sum(working_set_sum) AS working_set_total,

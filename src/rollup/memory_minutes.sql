@@ -4,7 +4,6 @@
         pod_uid,
         container,
         minute AS bucket_start,
-        opt_out AS opt_out_value,
         working_set_max AS ws_max,
         working_set_min AS ws_min,
         working_set_sum AS working_set_total,

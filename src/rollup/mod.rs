@@ -25,18 +25,18 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clickhouse::{Client, Row};
-use polars::prelude::DataFrame;
+use polars::prelude::{col, lit, when, DataFrame, DataType, IntoLazy, JoinArgs, JoinType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::source::clickhouse::{bind, run_window_query, QueryStats};
+use crate::source::clickhouse::{bind, run_arrow_query, run_window_query, QueryStats};
 use crate::source::introspect::Generation;
 use crate::source::parameters::{window_parameters, Parameter, ParameterValue};
 use crate::source::queries::{logs_time_prune, QuerySet};
 use crate::source::{ClickHouseConfig, SourceError, TelemetryNames};
 use crate::window::timefmt::{floor_to, rfc3339};
-use crate::window::{QueryKind, WindowSpec};
+use crate::window::{self, FrameError, QueryKind, WindowFrame, WindowSpec};
 
 use self::plan::{Coverage, Fill};
 use self::tables::{Rollup, Table};
@@ -359,6 +359,7 @@ impl Rollups {
         hasher.update(rollup.name);
         hasher.update(rollup.read_sql(60));
         hasher.update(rollup.read_sql(120));
+        hasher.update(rollup.names_read.unwrap_or_default());
         let probe = WindowSpec {
             since: OffsetDateTime::UNIX_EPOCH,
             until: OffsetDateTime::UNIX_EPOCH,
@@ -620,7 +621,7 @@ impl Rollups {
         window: &WindowSpec,
         names: &TelemetryNames,
         generation: Generation,
-    ) -> Result<(DataFrame, QueryStats), SourceError> {
+    ) -> Result<(WindowFrame, QueryStats), SourceError> {
         let rollup = tables::for_kind(kind).expect("serves() checked the kind");
         let started = Instant::now();
         self.ensure_ready().await?;
@@ -635,24 +636,56 @@ impl Rollups {
         )
         .await?;
         let bucket_s = window.bucket.as_secs();
-        let mut sql = rollup.read_sql(bucket_s);
         // FINAL keeps the latest aggregation of each re-aggregated minute (pull), and merges
         // the partial rows views feed where minutes are read without merging them.
         let final_needed =
             self.settings.mode == RollupMode::Pull || rollup.reads_minutes_whole(bucket_s);
-        for table in rollup.tables {
-            let source = if final_needed && table.per_minute {
-                format!("{} FINAL", self.qualified(&self.table_name(table)))
-            } else {
-                self.qualified(&self.table_name(table))
-            };
-            sql = sql.replace(table.placeholder, &source);
-        }
+        let with_tables = |mut sql: String| {
+            for table in rollup.tables {
+                let source = if final_needed && table.per_minute {
+                    format!("{} FINAL", self.qualified(&self.table_name(table)))
+                } else {
+                    self.qualified(&self.table_name(table))
+                };
+                sql = sql.replace(table.placeholder, &source);
+            }
+            sql
+        };
+        let sql = with_tables(rollup.read_sql(bucket_s));
         let parameters = window_parameters(names, window);
         let origin = format!("rollup {} ({})", rollup.name, self.settings.mode.name());
-        let (frame, mut stats) =
-            run_window_query(&self.config, &self.reader, kind, &sql, &parameters, &origin).await?;
+        let (frame, mut stats) = match rollup.names_read {
+            None => {
+                run_window_query(&self.config, &self.reader, kind, &sql, &parameters, &origin)
+                    .await?
+            }
+            Some(names_read) => {
+                let names_sql = with_tables(names_read.to_string());
+                let names_origin = format!("{origin}: series names");
+                let (series, _) = run_arrow_query(
+                    &self.config,
+                    &self.reader,
+                    &names_sql,
+                    &parameters,
+                    &names_origin,
+                )
+                .await?;
+                let (rows, stats) =
+                    run_arrow_query(&self.config, &self.reader, &sql, &parameters, &origin).await?;
+                let frame = match (rows, series) {
+                    (Some(rows), Some(series)) => {
+                        keyed_frame(kind, rows, series).map_err(|e| SourceError::Frame {
+                            query: origin.clone(),
+                            source: e,
+                        })?
+                    }
+                    _ => window::empty_frame(kind),
+                };
+                (frame, stats)
+            }
+        };
         stats.wall = started.elapsed();
+        stats.result_rows = frame.height();
         stats.rollup = Some(rollup.name);
         tracing::debug!(
             rollup = rollup.name,
@@ -751,6 +784,45 @@ impl Rollups {
         }
         Ok(out)
     }
+}
+
+/// The series-keyed window from the rollup's rows and names: a series' workload is named only
+/// where one of its buckets had limit/request/restarts samples (`matched`), as in the raw
+/// query's join.
+fn keyed_frame(
+    kind: QueryKind,
+    rows: DataFrame,
+    series: DataFrame,
+) -> Result<WindowFrame, FrameError> {
+    let polars = |source| FrameError::Polars {
+        query: kind,
+        source,
+    };
+    let matched = rows
+        .clone()
+        .lazy()
+        .group_by([col("series_key")])
+        .agg([col("matched")
+            .cast(DataType::Boolean)
+            .any(true)
+            .alias("matched")]);
+    let series = series
+        .lazy()
+        .join(
+            matched,
+            [col("series_key")],
+            [col("series_key")],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_column(
+            when(col("matched").fill_null(lit(false)))
+                .then(col("workload"))
+                .otherwise(lit(""))
+                .alias("workload"),
+        )
+        .collect()
+        .map_err(polars)?;
+    window::normalize_keyed(kind, rows, series)
 }
 
 #[cfg(test)]

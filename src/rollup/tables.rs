@@ -30,6 +30,9 @@ pub struct Rollup {
     pub kind: QueryKind,
     pub tables: &'static [Table],
     pub read: &'static str,
+    /// For a series-keyed window: the query reading its series' names (`read` then reads rows
+    /// keyed by `series_key`; see `window::normalize_keyed`).
+    pub names_read: Option<&'static str>,
     /// Where `read` has `{{buckets}}`: the window's minute rows merged into buckets, and (cheaper)
     /// taken as they are when the bucket is one minute.
     pub buckets: Option<Buckets>,
@@ -99,6 +102,7 @@ pub const MEMORY: Rollup = Rollup {
         },
     ],
     read: include_str!("memory_read.sql"),
+    names_read: Some(include_str!("memory_names_read.sql")),
     buckets: Some(Buckets {
         merged: include_str!("memory_buckets.sql"),
         minutes: include_str!("memory_minutes.sql"),
@@ -121,6 +125,7 @@ pub const ERRORS: Rollup = Rollup {
         select: include_str!("errors.sql"),
     }],
     read: include_str!("errors_read.sql"),
+    names_read: None,
     buckets: None,
     uses_logs: true,
 };

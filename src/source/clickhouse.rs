@@ -22,7 +22,7 @@ use crate::source::names::TelemetryNames;
 use crate::source::parameters::{self, Parameter, ParameterValue};
 use crate::source::queries::QuerySet;
 use crate::source::SourceError;
-use crate::window::{self, QueryKind, WindowSpec};
+use crate::window::{self, QueryKind, WindowFrame, WindowSpec};
 
 /// How to reach ClickHouse. `Debug` never prints the password.
 #[derive(Clone)]
@@ -272,7 +272,7 @@ impl ClickHouseSource {
         &self,
         kind: QueryKind,
         window: &WindowSpec,
-    ) -> Result<DataFrame, SourceError> {
+    ) -> Result<WindowFrame, SourceError> {
         self.fetch_with_stats(kind, window).await.map(|(f, _)| f)
     }
 
@@ -280,7 +280,7 @@ impl ClickHouseSource {
         &self,
         kind: QueryKind,
         window: &WindowSpec,
-    ) -> Result<(DataFrame, QueryStats), SourceError> {
+    ) -> Result<(WindowFrame, QueryStats), SourceError> {
         let origin = self.queries.get(kind).origin.clone();
         let uses_logs = matches!(
             kind,
@@ -368,7 +368,30 @@ pub(crate) async fn run_window_query(
     sql: &str,
     parameters: &[Parameter],
     origin: &str,
-) -> Result<(DataFrame, QueryStats), SourceError> {
+) -> Result<(WindowFrame, QueryStats), SourceError> {
+    let started = Instant::now();
+    let (raw, mut stats) = run_arrow_query(config, client, sql, parameters, origin).await?;
+    let frame = match raw {
+        None => window::empty_frame(kind),
+        Some(raw) => window::normalize(kind, raw).map_err(|e| SourceError::Frame {
+            query: origin.to_string(),
+            source: e,
+        })?,
+    };
+    stats.result_rows = frame.height();
+    stats.wall = started.elapsed();
+    Ok((frame, stats))
+}
+
+/// Runs one query for an `ArrowStream` answer: the frame as ClickHouse sent it (`None` when it
+/// sent nothing: no rows), and what the query cost.
+pub(crate) async fn run_arrow_query(
+    config: &ClickHouseConfig,
+    client: &Client,
+    sql: &str,
+    parameters: &[Parameter],
+    origin: &str,
+) -> Result<(Option<DataFrame>, QueryStats), SourceError> {
     let started = Instant::now();
     let timeout = config.query_timeout;
     let run = async {
@@ -389,17 +412,14 @@ pub(crate) async fn run_window_query(
         Ok(Ok(v)) => v,
     };
     let frame = if bytes.is_empty() {
-        window::empty_frame(kind)
+        None
     } else {
-        decode_arrow(&bytes).map_err(|message| SourceError::Decode {
+        Some(decode_arrow(&bytes).map_err(|message| SourceError::Decode {
             query: origin.to_string(),
             message,
-        })?
+        })?)
     };
-    let frame = window::normalize(kind, frame).map_err(|e| SourceError::Frame {
-        query: origin.to_string(),
-        source: e,
-    })?;
+    drop(bytes);
     let stats = QueryStats {
         server_elapsed: summary
             .as_ref()
@@ -407,7 +427,7 @@ pub(crate) async fn run_window_query(
             .map(Duration::from_nanos),
         read_rows: summary.as_ref().and_then(|s| s.read_rows()),
         read_bytes: summary.as_ref().and_then(|s| s.read_bytes()),
-        result_rows: frame.height(),
+        result_rows: frame.as_ref().map_or(0, |f| f.height()),
         received_bytes,
         wall: started.elapsed(),
         rollup: None,

@@ -10,9 +10,7 @@ pub mod parquet;
 pub mod queries;
 pub mod spec;
 
-use polars::prelude::DataFrame;
-
-use crate::window::{self, FrameError, QueryKind, WindowSpec};
+use crate::window::{self, FrameError, QueryKind, WindowFrame, WindowSpec};
 
 pub use self::clickhouse::{ClickHouseConfig, ClickHouseSource};
 pub use self::names::TelemetryNames;
@@ -80,7 +78,7 @@ impl Source {
         &self,
         kind: QueryKind,
         window: &WindowSpec,
-    ) -> Result<DataFrame, SourceError> {
+    ) -> Result<WindowFrame, SourceError> {
         match self {
             Source::ClickHouse(source) => source.fetch(kind, window).await,
             Source::Parquet(source) => source.fetch(kind, window),
@@ -93,15 +91,17 @@ impl Source {
         &self,
         kind: QueryKind,
         window: &WindowSpec,
-    ) -> Result<DataFrame, SourceError> {
+    ) -> Result<WindowFrame, SourceError> {
         let frame = self.fetch(kind, window).await?;
         if kind != QueryKind::Restarts {
             return Ok(frame);
         }
         let events = self.fetch(QueryKind::PodEvents, window).await?;
-        window::join_pod_events(frame, events).map_err(|e| SourceError::Frame {
-            query: "restarts.sql + pod_events.sql".into(),
-            source: e,
-        })
+        window::join_pod_events(frame.rows, events.rows)
+            .map(WindowFrame::from)
+            .map_err(|e| SourceError::Frame {
+                query: "restarts.sql + pod_events.sql".into(),
+                source: e,
+            })
     }
 }

@@ -20,7 +20,7 @@ use crate::source::SourceError;
 use crate::window::vocabulary::{
     event_column, ERROR_STATUS_CODES, POD_EVENT_COUNTS, REQUEST_SPAN_KINDS, WORKLOAD_KINDS,
 };
-use crate::window::{self, timefmt, utc_nanos, ColumnType, QueryKind, WindowSpec};
+use crate::window::{self, timefmt, utc_nanos, ColumnType, QueryKind, WindowFrame, WindowSpec};
 
 pub struct ParquetSource {
     dir: PathBuf,
@@ -89,7 +89,7 @@ impl ParquetSource {
     }
 
     /// Fetches one window, normalised to its frame schema.
-    pub fn fetch(&self, kind: QueryKind, window: &WindowSpec) -> Result<DataFrame, SourceError> {
+    pub fn fetch(&self, kind: QueryKind, window: &WindowSpec) -> Result<WindowFrame, SourceError> {
         let raw = match kind {
             QueryKind::Memory => self.memory(window),
             QueryKind::Restarts => self.restarts(window),

@@ -10,6 +10,7 @@
 //! fall on bucket boundaries. Backtests rely on this to fetch once and slice per step.
 
 use std::fmt;
+use std::ops::Deref;
 use std::time::Duration;
 
 use polars::prelude::*;
@@ -146,7 +147,51 @@ impl QueryKind {
             QueryKind::Heartbeats => &["cluster", "canary", "bucket", "matcher"],
         }
     }
+
+    /// Whether the window is series-keyed: its rows carry a `series` id instead of the names
+    /// of their series, which ride once per series in the frame's `names` (see [`WindowFrame`]).
+    /// The memory window is: at one-minute buckets it has ~180 rows per container, and seven
+    /// strings on each were most of its memory.
+    pub fn series_keyed(self) -> bool {
+        self == QueryKind::Memory
+    }
 }
+
+/// The columns of a series-keyed window's rows, in order: the series id, then the schema's
+/// non-name columns.
+pub const SERIES_ROW_COLUMNS: [(&str, ColumnType); 9] = [
+    ("series", ColumnType::Series),
+    ("bucket", ColumnType::Time),
+    ("working_set_max_bytes", ColumnType::Float),
+    ("working_set_min_bytes", ColumnType::Float),
+    ("working_set_avg_bytes", ColumnType::Float),
+    ("samples", ColumnType::Count),
+    ("limit_bytes", ColumnType::Float),
+    ("request_bytes", ColumnType::Float),
+    ("restart_count", ColumnType::Float),
+];
+
+/// The columns of a series-keyed window's names, in order. Row `i` names series `i`; series are
+/// numbered in the order of [`SERIES_ORDER`], so rows sorted by (series, bucket) are in the
+/// order the wide frame's key columns give.
+pub const SERIES_NAME_COLUMNS: [&str; 9] = [
+    "series",
+    "cluster",
+    "namespace",
+    "pod",
+    "pod_uid",
+    "container",
+    "node",
+    "workload",
+    "opt_out",
+];
+
+/// How a series-keyed window's series are numbered (the wide frame's key order).
+pub const SERIES_ORDER: [&str; 5] = ["cluster", "namespace", "pod", "container", "pod_uid"];
+
+/// What identifies a series (a container incarnation): Kubernetes never changes a pod UID's
+/// namespace, name or node, so every other name is one value per series.
+pub const SERIES_IDENTITY: [&str; 2] = ["pod_uid", "container"];
 
 impl fmt::Display for QueryKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -162,6 +207,8 @@ pub enum ColumnType {
     Text,
     Float,
     Count,
+    /// A series id: the row of the window's names that names the row's series.
+    Series,
 }
 
 impl ColumnType {
@@ -173,6 +220,7 @@ impl ColumnType {
             ColumnType::Text => DataType::String,
             ColumnType::Float => DataType::Float64,
             ColumnType::Count => DataType::UInt64,
+            ColumnType::Series => DataType::UInt32,
         }
     }
 }
@@ -231,16 +279,206 @@ pub enum FrameError {
     },
 }
 
+/// A window as sources deliver it and detectors read it: its rows and, for a series-keyed
+/// query ([`QueryKind::series_keyed`]), the names of its series once each (row `i` of `names`
+/// names series `i`). Detectors read names only for the series they report on; anything that
+/// shows a window to a person reads [`WindowFrame::expanded`], the one-frame form of the schema.
+///
+/// It dereferences to its rows: what holds for every window (height, `bucket`, the value
+/// columns) is read off the rows alike for both forms.
+#[derive(Debug, Clone)]
+pub struct WindowFrame {
+    pub rows: DataFrame,
+    pub names: Option<DataFrame>,
+}
+
+impl Deref for WindowFrame {
+    type Target = DataFrame;
+
+    fn deref(&self) -> &DataFrame {
+        &self.rows
+    }
+}
+
+impl From<DataFrame> for WindowFrame {
+    fn from(rows: DataFrame) -> WindowFrame {
+        WindowFrame { rows, names: None }
+    }
+}
+
+impl fmt::Display for WindowFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.rows)?;
+        if let Some(names) = &self.names {
+            write!(f, "\nseries names:\n{names}")?;
+        }
+        Ok(())
+    }
+}
+
+impl WindowFrame {
+    /// Whether both hold the same rows and names (nulls equal).
+    pub fn equals_missing(&self, other: &WindowFrame) -> bool {
+        self.rows.equals_missing(&other.rows)
+            && match (&self.names, &other.names) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.equals_missing(b),
+                _ => false,
+            }
+    }
+
+    /// The window in one frame of its query's [`QueryKind::schema`]: each row with its series'
+    /// names. (A series-keyed window's `workload` and `opt_out` are its series', on every row.)
+    pub fn expanded(&self, query: QueryKind) -> PolarsResult<DataFrame> {
+        let Some(names) = &self.names else {
+            return Ok(self.rows.clone());
+        };
+        let columns: Vec<Expr> = query.schema().iter().map(|(n, _)| col(*n)).collect();
+        self.rows
+            .clone()
+            .lazy()
+            .join(
+                names.clone().lazy(),
+                [col("series")],
+                [col("series")],
+                JoinArgs {
+                    maintain_order: MaintainOrderJoin::Left,
+                    ..JoinArgs::new(JoinType::Left)
+                },
+            )
+            .select(columns)
+            .collect()
+    }
+
+    /// The names of the series, row `i` naming series `i`: one cell per series.
+    pub fn series_names(&self) -> Option<&DataFrame> {
+        self.names.as_ref()
+    }
+}
+
 /// Brings a source's raw answer to the window schema: exactly the documented columns in order,
-/// cast to their types (timestamps to UTC nanoseconds), rows sorted by the key columns.
-pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameError> {
-    let schema = query.schema();
-    let mut exprs = Vec::with_capacity(schema.len());
-    for (name, ty) in schema {
+/// cast to their types (timestamps to UTC nanoseconds), rows sorted by the key columns. The
+/// answer has the wide [`QueryKind::schema`]; a series-keyed query's names are then taken out of
+/// its rows into the frame's names.
+pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<WindowFrame, FrameError> {
+    let wide = shape(query, frame)?;
+    if !query.series_keyed() {
+        return Ok(wide.into());
+    }
+    let polars = |source| FrameError::Polars { query, source };
+    let identity = SERIES_IDENTITY.map(col);
+    // The names of a series are one value each (see SERIES_IDENTITY); should a source ever
+    // disagree between buckets, the greatest is kept, which is what every source (and a
+    // rollup's names, merged by max) agrees on.
+    let names = wide.clone().lazy().group_by(identity.clone()).agg(
+        SERIES_NAME_COLUMNS[1..]
+            .iter()
+            .filter(|c| !SERIES_IDENTITY.contains(c))
+            .map(|c| col(*c).max())
+            .collect::<Vec<_>>(),
+    );
+    let names = numbered(names).collect().map_err(polars)?;
+    let rows = wide
+        .lazy()
+        .join(
+            names
+                .clone()
+                .lazy()
+                .select([col("pod_uid"), col("container"), col("series")]),
+            identity.clone(),
+            identity,
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select(SERIES_ROW_COLUMNS.map(|(c, _)| col(c)))
+        .sort(["series", "bucket"], SortMultipleOptions::default())
+        .collect()
+        .map_err(polars)?;
+    let names = names.select(SERIES_NAME_COLUMNS).map_err(polars)?;
+    Ok(WindowFrame {
+        rows,
+        names: Some(names),
+    })
+}
+
+/// A series-keyed window from a source that keeps series apart already (the rollups): `rows`
+/// has a `series_key` (any integer the source gives one series) and the row columns but
+/// `series`; `names` has `series_key` and the name columns but `series`. Series are renumbered
+/// in name order, and names of series without rows in the window are left out, so the frame
+/// equals [`normalize`]'s of the same window read from raw samples.
+pub fn normalize_keyed(
+    query: QueryKind,
+    rows: DataFrame,
+    names: DataFrame,
+) -> Result<WindowFrame, FrameError> {
+    let polars = |source| FrameError::Polars { query, source };
+    let row_columns: Vec<(&str, ColumnType)> = SERIES_ROW_COLUMNS[1..].to_vec();
+    let mut row_exprs = column_exprs(query, &rows, &row_columns)?;
+    row_exprs.insert(0, col("series_key"));
+    let name_columns: Vec<(&str, ColumnType)> = SERIES_NAME_COLUMNS[1..]
+        .iter()
+        .map(|c| (*c, ColumnType::Text))
+        .collect();
+    let mut name_exprs = column_exprs(query, &names, &name_columns)?;
+    name_exprs.insert(0, col("series_key"));
+    let rows = rows.lazy().select(row_exprs);
+    let present = rows
+        .clone()
+        .select([col("series_key")])
+        .unique(None, UniqueKeepStrategy::Any);
+    let names = names.lazy().select(name_exprs).join(
+        present,
+        [col("series_key")],
+        [col("series_key")],
+        JoinArgs::new(JoinType::Inner),
+    );
+    let names = numbered(names).collect().map_err(polars)?;
+    let rows = rows
+        .join(
+            names
+                .clone()
+                .lazy()
+                .select([col("series_key"), col("series")]),
+            [col("series_key")],
+            [col("series_key")],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .select(SERIES_ROW_COLUMNS.map(|(c, _)| col(c)))
+        .sort(["series", "bucket"], SortMultipleOptions::default())
+        .collect()
+        .map_err(polars)?;
+    let names = names.select(SERIES_NAME_COLUMNS).map_err(polars)?;
+    Ok(WindowFrame {
+        rows,
+        names: Some(names),
+    })
+}
+
+/// Names in [`SERIES_ORDER`] (nulls as ""), each given its row number as its `series`.
+fn numbered(names: LazyFrame) -> LazyFrame {
+    names
+        .with_columns(
+            SERIES_NAME_COLUMNS[1..]
+                .iter()
+                .map(|c| col(*c).fill_null(lit("")))
+                .collect::<Vec<_>>(),
+        )
+        .sort(SERIES_ORDER, SortMultipleOptions::default())
+        .with_row_index("series", None)
+        .with_column(col("series").cast(ColumnType::Series.dtype()))
+}
+
+/// The casting expressions of `columns`, checked against what `frame` has.
+fn column_exprs(
+    query: QueryKind,
+    frame: &DataFrame,
+    columns: &[(&str, ColumnType)],
+) -> Result<Vec<Expr>, FrameError> {
+    let mut exprs = Vec::with_capacity(columns.len());
+    for (name, ty) in columns {
         let column = frame.column(name).map_err(|_| FrameError::MissingColumn {
             query,
             column: name.to_string(),
-            expected: schema
+            expected: columns
                 .iter()
                 .map(|(n, _)| *n)
                 .collect::<Vec<_>>()
@@ -251,6 +489,7 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameE
             ColumnType::Time => matches!(found, DataType::Datetime(_, _)),
             ColumnType::Text => matches!(found, DataType::String),
             ColumnType::Float | ColumnType::Count => found.is_primitive_numeric(),
+            ColumnType::Series => found.is_integer(),
         } || found == DataType::Null;
         if !compatible {
             return Err(FrameError::ColumnType {
@@ -269,6 +508,12 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameE
         };
         exprs.push(expr.alias(*name));
     }
+    Ok(exprs)
+}
+
+/// The wide form of a source's answer: the schema's columns, typed, in key order.
+fn shape(query: QueryKind, frame: DataFrame) -> Result<DataFrame, FrameError> {
+    let exprs = column_exprs(query, &frame, query.schema())?;
     let shaped = frame
         .lazy()
         .select(exprs)
@@ -341,13 +586,28 @@ pub fn utc_nanos(expr: Expr) -> Expr {
 }
 
 /// An empty frame with the query's schema (for a source that has no data for it).
-pub fn empty_frame(query: QueryKind) -> DataFrame {
-    let columns: Vec<Column> = query
-        .schema()
+pub fn empty_frame(query: QueryKind) -> WindowFrame {
+    let empty = |columns: &[(&str, ColumnType)]| {
+        let columns: Vec<Column> = columns
+            .iter()
+            .map(|(name, ty)| Column::new_empty((*name).into(), &ty.dtype()))
+            .collect();
+        DataFrame::new_infer_height(columns).expect("schema columns are unique")
+    };
+    if !query.series_keyed() {
+        return empty(query.schema()).into();
+    }
+    let names: Vec<(&str, ColumnType)> = SERIES_NAME_COLUMNS
         .iter()
-        .map(|(name, ty)| Column::new_empty((*name).into(), &ty.dtype()))
+        .map(|c| match *c {
+            "series" => (*c, ColumnType::Series),
+            _ => (*c, ColumnType::Text),
+        })
         .collect();
-    DataFrame::new_infer_height(columns).expect("schema columns are unique")
+    WindowFrame {
+        rows: empty(&SERIES_ROW_COLUMNS),
+        names: Some(empty(&names)),
+    }
 }
 
 /// Joins pod events into the restart frame: per row, the event reason counts of its pod in its
@@ -380,13 +640,23 @@ pub fn join_pod_events(restarts: DataFrame, events: DataFrame) -> Result<DataFra
 }
 
 /// The rows of a (larger) frame whose bucket lies in `[since, until)`, as a read of that window
-/// alone returns them.
-pub fn slice(frame: &DataFrame, query: QueryKind, window: &WindowSpec) -> PolarsResult<DataFrame> {
-    let rows = rows_in_window(frame, window)?;
-    if query == QueryKind::Restarts {
-        return restarts_read_alone(rows);
-    }
-    Ok(rows)
+/// alone returns them. A series-keyed frame keeps its names whole: series without rows in the
+/// slice are never looked up.
+pub fn slice(
+    frame: &WindowFrame,
+    query: QueryKind,
+    window: &WindowSpec,
+) -> PolarsResult<WindowFrame> {
+    let rows = rows_in_window(&frame.rows, window)?;
+    let rows = if query == QueryKind::Restarts {
+        restarts_read_alone(rows)?
+    } else {
+        rows
+    };
+    Ok(WindowFrame {
+        rows,
+        names: frame.names.clone(),
+    })
 }
 
 /// A restarts read counts no jump at a container's first sample (it has no sample before it),
