@@ -3,12 +3,15 @@
 -- of rollup_memory_minute in buckets of bucket_s: memory_buckets.sql merges the minutes of
 -- coarser buckets, memory_minutes.sql takes one-minute buckets as they are (the minute rows
 -- are whole after FINAL; merging them again costs 2 s of 5 on 1.8 M rows).
--- A row carries its series as cityHash64(pod UID, container) instead of six strings, and
--- whether its bucket had limit/request/restarts samples (`matched`: the raw query's join names
--- a workload only then). forewarn numbers the series by their names and sorts the rows itself:
--- an ORDER BY here would sort 1.8 M rows to be sorted again.
+-- A row carries its series as the series' rank in name order (memory_ranked.sql) instead of
+-- six strings, and whether its bucket had limit/request/restarts samples (`matched`: the raw
+-- query's join names a workload only then). The rows come in (rank, bucket) order, which is
+-- the window's order, so forewarn numbers them without sorting (or holding) them again.
+WITH ranked AS (
+{{ranked}}
+)
 SELECT
-    cityHash64(m.pod_uid, m.container) AS series_key,
+    r.series_rank AS series_key,
     toDateTime64(m.bucket_start, 9, 'UTC') AS bucket,
     m.ws_max AS working_set_max_bytes,
     m.ws_min AS working_set_min_bytes,
@@ -21,3 +24,7 @@ SELECT
 FROM (
 {{buckets}}
 ) AS m
+INNER JOIN (SELECT pod_uid, container, series_rank FROM ranked) AS r
+    ON r.pod_uid = m.pod_uid
+   AND r.container = m.container
+ORDER BY series_key, bucket

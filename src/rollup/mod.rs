@@ -359,7 +359,7 @@ impl Rollups {
         hasher.update(rollup.name);
         hasher.update(rollup.read_sql(60));
         hasher.update(rollup.read_sql(120));
-        hasher.update(rollup.names_read.unwrap_or_default());
+        hasher.update(rollup.names_read_sql().unwrap_or_default());
         let probe = WindowSpec {
             since: OffsetDateTime::UNIX_EPOCH,
             until: OffsetDateTime::UNIX_EPOCH,
@@ -654,13 +654,13 @@ impl Rollups {
         let sql = with_tables(rollup.read_sql(bucket_s));
         let parameters = window_parameters(names, window);
         let origin = format!("rollup {} ({})", rollup.name, self.settings.mode.name());
-        let (frame, mut stats) = match rollup.names_read {
+        let (frame, mut stats) = match rollup.names_read_sql() {
             None => {
                 run_window_query(&self.config, &self.reader, kind, &sql, &parameters, &origin)
                     .await?
             }
             Some(names_read) => {
-                let names_sql = with_tables(names_read.to_string());
+                let names_sql = with_tables(names_read);
                 let names_origin = format!("{origin}: series names");
                 let (series, _) = run_arrow_query(
                     &self.config,

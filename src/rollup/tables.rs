@@ -33,6 +33,8 @@ pub struct Rollup {
     /// For a series-keyed window: the query reading its series' names (`read` then reads rows
     /// keyed by `series_key`; see `window::normalize_keyed`).
     pub names_read: Option<&'static str>,
+    /// `{{ranked}}` in `read` and `names_read`: the series ranked in the window's order.
+    pub ranked: Option<&'static str>,
     /// Where `read` has `{{buckets}}`: the window's minute rows merged into buckets, and (cheaper)
     /// taken as they are when the bucket is one minute.
     pub buckets: Option<Buckets>,
@@ -62,6 +64,13 @@ impl Rollup {
             Some(b) => self.read.replace("{{buckets}}", b.merged),
             None => self.read.to_string(),
         }
+        .replace("{{ranked}}", self.ranked.unwrap_or_default())
+    }
+
+    /// The query reading the series' names (placeholders of the tables remain).
+    pub fn names_read_sql(&self) -> Option<String> {
+        self.names_read
+            .map(|sql| sql.replace("{{ranked}}", self.ranked.unwrap_or_default()))
     }
 }
 
@@ -103,6 +112,7 @@ pub const MEMORY: Rollup = Rollup {
     ],
     read: include_str!("memory_read.sql"),
     names_read: Some(include_str!("memory_names_read.sql")),
+    ranked: Some(include_str!("memory_ranked.sql")),
     buckets: Some(Buckets {
         merged: include_str!("memory_buckets.sql"),
         minutes: include_str!("memory_minutes.sql"),
@@ -126,6 +136,7 @@ pub const ERRORS: Rollup = Rollup {
     }],
     read: include_str!("errors_read.sql"),
     names_read: None,
+    ranked: None,
     buckets: None,
     uses_logs: true,
 };

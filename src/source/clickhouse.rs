@@ -394,14 +394,23 @@ pub(crate) async fn run_arrow_query(
 ) -> Result<(Option<DataFrame>, QueryStats), SourceError> {
     let started = Instant::now();
     let timeout = config.query_timeout;
-    let run = async {
+    // The answer is decoded as it arrives, on a blocking thread: the process never holds the
+    // whole ArrowStream body beside the frame it becomes (at 1.8 M rows, 130 MB twice over).
+    let (chunks, arriving) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let decoder = tokio::task::spawn_blocking(move || decode_arrow_stream(arriving));
+    let run = async move {
         let query = bind(client.query_raw(sql), parameters);
         let mut cursor = query.fetch_bytes("ArrowStream")?;
-        let bytes = cursor.collect().await?;
+        while let Some(chunk) = cursor.next().await? {
+            if chunks.send(chunk).await.is_err() {
+                // The decoder stopped (a broken stream): its error says why.
+                break;
+            }
+        }
         let summary = cursor.summary().cloned();
-        Ok::<_, clickhouse::error::Error>((bytes, summary, cursor.received_bytes()))
+        Ok::<_, clickhouse::error::Error>((summary, cursor.received_bytes()))
     };
-    let (bytes, summary, received_bytes) = match tokio::time::timeout(timeout, run).await {
+    let (summary, received_bytes) = match tokio::time::timeout(timeout, run).await {
         Err(_) => {
             return Err(SourceError::Timeout {
                 query: origin.to_string(),
@@ -411,15 +420,19 @@ pub(crate) async fn run_arrow_query(
         Ok(Err(e)) => return Err(classify_error(config, e, origin)),
         Ok(Ok(v)) => v,
     };
-    let frame = if bytes.is_empty() {
-        None
-    } else {
-        Some(decode_arrow(&bytes).map_err(|message| SourceError::Decode {
-            query: origin.to_string(),
-            message,
-        })?)
+    let decoded = decoder.await.map_err(|e| SourceError::Decode {
+        query: origin.to_string(),
+        message: e.to_string(),
+    })?;
+    let frame = match decoded {
+        Ok(frame) => frame,
+        Err(message) => {
+            return Err(SourceError::Decode {
+                query: origin.to_string(),
+                message,
+            })
+        }
     };
-    drop(bytes);
     let stats = QueryStats {
         server_elapsed: summary
             .as_ref()
@@ -452,6 +465,90 @@ async fn run_arrow(
         }),
         Ok(Err(e)) => Err(classify_error(config, e, "system.columns")),
         Ok(Ok(bytes)) => Ok(bytes),
+    }
+}
+
+/// Reads an Arrow IPC stream from its chunks as they arrive (`None`: the answer was empty, no
+/// rows). Batches stay as they came (no rechunk): whatever reads the frame next copies it once.
+fn decode_arrow_stream(
+    arriving: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+) -> Result<Option<DataFrame>, String> {
+    let mut reader = ChunkReader {
+        arriving,
+        current: bytes::Bytes::new(),
+        seen: 0,
+    };
+    // An empty body is an empty answer; anything else must be a whole stream.
+    if reader.fill().map_err(|e| e.to_string())? == 0 {
+        return Ok(None);
+    }
+    IpcStreamReader::new(reader)
+        .set_rechunk(false)
+        .finish()
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// A blocking [`std::io::Read`] over the chunks of an HTTP body.
+struct ChunkReader {
+    arriving: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    current: bytes::Bytes,
+    seen: u64,
+}
+
+impl ChunkReader {
+    /// Waits for the next non-empty chunk unless one is at hand; 0 at the end of the body.
+    fn fill(&mut self) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.arriving.blocking_recv() {
+                Some(chunk) => {
+                    self.seen += chunk.len() as u64;
+                    self.current = chunk;
+                }
+                None => return Ok(0),
+            }
+        }
+        Ok(self.current.len())
+    }
+}
+
+/// Polars' reader asks for `Seek` to skip a message's padding: a stream is read forward, so
+/// seeking ahead skips bytes and seeking back is refused.
+impl std::io::Seek for ChunkReader {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        let position = self.seen - self.current.len() as u64;
+        let target = match to {
+            std::io::SeekFrom::Start(at) => at as i128,
+            std::io::SeekFrom::Current(by) => position as i128 + by as i128,
+            std::io::SeekFrom::End(_) => -1,
+        };
+        if target < position as i128 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "an ArrowStream answer is read forward only",
+            ));
+        }
+        let mut skip = (target - position as i128) as u64;
+        while skip > 0 {
+            let available = self.fill()? as u64;
+            if available == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            let n = available.min(skip);
+            bytes::Buf::advance(&mut self.current, n as usize);
+            skip -= n;
+        }
+        Ok(target as u64)
+    }
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let available = self.fill()?;
+        let n = available.min(buf.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        bytes::Buf::advance(&mut self.current, n);
+        Ok(n)
     }
 }
 

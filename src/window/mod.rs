@@ -407,23 +407,24 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<WindowFrame, Fram
 /// equals [`normalize`]'s of the same window read from raw samples.
 pub fn normalize_keyed(
     query: QueryKind,
-    rows: DataFrame,
+    mut rows: DataFrame,
     names: DataFrame,
 ) -> Result<WindowFrame, FrameError> {
     let polars = |source| FrameError::Polars { query, source };
-    let row_columns: Vec<(&str, ColumnType)> = SERIES_ROW_COLUMNS[1..].to_vec();
-    let mut row_exprs = column_exprs(query, &rows, &row_columns)?;
-    row_exprs.insert(0, col("series_key"));
     let name_columns: Vec<(&str, ColumnType)> = SERIES_NAME_COLUMNS[1..]
         .iter()
         .map(|c| (*c, ColumnType::Text))
         .collect();
     let mut name_exprs = column_exprs(query, &names, &name_columns)?;
-    name_exprs.insert(0, col("series_key"));
-    let rows = rows.lazy().select(row_exprs);
-    let present = rows
-        .clone()
-        .select([col("series_key")])
+    name_exprs.insert(0, col("series_key").cast(DataType::UInt64));
+    let keys = rows
+        .column("series_key")
+        .map_err(|_| missing(query, "series_key"))?
+        .cast(&DataType::UInt64)
+        .map_err(polars)?;
+    let present = DataFrame::new_infer_height(vec![keys.clone()])
+        .map_err(polars)?
+        .lazy()
         .unique(None, UniqueKeepStrategy::Any);
     let names = names.lazy().select(name_exprs).join(
         present,
@@ -432,25 +433,141 @@ pub fn normalize_keyed(
         JoinArgs::new(JoinType::Inner),
     );
     let names = numbered(names).collect().map_err(polars)?;
-    let rows = rows
-        .join(
+    let number: std::collections::HashMap<u64, u32> = names
+        .column("series_key")
+        .and_then(|c| c.u64().cloned())
+        .map_err(polars)?
+        .into_no_null_iter()
+        .zip(
             names
-                .clone()
-                .lazy()
-                .select([col("series_key"), col("series")]),
-            [col("series_key")],
-            [col("series_key")],
-            JoinArgs::new(JoinType::Inner),
+                .column("series")
+                .and_then(|c| c.u32().cloned())
+                .map_err(polars)?
+                .into_no_null_iter(),
         )
-        .select(SERIES_ROW_COLUMNS.map(|(c, _)| col(c)))
-        .sort(["series", "bucket"], SortMultipleOptions::default())
-        .collect()
-        .map_err(polars)?;
+        .collect();
+    let series: UInt32Chunked = keys
+        .u64()
+        .map_err(polars)?
+        .iter()
+        .map(|k| k.and_then(|k| number.get(&k).copied()))
+        .collect();
+    drop(keys);
+    let _ = rows.drop_in_place("series_key");
+    // Column by column, each dropped from the answer once typed: a 1.8 M-row window is never
+    // held twice (the answer is most of a run's memory).
+    let mut typed = vec![series.with_name("series".into()).into_column()];
+    for (name, ty) in &SERIES_ROW_COLUMNS[1..] {
+        let expr = column_exprs(query, &rows, &[(name, *ty)])?.remove(0);
+        let column = rows.drop_in_place(name).map_err(polars)?;
+        // Rounding a column of whole bytes changes nothing: keep it instead of a copy.
+        if *ty == ColumnType::Float && rounds_to_itself(&column) {
+            typed.push(column);
+            continue;
+        }
+        let one = DataFrame::new_infer_height(vec![column])
+            .and_then(|f| f.lazy().select([expr]).collect())
+            .map_err(polars)?;
+        typed.extend(one.into_columns());
+    }
+    drop(rows);
+    let rows = DataFrame::new_infer_height(typed).map_err(polars)?;
+    // Rows of a series without names (none, unless the names table lost one) cannot be named.
+    let rows = if rows.column("series").map_err(polars)?.null_count() > 0 {
+        let known = rows.column("series").map_err(polars)?.is_not_null();
+        rows.filter(&known).map_err(polars)?
+    } else {
+        rows
+    };
+    // A source that sends rows in the window's order (the rollup: by rank) is not sorted again.
+    let rows = if is_sorted_by_series(&rows) {
+        rows
+    } else {
+        sorted_by_series(rows).map_err(polars)?
+    };
     let names = names.select(SERIES_NAME_COLUMNS).map_err(polars)?;
     Ok(WindowFrame {
         rows,
         names: Some(names),
     })
+}
+
+fn missing(query: QueryKind, column: &str) -> FrameError {
+    FrameError::MissingColumn {
+        query,
+        column: column.to_string(),
+        expected: SERIES_ROW_COLUMNS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Whether a Float64 column is unchanged by the three-decimal rounding of [`column_exprs`]:
+/// whole numbers (bytes, counters) well inside f64's exact range.
+fn rounds_to_itself(column: &Column) -> bool {
+    let Ok(values) = column.f64() else {
+        return false;
+    };
+    values
+        .iter()
+        .flatten()
+        .all(|v| v.fract() == 0.0 && v.abs() < 1e12)
+}
+
+fn is_sorted_by_series(rows: &DataFrame) -> bool {
+    let (Ok(series), Ok(bucket)) = (rows.column("series"), rows.column("bucket")) else {
+        return false;
+    };
+    let (Ok(series), bucket) = (
+        series.u32(),
+        bucket.as_materialized_series().to_physical_repr(),
+    ) else {
+        return false;
+    };
+    let Ok(bucket) = bucket.i64() else {
+        return false;
+    };
+    let mut previous: Option<(u32, i64)> = None;
+    for pair in series.iter().zip(bucket.iter()) {
+        let (Some(s), Some(t)) = pair else {
+            return false;
+        };
+        if previous.is_some_and(|p| p >= (s, t)) {
+            return false;
+        }
+        previous = Some((s, t));
+    }
+    true
+}
+
+/// Rows in (series, bucket) order, moved one column at a time (a sort of the whole frame
+/// would hold it twice).
+fn sorted_by_series(mut rows: DataFrame) -> PolarsResult<DataFrame> {
+    let series = rows.column("series")?.u32()?.clone();
+    let bucket = rows
+        .column("bucket")?
+        .as_materialized_series()
+        .to_physical_repr()
+        .into_owned();
+    let bucket = bucket.i64()?;
+    // Buckets are whole seconds of the epoch; (series, second) packs into one sortable key.
+    let key: UInt64Chunked = UInt64Chunked::from_iter_values(
+        "key".into(),
+        series.into_no_null_iter().zip(bucket.iter()).map(|(s, t)| {
+            ((s as u64) << 32) | (t.unwrap_or(0).div_euclid(1_000_000_000) as u64 & 0xffff_ffff)
+        }),
+    );
+    let order = key.arg_sort(SortOptions::default());
+    drop(key);
+    let names: Vec<PlSmallStr> = rows.get_column_names_owned();
+    let mut moved = Vec::with_capacity(names.len());
+    for name in &names {
+        let column = rows.drop_in_place(name)?;
+        moved.push(column.take(&order)?);
+    }
+    DataFrame::new_infer_height(moved)
 }
 
 /// Names in [`SERIES_ORDER`] (nulls as ""), each given its row number as its `series`.
@@ -692,4 +809,193 @@ pub fn rows_in_window(frame: &DataFrame, window: &WindowSpec) -> PolarsResult<Da
         .map(|v| v.map(|t| t >= since && t < until))
         .collect();
     frame.filter(&mask)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000_000;
+
+    fn times(minutes: &[i64]) -> Column {
+        Column::new(
+            "bucket".into(),
+            minutes.iter().map(|m| m * MIN).collect::<Vec<_>>(),
+        )
+        .cast(&ColumnType::Time.dtype())
+        .unwrap()
+    }
+
+    fn texts(name: &str, values: &[&str]) -> Column {
+        Column::new(name.into(), values.to_vec())
+    }
+
+    fn floats(name: &str, values: &[f64]) -> Column {
+        Column::new(name.into(), values.to_vec())
+    }
+
+    /// Two containers over three minutes, as a raw memory query answers: `web` (pod uid-w)
+    /// moved node between its buckets and names its workload on one; `api` sorts first.
+    fn wide() -> DataFrame {
+        DataFrame::new_infer_height(vec![
+            times(&[0, 1, 2, 0, 1, 2]),
+            texts("cluster", &["c"; 6]),
+            texts("namespace", &["shop"; 6]),
+            texts(
+                "pod",
+                &["web-1", "web-1", "web-1", "api-1", "api-1", "api-1"],
+            ),
+            texts(
+                "pod_uid",
+                &["uid-w", "uid-w", "uid-w", "uid-a", "uid-a", "uid-a"],
+            ),
+            texts("container", &["app"; 6]),
+            texts("node", &["n1", "n2", "n2", "n1", "n1", "n1"]),
+            texts("workload", &["", "Deployment/web", "", "", "", ""]),
+            texts("opt_out", &["", "", "", "", "true", ""]),
+            floats(
+                "working_set_max_bytes",
+                &[10.0, 11.0, 12.0, 20.0, 21.0, 22.0],
+            ),
+            floats(
+                "working_set_min_bytes",
+                &[9.0, 10.0, 11.0, 19.0, 20.0, 21.0],
+            ),
+            floats(
+                "working_set_avg_bytes",
+                &[9.5, 10.5, 11.5, 19.5, 20.5, 21.5],
+            ),
+            Column::new("samples".into(), vec![4u64; 6]),
+            floats("limit_bytes", &[100.0; 6]),
+            floats("request_bytes", &[50.0; 6]),
+            floats("restart_count", &[0.0; 6]),
+        ])
+        .unwrap()
+    }
+
+    fn column_text(frame: &DataFrame, name: &str) -> Vec<String> {
+        frame
+            .column(name)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|v| v.unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_memory_window_carries_each_series_names_once() {
+        let frame = normalize(QueryKind::Memory, wide()).unwrap();
+        let names = frame.series_names().expect("memory is series-keyed");
+        assert_eq!(names.height(), 2, "one row per series");
+        assert_eq!(
+            column_text(names, "pod"),
+            ["api-1", "web-1"],
+            "numbered in name order"
+        );
+        assert_eq!(
+            column_text(names, "node"),
+            ["n1", "n2"],
+            "the greatest of two"
+        );
+        assert_eq!(column_text(names, "workload"), ["", "Deployment/web"]);
+        assert_eq!(column_text(names, "opt_out"), ["true", ""]);
+        let row_columns: Vec<&str> = frame
+            .get_column_names()
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(
+            row_columns,
+            SERIES_ROW_COLUMNS.map(|(c, _)| c),
+            "no names on rows"
+        );
+        let series: Vec<u32> = frame
+            .column("series")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(series, [0, 0, 0, 1, 1, 1], "rows in (series, bucket) order");
+
+        // The one-frame form has the schema, each row named by its series.
+        let expanded = frame.expanded(QueryKind::Memory).unwrap();
+        let columns: Vec<&str> = expanded
+            .get_column_names()
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(
+            columns,
+            QueryKind::Memory
+                .schema()
+                .iter()
+                .map(|(c, _)| *c)
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(
+            column_text(&expanded, "pod"),
+            ["api-1", "api-1", "api-1", "web-1", "web-1", "web-1"]
+        );
+        assert_eq!(
+            column_text(&expanded, "workload")[3..],
+            ["Deployment/web"; 3]
+        );
+    }
+
+    #[test]
+    fn a_keyed_read_numbers_its_series_as_a_raw_read_does() {
+        let raw = normalize(QueryKind::Memory, wide()).unwrap();
+        // The rollup's form: rows keyed by any integer per series (web first here), and names
+        // of a series with no rows in the window (left out).
+        let rows = DataFrame::new_infer_height(vec![
+            Column::new("series_key".into(), vec![7u64, 7, 7, 3, 3, 3]),
+            times(&[0, 1, 2, 0, 1, 2]),
+            floats(
+                "working_set_max_bytes",
+                &[10.0, 11.0, 12.0, 20.0, 21.0, 22.0],
+            ),
+            floats(
+                "working_set_min_bytes",
+                &[9.0, 10.0, 11.0, 19.0, 20.0, 21.0],
+            ),
+            floats(
+                "working_set_avg_bytes",
+                &[9.5, 10.5, 11.5, 19.5, 20.5, 21.5],
+            ),
+            Column::new("samples".into(), vec![4u64; 6]),
+            floats("limit_bytes", &[100.0; 6]),
+            floats("request_bytes", &[50.0; 6]),
+            floats("restart_count", &[0.0; 6]),
+        ])
+        .unwrap();
+        let names = DataFrame::new_infer_height(vec![
+            Column::new("series_key".into(), vec![7u64, 3, 5]),
+            texts("cluster", &["c"; 3]),
+            texts("namespace", &["shop"; 3]),
+            texts("pod", &["web-1", "api-1", "aaa-gone"]),
+            texts("pod_uid", &["uid-w", "uid-a", "uid-g"]),
+            texts("container", &["app"; 3]),
+            texts("node", &["n2", "n1", "n1"]),
+            texts("workload", &["Deployment/web", "", ""]),
+            texts("opt_out", &["", "true", ""]),
+        ])
+        .unwrap();
+        let keyed = normalize_keyed(QueryKind::Memory, rows, names).unwrap();
+        assert!(keyed.equals_missing(&raw), "keyed:\n{keyed}\nraw:\n{raw}");
+        // Control: the comparison sees names, not only rows.
+        let mut renamed = raw.clone();
+        renamed.names = Some(
+            raw.names
+                .clone()
+                .unwrap()
+                .lazy()
+                .with_column(lit("n9").alias("node"))
+                .collect()
+                .unwrap(),
+        );
+        assert!(!keyed.equals_missing(&renamed));
+    }
 }
