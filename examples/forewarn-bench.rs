@@ -129,6 +129,7 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
                     mode: RollupMode::Pull,
                     database: args.rollup_database.clone().context("--rollup-database")?,
                     overlap: Duration::from_secs(600),
+                    cluster: None,
                 },
                 &config,
                 &database,

@@ -338,6 +338,23 @@ pub(crate) struct SourceArgs {
     /// forewarn's own ClickHouse database for the rollup tables.
     #[arg(long, env = "FOREWARN_ROLLUP_DATABASE", default_value = "forewarn")]
     pub(crate) rollup_database: String,
+    /// A ClickHouse cluster (a name in the server's `remote_servers`) to spread the rollups
+    /// over: each rollup table is a `Distributed` table over `<table>_local` on every shard,
+    /// sharded by series, so a series' minutes stay on one shard (pull mode only).
+    #[arg(long, env = "FOREWARN_ROLLUP_CLUSTER", value_name = "NAME")]
+    pub(crate) rollup_cluster: Option<String>,
+    /// How the rollup DDL reaches a cluster's nodes: `on-cluster` — `ON CLUSTER` statements
+    /// and Replicated*MergeTree local tables (replicas kept by ClickHouse Keeper); `local` — run
+    /// only on the server forewarn connects to, with plain engines, for a `Replicated`
+    /// database (which replicates DDL itself) or a one-node cluster.
+    #[arg(
+        long,
+        env = "FOREWARN_ROLLUP_DDL",
+        value_enum,
+        default_value = "on-cluster",
+        requires = "rollup_cluster"
+    )]
+    pub(crate) rollup_ddl: forewarn::rollup::ClusterDdl,
 }
 
 #[derive(Args, Clone)]
@@ -449,26 +466,45 @@ impl SourceArgs {
             clickhouse: self.clickhouse.config(),
             names: self.names.names(),
             queries: self.queries.clone(),
-            rollups: self.rollup_settings(forewarn::rollup::RollupMode::Off),
+            rollups: self.rollup_settings(forewarn::rollup::RollupMode::Off)?,
         })
     }
 
     /// The settings of a scheduled run: rollups default to pull.
     pub(crate) fn scheduled_settings(&self) -> Result<SourceSettings, ConfigError> {
         let mut settings = self.settings()?;
-        settings.rollups = self.rollup_settings(forewarn::rollup::RollupMode::Pull);
+        settings.rollups = self.rollup_settings(forewarn::rollup::RollupMode::Pull)?;
         Ok(settings)
     }
 
     fn rollup_settings(
         &self,
         default: forewarn::rollup::RollupMode,
-    ) -> Option<forewarn::rollup::RollupSettings> {
-        Some(forewarn::rollup::RollupSettings {
-            mode: self.rollups.unwrap_or(default),
+    ) -> Result<Option<forewarn::rollup::RollupSettings>, ConfigError> {
+        let mode = self.rollups.unwrap_or(default);
+        let cluster = self
+            .rollup_cluster
+            .clone()
+            .map(|name| forewarn::rollup::RollupCluster {
+                name,
+                ddl: self.rollup_ddl,
+            });
+        if let Some(cluster) = &cluster {
+            if mode == forewarn::rollup::RollupMode::Views {
+                return Err(ConfigError::flag(
+                    "--rollup-cluster",
+                    &cluster.name,
+                    "views mode feeds each node's rollup from its own telemetry shard, which \
+                     does not keep a series on one shard; use --rollups pull on a cluster",
+                ));
+            }
+        }
+        Ok(Some(forewarn::rollup::RollupSettings {
+            mode,
             database: self.rollup_database.clone(),
             overlap: self.rollup_overlap,
-        })
+            cluster,
+        }))
     }
 }
 

@@ -9,12 +9,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use forewarn::demo::generate::{generate, DemoParams};
-use forewarn::rollup::{RollupMode, RollupSettings, Rollups};
+use forewarn::rollup::{ClusterDdl, RollupCluster, RollupMode, RollupSettings, Rollups};
 use forewarn::source::introspect::Generation;
 use forewarn::source::queries::QuerySet;
 use forewarn::source::{ClickHouseConfig, ClickHouseSource, Source, TelemetryNames};
 use forewarn::window::{QueryKind, WindowSpec};
-use support::{forewarn_bin, server};
+use support::{cluster_server, forewarn_bin, server, TEST_CLUSTER};
 use time::macros::datetime;
 use time::OffsetDateTime;
 
@@ -32,7 +32,15 @@ fn dataset(dir: &std::path::Path, end: OffsetDateTime, seed: u64) {
 }
 
 async fn load(dir: &std::path::Path, generation: Generation) -> ClickHouseConfig {
-    let config = server().fresh_database().await;
+    load_into(server(), dir, generation).await
+}
+
+async fn load_into(
+    server: &support::TestServer,
+    dir: &std::path::Path,
+    generation: Generation,
+) -> ClickHouseConfig {
+    let config = server.fresh_database().await;
     let names = TelemetryNames::default();
     forewarn::schema::apply(&config.writable_client(), generation, &names)
         .await
@@ -68,6 +76,16 @@ async fn source(
     database: &str,
     overlap: Duration,
 ) -> Source {
+    source_on(config, mode, database, overlap, None).await
+}
+
+async fn source_on(
+    config: &ClickHouseConfig,
+    mode: RollupMode,
+    database: &str,
+    overlap: Duration,
+    cluster: Option<RollupCluster>,
+) -> Source {
     let source = ClickHouseSource::connect(
         config.clone(),
         TelemetryNames::default(),
@@ -82,6 +100,7 @@ async fn source(
                 mode,
                 database: database.into(),
                 overlap,
+                cluster,
             },
             config,
             &telemetry,
@@ -236,6 +255,73 @@ async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_wi
             "{s:?}"
         );
         assert!(s.current && s.rows > 0, "{s:?}");
+    }
+}
+
+/// The rollups spread over a cluster (here one shard: the test engine runs no distributed DDL
+/// and has no other node): every table is `Distributed` over its `_local` table, runs insert
+/// and read through it, and the windows equal the raw ones, also after late rows.
+#[tokio::test(flavor = "multi_thread")]
+async fn rollups_on_a_cluster_are_distributed_tables_and_give_the_raw_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let end = datetime!(2026-11-20 12:00 UTC);
+    dataset(dir.path(), end, 13);
+    let config = load_into(cluster_server(), dir.path(), Generation::G2).await;
+    let db = config.database.clone().unwrap();
+    let first = datetime!(2026-11-20 11:30 UTC);
+    let second = datetime!(2026-11-20 11:35 UTC);
+    let held = hold_back(&config, "2026-11-20 11:22:00", "2026-11-20 11:30:00").await;
+    assert!(held > 500, "{held} rows held back");
+    let raw = source(&config, RollupMode::Off, "", MINUTE).await;
+    let database = format!("{db}_fwc");
+    let spread = source_on(
+        &config,
+        RollupMode::Pull,
+        &database,
+        10 * MINUTE,
+        Some(RollupCluster {
+            name: TEST_CLUSTER.into(),
+            ddl: ClusterDdl::Local,
+        }),
+    )
+    .await;
+
+    assert_same_windows(&raw, &spread, first, "first run on the cluster").await;
+    arrive_late(&config).await;
+    assert_same_windows(&raw, &spread, second, "after late rows on the cluster").await;
+
+    for table in [
+        "rollup_memory_minute",
+        "rollup_memory_names",
+        "rollup_errors",
+        "rollup_coverage",
+    ] {
+        let engine = |name: String| {
+            let config = config.clone();
+            let database = database.clone();
+            async move {
+                config
+                    .writable_client()
+                    .query("SELECT engine FROM system.tables WHERE database = ? AND name = ?")
+                    .bind(database)
+                    .bind(name)
+                    .fetch_one::<String>()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(engine(table.to_string()).await, "Distributed", "{table}");
+        assert_ne!(
+            engine(format!("{table}_local")).await,
+            "Distributed",
+            "{table}_local"
+        );
+        let local = count(
+            &config,
+            &format!("SELECT count() FROM `{database}`.`{table}_local`"),
+        )
+        .await;
+        assert!(local > 0, "{table}_local holds the rows");
     }
 }
 

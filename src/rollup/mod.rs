@@ -77,6 +77,30 @@ pub struct RollupSettings {
     pub database: String,
     /// How far before the previous run's end each run aggregates again, for late rows.
     pub overlap: Duration,
+    /// Spread the rollups over a cluster's shards (pull mode).
+    pub cluster: Option<RollupCluster>,
+}
+
+/// A ClickHouse cluster the rollups are spread over: each table is a `Distributed` table of
+/// the same name over `<name>_local` on every shard, sharded by series (a series' minutes meet
+/// on one shard, so `FINAL` and the per-series merges are exact shard by shard).
+#[derive(Debug, Clone)]
+pub struct RollupCluster {
+    /// The cluster's name in the servers' `remote_servers`.
+    pub name: String,
+    pub ddl: ClusterDdl,
+}
+
+/// How the rollup DDL reaches a cluster's nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClusterDdl {
+    /// `ON CLUSTER` statements; local tables are Replicated*MergeTree (ClickHouse Keeper keeps
+    /// each shard's replicas; the default replica path of the server is used).
+    OnCluster,
+    /// Statements run on the server forewarn is connected to, with plain engines: for a
+    /// `Replicated` database (it replicates DDL itself) or a cluster of one node.
+    Local,
 }
 
 /// Whether the rollups are usable, found out on first use.
@@ -198,13 +222,16 @@ impl Rollups {
         config: &ClickHouseConfig,
         telemetry_database: &str,
     ) -> Rollups {
-        let writer = config
-            .writable_client()
-            .with_setting("async_insert", "0")
-            .with_setting(
-                "max_execution_time",
-                config.query_timeout.as_secs().max(1).to_string(),
-            );
+        let mut writer = config.writable_client().with_setting("async_insert", "0");
+        if settings.cluster.is_some() {
+            // A run reads what it has just aggregated: inserts reach the shards before they
+            // return instead of being queued by the Distributed table.
+            writer = writer.with_setting("insert_distributed_sync", "1");
+        }
+        let writer = writer.with_setting(
+            "max_execution_time",
+            config.query_timeout.as_secs().max(1).to_string(),
+        );
         Rollups {
             reader: config.read_client(),
             writer,
@@ -288,55 +315,134 @@ impl Rollups {
     }
 
     async fn create_tables(&self) -> Result<(), SourceError> {
-        let database = quoted(&self.settings.database);
-        self.execute(
-            &format!("CREATE DATABASE IF NOT EXISTS {database}"),
-            "rollup: create database",
-        )
-        .await?;
+        for (statement, context) in self.ddl() {
+            self.execute(&statement, &context).await?;
+        }
+        Ok(())
+    }
+
+    /// ` ON CLUSTER <name>` where DDL goes to every node, else "".
+    fn on_cluster(&self) -> String {
+        match &self.settings.cluster {
+            Some(RollupCluster {
+                name,
+                ddl: ClusterDdl::OnCluster,
+            }) => format!(" ON CLUSTER {}", quoted(name)),
+            _ => String::new(),
+        }
+    }
+
+    /// Where a table's rows are stored: itself on one server, `<name>_local` under a
+    /// `Distributed` table of its name on a cluster.
+    fn storage_name(&self, name: &str) -> String {
+        match &self.settings.cluster {
+            Some(_) => format!("{name}_local"),
+            None => name.to_string(),
+        }
+    }
+
+    /// The statements creating forewarn's database and the mode's rollup tables, each with
+    /// what it does (for errors).
+    fn ddl(&self) -> Vec<(String, String)> {
+        let on = self.on_cluster();
+        let replicated = matches!(
+            &self.settings.cluster,
+            Some(RollupCluster {
+                ddl: ClusterDdl::OnCluster,
+                ..
+            })
+        );
+        let engine = |name: &str| {
+            if replicated {
+                format!("Replicated{name}")
+            } else {
+                name.to_string()
+            }
+        };
+        let mut statements = vec![(
+            format!(
+                "CREATE DATABASE IF NOT EXISTS {}{on}",
+                quoted(&self.settings.database)
+            ),
+            "rollup: create database".to_string(),
+        )];
+        // One table (local or not) and, on a cluster, the Distributed table over it.
+        let mut table = |name: &str, definition: String, layout: String, shard_by: &str| {
+            let storage = self.storage_name(name);
+            statements.push((
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {}{on} {definition} {layout}",
+                    self.qualified(&storage)
+                ),
+                format!("rollup: create {storage}"),
+            ));
+            if let Some(cluster) = &self.settings.cluster {
+                statements.push((
+                    format!(
+                        "CREATE TABLE IF NOT EXISTS {}{on} AS {} \
+                         ENGINE = Distributed({}, {}, {}, {shard_by})",
+                        self.qualified(name),
+                        self.qualified(&storage),
+                        string_literal(&cluster.name),
+                        string_literal(&self.settings.database),
+                        string_literal(&storage),
+                    ),
+                    format!("rollup: create {name} (Distributed)"),
+                ));
+            }
+        };
         // Views feed partial aggregates per insert block, which AggregatingMergeTree merges;
         // pulled minutes are whole and a later aggregation of one replaces it (sums would
         // double otherwise). A series' names are maxima, which merge idempotently either way.
-        let merging = |table: &Table| self.settings.mode == RollupMode::Views || !table.per_minute;
+        let merging = |t: &Table| self.settings.mode == RollupMode::Views || !t.per_minute;
         for rollup in tables::ALL {
-            for table in rollup.tables {
-                let layout = if table.per_minute {
+            for t in rollup.tables {
+                let layout = if t.per_minute {
                     format!(
                         "PARTITION BY toDate(minute) ORDER BY ({}) \
                          TTL minute + INTERVAL {RETENTION_DAYS} DAY",
-                        table.order_by
+                        t.order_by
                     )
                 } else {
                     format!(
                         "ORDER BY ({}) TTL last_seen + INTERVAL {RETENTION_DAYS} DAY",
-                        table.order_by
+                        t.order_by
                     )
                 };
-                let (engine, version) = if merging(table) {
+                let (engine, version) = if merging(t) {
                     (
-                        "AggregatingMergeTree",
+                        format!("{}()", engine("AggregatingMergeTree")),
                         "version SimpleAggregateFunction(max, UInt64)",
                     )
                 } else {
-                    ("ReplacingMergeTree(version)", "version UInt64")
+                    (
+                        format!("{}(version)", engine("ReplacingMergeTree")),
+                        "version UInt64",
+                    )
                 };
-                let sql = format!(
-                    "CREATE TABLE IF NOT EXISTS {} ({}) ENGINE = {engine} {layout}",
-                    self.qualified(&self.table_name(table)),
-                    table.columns().replace("version UInt64", version),
+                table(
+                    &self.table_name(t),
+                    format!(
+                        "({}) ENGINE = {engine}",
+                        t.columns().replace("version UInt64", version)
+                    ),
+                    layout,
+                    t.shard_by,
                 );
-                self.execute(&sql, &format!("rollup: create {}", table.name))
-                    .await?;
             }
         }
-        let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {} (rollup String, mode String, fingerprint String, \
-             covered_from DateTime64(6, 'UTC'), reach DateTime64(6, 'UTC'), \
-             updated_at DateTime64(6, 'UTC')) \
-             ENGINE = ReplacingMergeTree(updated_at) ORDER BY (rollup, mode)",
-            self.qualified("rollup_coverage")
+        table(
+            "rollup_coverage",
+            format!(
+                "(rollup String, mode String, fingerprint String, \
+                 covered_from DateTime64(6, 'UTC'), reach DateTime64(6, 'UTC'), \
+                 updated_at DateTime64(6, 'UTC')) ENGINE = {}(updated_at)",
+                engine("ReplacingMergeTree")
+            ),
+            "ORDER BY (rollup, mode)".to_string(),
+            "cityHash64(rollup)",
         );
-        self.execute(&sql, "rollup: create rollup_coverage").await
+        statements
     }
 
     /// The insert SELECT of `table`, rendered for the logs generation.
@@ -427,7 +533,12 @@ impl Rollups {
 
     async fn truncate(&self, rollup: &Rollup) -> Result<(), SourceError> {
         for table in rollup.tables {
-            let sql = format!("TRUNCATE TABLE {}", self.qualified(&self.table_name(table)));
+            // A Distributed table holds no rows: its shards' local tables are emptied.
+            let sql = format!(
+                "TRUNCATE TABLE {}{}",
+                self.qualified(&self.storage_name(&self.table_name(table))),
+                self.on_cluster()
+            );
             self.execute(&sql, &format!("rollup: truncate {}", table.name))
                 .await?;
         }
@@ -858,6 +969,115 @@ mod tests {
             sql,
             "SELECT ['a', 'b\\\\']::Array(String) FROM `otel`.`otel_metrics_gauge` WHERE m = 'it\\'s'"
         );
+    }
+
+    fn rollups(cluster: Option<RollupCluster>) -> Rollups {
+        Rollups::new(
+            RollupSettings {
+                mode: RollupMode::Pull,
+                database: "forewarn".into(),
+                overlap: Duration::from_secs(600),
+                cluster,
+            },
+            &ClickHouseConfig::new("http://localhost:8123"),
+            "otel",
+        )
+    }
+
+    #[test]
+    fn on_a_cluster_every_rollup_table_is_distributed_over_replicated_shards() {
+        let ddl: Vec<String> = rollups(Some(RollupCluster {
+            name: "prod".into(),
+            ddl: ClusterDdl::OnCluster,
+        }))
+        .ddl()
+        .into_iter()
+        .map(|(sql, _)| sql)
+        .collect();
+        assert_eq!(
+            ddl[0],
+            "CREATE DATABASE IF NOT EXISTS `forewarn` ON CLUSTER `prod`"
+        );
+        let local = |name: &str| {
+            ddl.iter()
+                .find(|s| {
+                    s.starts_with(&format!(
+                        "CREATE TABLE IF NOT EXISTS `forewarn`.`{name}_local` "
+                    ))
+                })
+                .unwrap_or_else(|| panic!("no {name}_local in {ddl:#?}"))
+        };
+        let distributed = |name: &str| {
+            ddl.iter()
+                .find(|s| {
+                    s.starts_with(&format!("CREATE TABLE IF NOT EXISTS `forewarn`.`{name}` "))
+                })
+                .unwrap_or_else(|| panic!("no {name} in {ddl:#?}"))
+        };
+        for (name, engine, shard_by) in [
+            (
+                "rollup_memory_minute",
+                "ReplicatedReplacingMergeTree(version)",
+                "cityHash64(pod_uid, container)",
+            ),
+            (
+                "rollup_memory_names",
+                "ReplicatedAggregatingMergeTree()",
+                "cityHash64(pod_uid, container)",
+            ),
+            (
+                "rollup_errors",
+                "ReplicatedReplacingMergeTree(version)",
+                "cityHash64(cluster, namespace, service)",
+            ),
+            (
+                "rollup_coverage",
+                "ReplicatedReplacingMergeTree(updated_at)",
+                "cityHash64(rollup)",
+            ),
+        ] {
+            let local = local(name);
+            assert!(local.contains(" ON CLUSTER `prod` "), "{local}");
+            assert!(local.contains(&format!("ENGINE = {engine}")), "{local}");
+            let distributed = distributed(name);
+            assert_eq!(
+                distributed,
+                &format!(
+                    "CREATE TABLE IF NOT EXISTS `forewarn`.`{name}` ON CLUSTER `prod` AS \
+                     `forewarn`.`{name}_local` ENGINE = Distributed('prod', 'forewarn', \
+                     '{name}_local', {shard_by})"
+                )
+            );
+        }
+        // A database that replicates its own DDL: no ON CLUSTER, plain engines, still Distributed.
+        let local_ddl: Vec<String> = rollups(Some(RollupCluster {
+            name: "prod".into(),
+            ddl: ClusterDdl::Local,
+        }))
+        .ddl()
+        .into_iter()
+        .map(|(sql, _)| sql)
+        .collect();
+        assert!(local_ddl
+            .iter()
+            .all(|s| !s.contains("ON CLUSTER") && !s.contains("Replicated")));
+        assert_eq!(
+            local_ddl
+                .iter()
+                .filter(|s| s.contains("Distributed("))
+                .count(),
+            4
+        );
+        // Control: one server has neither.
+        let single: Vec<String> = rollups(None)
+            .ddl()
+            .into_iter()
+            .map(|(sql, _)| sql)
+            .collect();
+        assert!(single.iter().all(|s| !s.contains("ON CLUSTER")
+            && !s.contains("Distributed")
+            && !s.contains("_local")));
+        assert_eq!(single.len(), 5, "{single:#?}");
     }
 
     #[test]

@@ -21,6 +21,8 @@ pub struct Table {
     /// kept that long after it was last seen.
     pub per_minute: bool,
     pub select: &'static str,
+    /// The sharding key on a cluster: a series' rows meet on one shard.
+    pub shard_by: &'static str,
 }
 
 /// One signal's rollup: its tables and the window query that reads them.
@@ -97,6 +99,7 @@ pub const MEMORY: Rollup = Rollup {
             order_by: "minute, pod_uid, container",
             per_minute: true,
             select: include_str!("memory_minute.sql"),
+            shard_by: "cityHash64(pod_uid, container)",
         },
         Table {
             name: "rollup_memory_names",
@@ -108,6 +111,7 @@ pub const MEMORY: Rollup = Rollup {
             order_by: "pod_uid, container",
             per_minute: false,
             select: include_str!("memory_names.sql"),
+            shard_by: "cityHash64(pod_uid, container)",
         },
     ],
     read: include_str!("memory_read.sql"),
@@ -133,6 +137,7 @@ pub const ERRORS: Rollup = Rollup {
         order_by: "minute, cluster, namespace, service",
         per_minute: true,
         select: include_str!("errors.sql"),
+        shard_by: "cityHash64(cluster, namespace, service)",
     }],
     read: include_str!("errors_read.sql"),
     names_read: None,

@@ -300,13 +300,35 @@ class NativeBlockDecoder:
 # ---------------------------------------------------------------------------
 # The engine
 # ---------------------------------------------------------------------------
+def cluster_config(data_dir, cluster):
+    """A server config defining `cluster` as one shard on this server, so the engine can host a
+    Distributed table over itself. chdb listens on no port: <tcp_port> only tells the engine
+    which replica addresses are itself, and a local replica is read and written in-process
+    (prefer_localhost_replica). ON CLUSTER DDL stays refused (chdb runs no distributed DDL)."""
+    path = os.path.join(data_dir, "cluster-config.xml")
+    with open(path, "w") as f:
+        f.write(f"""<clickhouse>
+  <tcp_port>9000</tcp_port>
+  <remote_servers>
+    <{cluster}>
+      <shard><replica><host>localhost</host><port>9000</port></replica></shard>
+    </{cluster}>
+  </remote_servers>
+  <macros><shard>01</shard><replica>r1</replica></macros>
+</clickhouse>
+""")
+    return f"{data_dir}?config-file={path}"
+
+
 class Engine:
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, session_path=None):
         from chdb.session import Session
         self._Session = Session
         self.data_dir = data_dir
+        # What chdb opens: the data directory, with `?config-file=` when a config is given.
+        self.session_path = session_path or data_dir
         self.lock = threading.Lock()
-        self.session = Session(data_dir)
+        self.session = Session(self.session_path)
         self.version = self._scalar("SELECT version()")
         self.timezone = self._scalar("SELECT timezone()")
         self.known_settings = set(self._raw("SELECT name FROM system.settings").decode().split("\n")) - {""}
@@ -341,7 +363,7 @@ class Engine:
         closing the last open session shuts the engine down (~40 ms to bring it back),
         while opening one more next to a live one costs well under a millisecond."""
         old = self.session
-        self.session = self._Session(self.data_dir)
+        self.session = self._Session(self.session_path)
         try:
             old.close()
         except Exception as e:
@@ -363,7 +385,7 @@ class Engine:
         Other requests use the main session with SET before and SET back after.
         """
         temp = readonly is not None and readonly.strip() not in ("", "0")
-        session = self._Session(self.data_dir) if temp else self.session
+        session = self._Session(self.session_path) if temp else self.session
         token = {"session": session, "temp": temp, "applied": []}
         try:
             session.query(f"USE {sql_ident(database or 'default')}", "TabSeparated")
@@ -875,6 +897,9 @@ def main(argv=None):
     ap.add_argument("--readonly-user", action="append", default=[],
                     help="a user whose profile is readonly=2 (may read and change settings, "
                          "never write); repeatable")
+    ap.add_argument("--cluster", default=None,
+                    help="define this cluster name as one shard on this server (for tests of "
+                         "Distributed tables)")
     ap.add_argument("--log-level", default=os.environ.get("CHSERVER_LOG", "INFO"))
     ap.add_argument("--stdin-eof", choices=("auto", "exit", "ignore"), default="auto",
                     help="exit when stdin reaches EOF: 'auto' does so when stdin is a pipe "
@@ -896,7 +921,8 @@ def main(argv=None):
 
     t0 = time.monotonic()
     os.makedirs(args.data_dir, exist_ok=True)
-    engine = Engine(args.data_dir)
+    session_path = cluster_config(args.data_dir, args.cluster) if args.cluster else None
+    engine = Engine(args.data_dir, session_path)
     server = Server((args.host, args.port), Handler)
     server.engine = engine
     server.user = args.user

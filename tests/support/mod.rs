@@ -22,6 +22,14 @@ impl TestServer {
         TestServer(DevServer::start(repo, password).unwrap_or_else(|e| panic!("{e}")))
     }
 
+    /// Starts a server on which `cluster` is a cluster of one shard: itself.
+    pub fn start_with_cluster(cluster: &str) -> TestServer {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        TestServer(
+            DevServer::start_with(repo, None, Some(cluster)).unwrap_or_else(|e| panic!("{e}")),
+        )
+    }
+
     pub fn url(&self) -> String {
         self.0.url()
     }
@@ -50,6 +58,15 @@ impl TestServer {
 pub fn server() -> &'static TestServer {
     static SERVER: OnceLock<TestServer> = OnceLock::new();
     SERVER.get_or_init(|| TestServer::start(None))
+}
+
+/// The cluster of one shard that [`cluster_server`] hosts.
+pub const TEST_CLUSTER: &str = "forewarn_test";
+
+/// A server of one test binary on which [`TEST_CLUSTER`] is a cluster of one shard, itself.
+pub fn cluster_server() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| TestServer::start_with_cluster(TEST_CLUSTER))
 }
 
 /// The forewarn binary built for these tests.

@@ -40,6 +40,16 @@ impl DevServer {
     /// Starts the server from the repository at `repo`; `password` makes it require that
     /// password for user `default`.
     pub fn start(repo: &Path, password: Option<&str>) -> Result<DevServer, DevServerError> {
+        DevServer::start_with(repo, password, None)
+    }
+
+    /// Like [`DevServer::start`]; `cluster` names a cluster of one shard, this server (a
+    /// `Distributed` table can be hosted over it).
+    pub fn start_with(
+        repo: &Path,
+        password: Option<&str>,
+        cluster: Option<&str>,
+    ) -> Result<DevServer, DevServerError> {
         let python = DevServer::python(repo);
         if !python.exists() {
             return Err(DevServerError::NoPython {
@@ -63,6 +73,9 @@ impl DevServer {
             .stderr(Stdio::inherit());
         if let Some(password) = password {
             command.args(["--password", password]);
+        }
+        if let Some(cluster) = cluster {
+            command.args(["--cluster", cluster]);
         }
         let mut child = command.spawn().map_err(|e| DevServerError::Spawn {
             python: python.display().to_string(),
