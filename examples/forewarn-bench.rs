@@ -32,6 +32,14 @@ use forewarn::window::{timefmt, QueryKind, WindowSpec};
 use forewarn_devserver::DevServer;
 use time::OffsetDateTime;
 
+/// The forewarn binary's allocator and options (src/main.rs), so the measured pulls are the
+/// shipped binary's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[export_name = "_rjem_malloc_conf"]
+pub static JEMALLOC_CONF: &[u8; 43] = b"background_thread:true,dirty_decay_ms:1000\0";
+
 #[derive(Parser)]
 #[command(about = "Benchmark forewarn's memory-window reads against the naive Python pull")]
 struct Args {

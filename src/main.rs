@@ -10,6 +10,16 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use forewarn::error::ConfigError;
+
+/// Polars frees large buffers from many threads: glibc's per-thread arenas kept them (a 24 h
+/// backtest peaked at 1.6 GB), jemalloc returns them (bench/report.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read as it starts: a background thread gives freed pages back to the
+/// system after a second instead of ten (the 24 h backtest: 1,195 -> 776 MiB peak, +4 % time).
+#[export_name = "_rjem_malloc_conf"]
+pub static JEMALLOC_CONF: &[u8; 43] = b"background_thread:true,dirty_decay_ms:1000\0";
 use forewarn::evaluate::{self, select_rules, RunReport, Windows};
 use forewarn::findings::Severity;
 use forewarn::output::{FindingsFormat, FrameFormat};
