@@ -12,6 +12,8 @@
 -- Names (cluster, namespace, pod, node) are those of the bucket's latest working-set sample,
 -- workload that of its latest limit/request/restarts sample, and the Parquet twin makes the same
 -- choice, so a pod whose node or labels change inside a bucket is one row from both sources.
+-- forewarn then takes the names out of the rows: the memory window is series-keyed (one row of
+-- names per container incarnation, the greatest where its buckets disagree; src/window).
 -- (At one instant a container reports one set of names; if two conflicting ones ever shared a
 -- timestamp, argMax may keep either, where the twin keeps the greatest. Measured on 2.9 M
 -- samples (chdb, 2 cores): any() 1.9 s, argMax by time 2.5 s, tuple tie-breaks on every name

@@ -5,6 +5,13 @@
 //! enforces that schema (column set, order, types, row order), so the two sources produce frames
 //! that compare equal and detectors never see source-specific quirks.
 //!
+//! A window travels as a [`WindowFrame`]. The memory window is series-keyed: at one-minute
+//! buckets it has ~180 rows per container, so its rows carry a `series` id and the names of
+//! each series (cluster, namespace, pod, pod UID, container, node, workload, opt-out label) ride
+//! once in the frame's `names`. Detectors look names up only for the series they report on;
+//! [`WindowFrame::expanded`] gives the one-frame form of the schema for people (`query`,
+//! `explain`, the report).
+//!
 //! Buckets are aligned to the Unix epoch (`toStartOfInterval`), so the window for `[since, until)`
 //! equals the slice of any larger window with `bucket` in that range, provided `since` and `until`
 //! fall on bucket boundaries. Backtests rely on this to fetch once and slice per step.
