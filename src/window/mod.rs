@@ -844,7 +844,7 @@ mod tests {
     /// Two containers over three minutes, as a raw memory query answers: `web` (pod uid-w)
     /// moved node between its buckets and names its workload on one; `api` sorts first.
     fn wide() -> DataFrame {
-        DataFrame::new_infer_height(vec![
+        let columns = [
             times(&[0, 1, 2, 0, 1, 2]),
             texts("cluster", &["c"; 6]),
             texts("namespace", &["shop"; 6]),
@@ -860,6 +860,16 @@ mod tests {
             texts("node", &["n1", "n2", "n2", "n1", "n1", "n1"]),
             texts("workload", &["", "Deployment/web", "", "", "", ""]),
             texts("opt_out", &["", "", "", "", "true", ""]),
+        ]
+        .into_iter()
+        .chain(values())
+        .collect::<Vec<_>>();
+        DataFrame::new_infer_height(columns).unwrap()
+    }
+
+    /// The six rows' values (web's three minutes, then api's), in the schema's order.
+    fn values() -> Vec<Column> {
+        vec![
             floats(
                 "working_set_max_bytes",
                 &[10.0, 11.0, 12.0, 20.0, 21.0, 22.0],
@@ -876,8 +886,7 @@ mod tests {
             floats("limit_bytes", &[100.0; 6]),
             floats("request_bytes", &[50.0; 6]),
             floats("restart_count", &[0.0; 6]),
-        ])
-        .unwrap()
+        ]
     }
 
     fn column_text(frame: &DataFrame, name: &str) -> Vec<String> {
@@ -957,26 +966,15 @@ mod tests {
         let raw = normalize(QueryKind::Memory, wide()).unwrap();
         // The rollup's form: rows keyed by any integer per series (web first here), and names
         // of a series with no rows in the window (left out).
-        let rows = DataFrame::new_infer_height(vec![
-            Column::new("series_key".into(), vec![7u64, 7, 7, 3, 3, 3]),
-            times(&[0, 1, 2, 0, 1, 2]),
-            floats(
-                "working_set_max_bytes",
-                &[10.0, 11.0, 12.0, 20.0, 21.0, 22.0],
-            ),
-            floats(
-                "working_set_min_bytes",
-                &[9.0, 10.0, 11.0, 19.0, 20.0, 21.0],
-            ),
-            floats(
-                "working_set_avg_bytes",
-                &[9.5, 10.5, 11.5, 19.5, 20.5, 21.5],
-            ),
-            Column::new("samples".into(), vec![4u64; 6]),
-            floats("limit_bytes", &[100.0; 6]),
-            floats("request_bytes", &[50.0; 6]),
-            floats("restart_count", &[0.0; 6]),
-        ])
+        let rows = DataFrame::new_infer_height(
+            [
+                Column::new("series_key".into(), vec![7u64, 7, 7, 3, 3, 3]),
+                times(&[0, 1, 2, 0, 1, 2]),
+            ]
+            .into_iter()
+            .chain(values())
+            .collect(),
+        )
         .unwrap();
         let names = DataFrame::new_infer_height(vec![
             Column::new("series_key".into(), vec![7u64, 3, 5]),
