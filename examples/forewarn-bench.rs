@@ -11,7 +11,9 @@
 //! - forewarn's first rollup run: an empty rollup aggregated over the window, then read;
 //! - forewarn's steady-state run, as a CronJob every 5 minutes does it: the rollup extended by
 //!   the 5 new minutes plus the 10-minute overlap (`INSERT … SELECT` in ClickHouse), then the
-//!   window read from the rollup.
+//!   window read from the rollup;
+//! - the same steady run in views mode: materialized views fed the rollup at insert time (the
+//!   generated history backfilled once), so the run only reads its window.
 //!
 //! Reports wall time, ClickHouse's own time (X-ClickHouse-Summary) and peak RSS (VmHWM).
 //! Median of `--runs`.
@@ -128,13 +130,17 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
         QuerySet::embedded(),
     )
     .await?;
+    let rollup_mode = match mode {
+        "views" | "views-backfill" => RollupMode::Views,
+        _ => RollupMode::Pull,
+    };
     let source = match mode {
         "raw" => source,
         _ => {
             let database = source.database().to_string();
             source.with_rollups(Some(Rollups::new(
                 RollupSettings {
-                    mode: RollupMode::Pull,
+                    mode: rollup_mode,
                     database: args.rollup_database.clone().context("--rollup-database")?,
                     overlap: Duration::from_secs(600),
                     cluster: None,
@@ -144,6 +150,20 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
             )))
         }
     };
+    if mode == "views-backfill" {
+        // The views feed minutes from their creation on; the generated history is backfilled.
+        let rollups = source.rollups().context("rollups")?;
+        rollups
+            .backfill(
+                window.since,
+                window.until,
+                Duration::from_secs(3600),
+                &TelemetryNames::default(),
+                |_| Ok(Generation::G2),
+                |_, _, _| {},
+            )
+            .await?;
+    }
     let (frame, stats) = source.fetch_with_stats(QueryKind::Memory, &window).await?;
     let wall = t.elapsed().as_secs_f64();
     if let Some(why) = source.rollups().and_then(|r| r.disabled_because()) {
@@ -320,6 +340,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 &rollup_database,
             )?);
         }
+        // Views mode: materialized views fed the rollup at insert time (here: backfilled once,
+        // not measured), so a steady run only reads its window.
+        let views_database = format!("bench_fwv_{}s", bucket.as_secs());
+        measure(
+            &server.url(),
+            "views-backfill",
+            until,
+            &args,
+            *bucket,
+            &views_database,
+        )?;
+        let mut views = Vec::new();
+        for _ in 0..args.runs {
+            views.push(measure(
+                &server.url(),
+                "views",
+                until,
+                &args,
+                *bucket,
+                &views_database,
+            )?);
+        }
         let naive_s = median(naive.iter().map(|n| n.0).collect());
         let naive_rss = median(naive.iter().map(|n| n.1).collect());
         let row = |label: &str, m: &[Measured]| {
@@ -346,6 +388,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.push_str(&row(
             "forewarn steady run (5 new min + 10 min overlap, read rollup)",
             &steady,
+        ));
+        report.push_str(&row(
+            "forewarn steady run, views mode (read rollup only)",
+            &views,
         ));
     }
     report.push_str(
