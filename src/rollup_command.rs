@@ -109,14 +109,26 @@ async fn status(args: StatusArgs) -> anyhow::Result<Outcome> {
             serde_json::to_string_pretty(&serde_json::json!({
                 "mode": rollups.mode(),
                 "database": args.source.rollup_database,
+                "cluster": args.source.rollup_cluster,
+                "ddl": args.source.rollup_cluster.as_ref().map(|_| args.source.rollup_ddl),
                 "overlap_seconds": args.source.rollup_overlap.as_secs(),
                 "rollups": statuses,
             }))?
         );
         return Ok(Outcome::Completed);
     }
+    let spread = match &args.source.rollup_cluster {
+        Some(cluster) => format!(
+            ", Distributed over cluster {cluster} ({} DDL)",
+            match args.source.rollup_ddl {
+                forewarn::rollup::ClusterDdl::OnCluster => "ON CLUSTER",
+                forewarn::rollup::ClusterDdl::Local => "local",
+            }
+        ),
+        None => String::new(),
+    };
     println!(
-        "rollups: {} mode, database {} (overlap {})",
+        "rollups: {} mode, database {}{spread} (overlap {})",
         rollups.mode().name(),
         args.source.rollup_database,
         duration_text(args.source.rollup_overlap.as_secs_f64())

@@ -323,6 +323,15 @@ async fn rollups_on_a_cluster_are_distributed_tables_and_give_the_raw_windows() 
         .await;
         assert!(local > 0, "{table}_local holds the rows");
     }
+    // `rollup status` reads through the Distributed tables too.
+    let status = rollups(&spread)
+        .status(&TelemetryNames::default(), |_| Ok(Generation::G2), second)
+        .await
+        .unwrap();
+    for s in &status {
+        assert_eq!(s.reach.as_deref(), Some("2026-11-20T11:35:00Z"), "{s:?}");
+        assert!(s.current && s.rows > 0 && s.series > 0, "{s:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
