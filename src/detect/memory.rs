@@ -168,6 +168,15 @@ struct TrendFit {
     curve: Option<curvature::Parabola>,
 }
 
+/// One series' rows of the memory window, as vectors.
+struct SeriesRows {
+    bucket: Vec<f64>,
+    peak: Vec<Option<f64>>,
+    floor: Vec<Option<f64>>,
+    limit: Vec<Option<f64>>,
+    restart_count: Vec<Option<f64>>,
+}
+
 impl Detector for MemoryDetector {
     fn query(&self) -> QueryKind {
         QueryKind::Memory
@@ -187,11 +196,19 @@ impl Detector for MemoryDetector {
         let opt_out = names.text("opt_out")?;
         let series_of = columns.series("series")?;
         let series_at = |rows: &std::ops::Range<usize>| series_of[rows.start] as usize;
-        let bucket = columns.seconds("bucket")?;
-        let peak = columns.float("working_set_max_bytes")?;
-        let floor = columns.float("working_set_min_bytes")?;
-        let limit = columns.float("limit_bytes")?;
-        let restart_count = columns.float("restart_count")?;
+        // A series' values are read for that series alone: a whole one-minute window's columns
+        // as vectors would take more memory than the window itself.
+        let read = |rows: &std::ops::Range<usize>| -> Result<SeriesRows, DetectError> {
+            let slice = frame.slice(rows.start as i64, rows.len());
+            let c = Columns::new(&slice, &rule.name, QueryKind::Memory);
+            Ok(SeriesRows {
+                bucket: c.seconds("bucket")?,
+                peak: c.float("working_set_max_bytes")?,
+                floor: c.float("working_set_min_bytes")?,
+                limit: c.float("limit_bytes")?,
+                restart_count: c.float("restart_count")?,
+            })
+        };
 
         let bucket_s = ctx.window.bucket.as_secs_f64();
         let as_of_s = ctx.as_of().unix_timestamp_nanos() as f64 / 1e9;
@@ -202,40 +219,36 @@ impl Detector for MemoryDetector {
         // without a restart: the workload's own history within the window.
         let mut precedents: HashMap<(&str, &str, &str, &str), Precedent> = HashMap::new();
         for rows in &series {
-            let ended = bucket[rows.end - 1] + 2.5 * bucket_s < as_of_s;
             let owner = workload[series_at(rows)];
-            if !ended || owner.is_empty() {
+            if owner.is_empty() {
+                continue;
+            }
+            let SeriesRows {
+                bucket,
+                peak,
+                limit,
+                restart_count,
+                ..
+            } = read(rows)?;
+            let ended = bucket[bucket.len() - 1] + 2.5 * bucket_s < as_of_s;
+            if !ended {
                 continue;
             }
             let restarted = {
-                let counts: Vec<f64> = restart_count[rows.clone()]
-                    .iter()
-                    .flatten()
-                    .copied()
-                    .collect();
+                let counts: Vec<f64> = restart_count.iter().flatten().copied().collect();
                 counts.windows(2).any(|w| w[1] > w[0])
             };
-            let Some(limit) = limit[rows.clone()]
-                .iter()
-                .flatten()
-                .copied()
-                .find(|l| *l > 0.0)
-            else {
+            let Some(limit) = limit.iter().flatten().copied().find(|l| *l > 0.0) else {
                 continue;
             };
-            let height = peak[rows.clone()]
-                .iter()
-                .flatten()
-                .copied()
-                .fold(0.0, f64::max)
-                / limit;
+            let height = peak.iter().flatten().copied().fold(0.0, f64::max) / limit;
             // One that reached its limit was killed there, not finished.
             if restarted || height >= KILLED_AT {
                 continue;
             }
             let id = series_at(rows);
             let key = (cluster[id], namespace[id], owner, container[id]);
-            let lifetime_s = bucket[rows.end - 1] - bucket[rows.start] + bucket_s;
+            let lifetime_s = bucket[bucket.len() - 1] - bucket[0] + bucket_s;
             let entry = precedents
                 .entry(key)
                 .or_insert(Precedent { height, lifetime_s });
@@ -256,22 +269,23 @@ impl Detector for MemoryDetector {
             .with_workload(frame_workload(workload[id]));
             (entity, vec![opt_out[id]])
         }) {
+            let SeriesRows {
+                bucket,
+                peak,
+                floor,
+                limit,
+                restart_count,
+            } = read(&range)?;
             // A series that stopped reporting (completed batch pod, replaced pod) is gone.
-            let last_bucket = bucket[range.end - 1];
+            let last_bucket = bucket[bucket.len() - 1];
             if last_bucket + 2.5 * bucket_s < as_of_s {
                 continue;
             }
-            let limit_bytes = limit[range.clone()]
-                .iter()
-                .rev()
-                .flatten()
-                .copied()
-                .find(|l| *l > 0.0);
+            let limit_bytes = limit.iter().rev().flatten().copied().find(|l| *l > 0.0);
             if limit_bytes.is_none() && !params.include_unlimited {
                 continue;
             }
-            let points: Vec<Point> = range
-                .clone()
+            let points: Vec<Point> = (0..bucket.len())
                 .filter_map(|i| {
                     Some(Point {
                         t: bucket[i] + bucket_s / 2.0,
