@@ -189,18 +189,29 @@ async fn arrive_late(config: &ClickHouseConfig) {
     }
 }
 
+/// The runs of the late-rows tests: the first at FIRST, the second at SECOND.
+const FIRST: OffsetDateTime = datetime!(2026-11-20 11:30 UTC);
+const SECOND: OffsetDateTime = datetime!(2026-11-20 11:35 UTC);
+
+/// 4 h of demo telemetry (seed `seed`) loaded into a fresh database of `server`, with the rows
+/// of the 8 minutes before FIRST held back (`arrive_late` brings them); (config, database).
+async fn with_late_rows(
+    server: &support::TestServer,
+    dir: &std::path::Path,
+    seed: u64,
+) -> (ClickHouseConfig, String) {
+    dataset(dir, datetime!(2026-11-20 12:00 UTC), seed);
+    let config = load_into(server, dir, Generation::G2).await;
+    let db = config.database.clone().unwrap();
+    let held = hold_back(&config, "2026-11-20 11:22:00", "2026-11-20 11:30:00").await;
+    assert!(held > 500, "{held} rows held back");
+    (config, db)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_without_overlap() {
     let dir = tempfile::tempdir().unwrap();
-    let end = datetime!(2026-11-20 12:00 UTC);
-    dataset(dir.path(), end, 11);
-    let config = load(dir.path(), Generation::G2).await;
-    let db = config.database.clone().unwrap();
-    let first = datetime!(2026-11-20 11:30 UTC);
-    let second = datetime!(2026-11-20 11:35 UTC);
-    // Rows of the 8 minutes before the first run arrive only after it.
-    let held = hold_back(&config, "2026-11-20 11:22:00", "2026-11-20 11:30:00").await;
-    assert!(held > 500, "{held} rows held back");
+    let (config, db) = with_late_rows(server(), dir.path(), 11).await;
 
     let raw = source(&config, RollupMode::Off, "", MINUTE).await;
     let pulled = source(&config, RollupMode::Pull, &format!("{db}_fw"), 10 * MINUTE).await;
@@ -211,18 +222,18 @@ async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_wi
         Duration::ZERO,
     )
     .await;
-    let memory = WindowSpec::ending_at(second, Duration::from_secs(3 * 3600), MINUTE);
+    let memory = WindowSpec::ending_at(SECOND, Duration::from_secs(3 * 3600), MINUTE);
 
-    assert_same_windows(&raw, &pulled, first, "first run").await;
+    assert_same_windows(&raw, &pulled, FIRST, "first run").await;
     no_overlap
         .fetch(
             QueryKind::Memory,
-            &WindowSpec::ending_at(first, Duration::from_secs(3 * 3600), MINUTE),
+            &WindowSpec::ending_at(FIRST, Duration::from_secs(3 * 3600), MINUTE),
         )
         .await
         .unwrap();
     arrive_late(&config).await;
-    assert_same_windows(&raw, &pulled, second, "after late rows").await;
+    assert_same_windows(&raw, &pulled, SECOND, "after late rows").await;
 
     // The control: a rollup that never looks back misses the late rows of its last run.
     let expected = raw.fetch(QueryKind::Memory, &memory).await.unwrap();
@@ -244,7 +255,7 @@ async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_wi
     // A steady run aggregated only what is new: the coverage moved to the second run's end.
     let names = TelemetryNames::default();
     let status = rollups(&pulled)
-        .status(&names, |_| Ok(Generation::G2), second)
+        .status(&names, |_| Ok(Generation::G2), SECOND)
         .await
         .unwrap();
     for s in &status {
@@ -264,14 +275,7 @@ async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_wi
 #[tokio::test(flavor = "multi_thread")]
 async fn rollups_on_a_cluster_are_distributed_tables_and_give_the_raw_windows() {
     let dir = tempfile::tempdir().unwrap();
-    let end = datetime!(2026-11-20 12:00 UTC);
-    dataset(dir.path(), end, 13);
-    let config = load_into(cluster_server(), dir.path(), Generation::G2).await;
-    let db = config.database.clone().unwrap();
-    let first = datetime!(2026-11-20 11:30 UTC);
-    let second = datetime!(2026-11-20 11:35 UTC);
-    let held = hold_back(&config, "2026-11-20 11:22:00", "2026-11-20 11:30:00").await;
-    assert!(held > 500, "{held} rows held back");
+    let (config, db) = with_late_rows(cluster_server(), dir.path(), 13).await;
     let raw = source(&config, RollupMode::Off, "", MINUTE).await;
     let database = format!("{db}_fwc");
     let spread = source_on(
@@ -286,9 +290,9 @@ async fn rollups_on_a_cluster_are_distributed_tables_and_give_the_raw_windows() 
     )
     .await;
 
-    assert_same_windows(&raw, &spread, first, "first run on the cluster").await;
+    assert_same_windows(&raw, &spread, FIRST, "first run on the cluster").await;
     arrive_late(&config).await;
-    assert_same_windows(&raw, &spread, second, "after late rows on the cluster").await;
+    assert_same_windows(&raw, &spread, SECOND, "after late rows on the cluster").await;
 
     for table in [
         "rollup_memory_minute",
@@ -325,7 +329,7 @@ async fn rollups_on_a_cluster_are_distributed_tables_and_give_the_raw_windows() 
     }
     // `rollup status` reads through the Distributed tables too.
     let status = rollups(&spread)
-        .status(&TelemetryNames::default(), |_| Ok(Generation::G2), second)
+        .status(&TelemetryNames::default(), |_| Ok(Generation::G2), SECOND)
         .await
         .unwrap();
     for s in &status {
