@@ -63,7 +63,8 @@ impl<'a> Columns<'a> {
     /// The names of a series-keyed window's series, read as columns like its rows.
     pub fn series_names(&self, window: &'a WindowFrame) -> Result<Columns<'a>, DetectError> {
         let names = window
-            .series_names()
+            .names
+            .as_ref()
             .ok_or_else(|| self.error("series names"))?;
         Ok(Columns {
             frame: names,

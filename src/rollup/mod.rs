@@ -971,7 +971,12 @@ mod tests {
         );
     }
 
-    fn rollups(cluster: Option<RollupCluster>) -> Rollups {
+    /// The DDL statements of pull rollups in `forewarn`, on `cluster` when given.
+    fn statements(cluster: Option<(&str, ClusterDdl)>) -> Vec<String> {
+        let cluster = cluster.map(|(name, ddl)| RollupCluster {
+            name: name.into(),
+            ddl,
+        });
         Rollups::new(
             RollupSettings {
                 mode: RollupMode::Pull,
@@ -982,18 +987,15 @@ mod tests {
             &ClickHouseConfig::new("http://localhost:8123"),
             "otel",
         )
+        .ddl()
+        .into_iter()
+        .map(|(sql, _)| sql)
+        .collect()
     }
 
     #[test]
     fn on_a_cluster_every_rollup_table_is_distributed_over_replicated_shards() {
-        let ddl: Vec<String> = rollups(Some(RollupCluster {
-            name: "prod".into(),
-            ddl: ClusterDdl::OnCluster,
-        }))
-        .ddl()
-        .into_iter()
-        .map(|(sql, _)| sql)
-        .collect();
+        let ddl = statements(Some(("prod", ClusterDdl::OnCluster)));
         assert_eq!(
             ddl[0],
             "CREATE DATABASE IF NOT EXISTS `forewarn` ON CLUSTER `prod`"
@@ -1050,14 +1052,7 @@ mod tests {
             );
         }
         // A database that replicates its own DDL: no ON CLUSTER, plain engines, still Distributed.
-        let local_ddl: Vec<String> = rollups(Some(RollupCluster {
-            name: "prod".into(),
-            ddl: ClusterDdl::Local,
-        }))
-        .ddl()
-        .into_iter()
-        .map(|(sql, _)| sql)
-        .collect();
+        let local_ddl = statements(Some(("prod", ClusterDdl::Local)));
         assert!(local_ddl
             .iter()
             .all(|s| !s.contains("ON CLUSTER") && !s.contains("Replicated")));
@@ -1069,11 +1064,7 @@ mod tests {
             4
         );
         // Control: one server has neither.
-        let single: Vec<String> = rollups(None)
-            .ddl()
-            .into_iter()
-            .map(|(sql, _)| sql)
-            .collect();
+        let single = statements(None);
         assert!(single.iter().all(|s| !s.contains("ON CLUSTER")
             && !s.contains("Distributed")
             && !s.contains("_local")));

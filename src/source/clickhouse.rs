@@ -9,7 +9,6 @@
 //! telemetry store.
 
 use std::fmt;
-use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use clickhouse::Client;
@@ -148,14 +147,21 @@ impl ClickHouseSource {
                    WHERE database = if(empty({database:String}), currentDatabase(), {database:String}) \
                    AND table IN {tables:Array(String)} ORDER BY table, name";
         let configured = config.database.clone().unwrap_or_default();
-        let bytes = run_arrow(&config, &client, sql, |q| {
-            q.param("tables", &tables).param("database", &configured)
-        })
-        .await?;
-        let frame = decode_arrow(&bytes).map_err(|message| SourceError::Decode {
-            query: "system.columns".into(),
-            message,
-        })?;
+        let parameters = [
+            Parameter {
+                name: "tables",
+                sql_type: "Array(String)",
+                value: ParameterValue::Texts(tables),
+            },
+            Parameter {
+                name: "database",
+                sql_type: "String",
+                value: ParameterValue::Text(configured),
+            },
+        ];
+        let (frame, _) =
+            run_arrow_query(&config, &client, sql, &parameters, "system.columns").await?;
+        let frame = frame.unwrap_or_default();
         let mut logs = TableColumns {
             table: names.logs_table.clone(),
             ..Default::default()
@@ -448,26 +454,6 @@ pub(crate) async fn run_arrow_query(
     Ok((frame, stats))
 }
 
-async fn run_arrow(
-    config: &ClickHouseConfig,
-    client: &Client,
-    sql: &str,
-    bind: impl FnOnce(clickhouse::query::Query) -> clickhouse::query::Query,
-) -> Result<bytes::Bytes, SourceError> {
-    let run = async {
-        let mut cursor = bind(client.query_raw(sql)).fetch_bytes("ArrowStream")?;
-        cursor.collect().await
-    };
-    match tokio::time::timeout(config.query_timeout, run).await {
-        Err(_) => Err(SourceError::Timeout {
-            query: "system.columns".into(),
-            seconds: config.query_timeout.as_secs_f64(),
-        }),
-        Ok(Err(e)) => Err(classify_error(config, e, "system.columns")),
-        Ok(Ok(bytes)) => Ok(bytes),
-    }
-}
-
 /// Reads an Arrow IPC stream from its chunks as they arrive (`None`: the answer was empty, no
 /// rows). Batches stay as they came (no rechunk): whatever reads the frame next copies it once.
 fn decode_arrow_stream(
@@ -550,13 +536,6 @@ impl std::io::Read for ChunkReader {
         bytes::Buf::advance(&mut self.current, n);
         Ok(n)
     }
-}
-
-/// Reads an Arrow IPC stream into a frame.
-pub fn decode_arrow(bytes: &[u8]) -> Result<DataFrame, String> {
-    IpcStreamReader::new(Cursor::new(bytes))
-        .finish()
-        .map_err(|e| e.to_string())
 }
 
 fn string_at(frame: &DataFrame, column: &str, row: usize) -> String {

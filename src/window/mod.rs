@@ -356,11 +356,6 @@ impl WindowFrame {
             .select(columns)
             .collect()
     }
-
-    /// The names of the series, row `i` naming series `i`: one cell per series.
-    pub fn series_names(&self) -> Option<&DataFrame> {
-        self.names.as_ref()
-    }
 }
 
 /// Brings a source's raw answer to the window schema: exactly the documented columns in order,
@@ -376,35 +371,42 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<WindowFrame, Fram
     let identity = SERIES_IDENTITY.map(col);
     // The names of a series are one value each (see SERIES_IDENTITY); should a source ever
     // disagree between buckets, the greatest is kept, which is what every source (and a
-    // rollup's names, merged by max) agrees on.
-    let names = wide.clone().lazy().group_by(identity.clone()).agg(
-        SERIES_NAME_COLUMNS[1..]
-            .iter()
-            .filter(|c| !SERIES_IDENTITY.contains(c))
-            .map(|c| col(*c).max())
-            .collect::<Vec<_>>(),
-    );
-    let names = numbered(names).collect().map_err(polars)?;
+    // rollup's names, merged by max) agrees on. Each series gets a key here and is numbered
+    // by `normalize_keyed`, as a rollup's answer is.
+    let names = wide
+        .clone()
+        .lazy()
+        .group_by(identity.clone())
+        .agg(
+            SERIES_NAME_COLUMNS[1..]
+                .iter()
+                .filter(|c| !SERIES_IDENTITY.contains(c))
+                .map(|c| col(*c).max())
+                .collect::<Vec<_>>(),
+        )
+        .with_row_index("series_key", None)
+        .collect()
+        .map_err(polars)?;
+    let mut row_columns = vec![col("series_key")];
+    row_columns.extend(SERIES_ROW_COLUMNS[1..].iter().map(|(c, _)| col(*c)));
     let rows = wide
         .lazy()
         .join(
             names
                 .clone()
                 .lazy()
-                .select([col("pod_uid"), col("container"), col("series")]),
+                .select([col("pod_uid"), col("container"), col("series_key")]),
             identity.clone(),
             identity,
-            JoinArgs::new(JoinType::Inner),
+            JoinArgs {
+                maintain_order: MaintainOrderJoin::Left,
+                ..JoinArgs::new(JoinType::Inner)
+            },
         )
-        .select(SERIES_ROW_COLUMNS.map(|(c, _)| col(c)))
-        .sort(["series", "bucket"], SortMultipleOptions::default())
+        .select(row_columns)
         .collect()
         .map_err(polars)?;
-    let names = names.select(SERIES_NAME_COLUMNS).map_err(polars)?;
-    Ok(WindowFrame {
-        rows,
-        names: Some(names),
-    })
+    normalize_keyed(query, rows, names)
 }
 
 /// A series-keyed window from a source that keeps series apart already (the rollups): `rows`
@@ -426,7 +428,7 @@ pub fn normalize_keyed(
     name_exprs.insert(0, col("series_key").cast(DataType::UInt64));
     let keys = rows
         .column("series_key")
-        .map_err(|_| missing(query, "series_key"))?
+        .map_err(|_| missing(query, "series_key", &SERIES_ROW_COLUMNS))?
         .cast(&DataType::UInt64)
         .map_err(polars)?;
     let present = DataFrame::new_infer_height(vec![keys.clone()])
@@ -499,11 +501,12 @@ pub fn normalize_keyed(
     })
 }
 
-fn missing(query: QueryKind, column: &str) -> FrameError {
+/// `column` is missing from `query`'s answer, which should have had `expected`.
+fn missing(query: QueryKind, column: &str, expected: &[(&str, ColumnType)]) -> FrameError {
     FrameError::MissingColumn {
         query,
         column: column.to_string(),
-        expected: SERIES_ROW_COLUMNS
+        expected: expected
             .iter()
             .map(|(n, _)| *n)
             .collect::<Vec<_>>()
@@ -599,15 +602,9 @@ fn column_exprs(
 ) -> Result<Vec<Expr>, FrameError> {
     let mut exprs = Vec::with_capacity(columns.len());
     for (name, ty) in columns {
-        let column = frame.column(name).map_err(|_| FrameError::MissingColumn {
-            query,
-            column: name.to_string(),
-            expected: columns
-                .iter()
-                .map(|(n, _)| *n)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        let column = frame
+            .column(name)
+            .map_err(|_| missing(query, name, columns))?;
         let found = column.dtype().clone();
         let compatible = match ty {
             ColumnType::Time => matches!(found, DataType::Datetime(_, _)),
@@ -903,7 +900,7 @@ mod tests {
     #[test]
     fn a_memory_window_carries_each_series_names_once() {
         let frame = normalize(QueryKind::Memory, wide()).unwrap();
-        let names = frame.series_names().expect("memory is series-keyed");
+        let names = frame.names.as_ref().expect("memory is series-keyed");
         assert_eq!(names.height(), 2, "one row per series");
         assert_eq!(
             column_text(names, "pod"),
