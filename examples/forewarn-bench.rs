@@ -13,7 +13,10 @@
 //!   the 5 new minutes plus the 10-minute overlap (`INSERT … SELECT` in ClickHouse), then the
 //!   window read from the rollup;
 //! - the same steady run in views mode: materialized views fed the rollup at insert time (the
-//!   generated history backfilled once), so the run only reads its window.
+//!   generated history backfilled once), so the run only reads its window;
+//! - the daemon (`forewarn serve`) in both modes: one long-lived process whose runs, 5 minutes
+//!   apart, splice each window onto the one before (the window cache, `rollup::cache`), so a
+//!   run reads from the rollup only the last 15 minutes' rows (5 new + the overlap).
 //!
 //! Reports wall time, ClickHouse's own time (X-ClickHouse-Summary) and peak RSS (VmHWM).
 //! Median of `--runs`.
@@ -22,10 +25,12 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use forewarn::rollup::cache::WindowCache;
 use forewarn::rollup::{RollupMode, RollupSettings, Rollups};
 use forewarn::source::introspect::Generation;
 use forewarn::source::queries::QuerySet;
@@ -113,7 +118,12 @@ fn bench_config(url: &str) -> ClickHouseConfig {
     config
 }
 
-/// One measurement: connect, (extend the rollup and) read the memory window as of `--as-of`.
+/// One measurement: connect, (extend the rollup and) read the memory window as of `--as-of`,
+/// and judge it with the shipped memory rule. A daemon measurement (`daemon-pull`,
+/// `daemon-views`) is one long-lived process: a first run reads the window whole, then
+/// `--runs` runs follow 5 minutes apart, each opening the source afresh as the daemon does but
+/// splicing its window onto the previous one (the process's window cache); it reports the
+/// median of those runs and the process's peak RSS over all of them.
 async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
     let config = bench_config(args.url.as_deref().context("--url")?);
     let as_of = timefmt::parse_time(
@@ -121,6 +131,53 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
         OffsetDateTime::now_utc(),
     )
     .map_err(anyhow::Error::msg)?;
+    let daemon = mode.starts_with("daemon-");
+    let cache = daemon.then(|| Arc::new(WindowCache::new()));
+    let runs = if daemon { args.runs + 1 } else { 1 };
+    let mut measured = Vec::new();
+    for i in 0..runs {
+        let run = one_run(&args, &config, mode, cache.clone(), as_of + STEP * i as u32).await?;
+        if daemon && i > 0 && run.spliced_from.is_none() {
+            bail!("daemon run {i} read its window whole, not spliced onto the previous one");
+        }
+        if !daemon || i > 0 {
+            measured.push(run);
+        }
+    }
+    let detect_s = measured[0]
+        .detect_s
+        .map(|_| median(measured.iter().map(|m| m.detect_s.unwrap_or(0.0)).collect()));
+    println!(
+        "{}",
+        serde_json::json!({
+            "wall_s": median(measured.iter().map(|m| m.wall_s).collect()),
+            "server_s": median(measured.iter().map(|m| m.server_s).collect()),
+            "rows": measured[0].rows,
+            "detect_s": detect_s,
+            "peak_rss_bytes": peak_rss_bytes(),
+        })
+    );
+    Ok(())
+}
+
+/// What one run of a measurement took.
+struct Run {
+    wall_s: f64,
+    server_s: f64,
+    rows: usize,
+    detect_s: Option<f64>,
+    spliced_from: Option<OffsetDateTime>,
+}
+
+/// One scheduled run as of `as_of`: open the source, read the memory window (from the rollup
+/// unless `raw`), judge it.
+async fn one_run(
+    args: &Args,
+    config: &ClickHouseConfig,
+    mode: &str,
+    cache: Option<Arc<WindowCache>>,
+    as_of: OffsetDateTime,
+) -> anyhow::Result<Run> {
     let bucket = args.buckets[0];
     let window = WindowSpec::ending_at(as_of, args.window, bucket);
     let t = Instant::now();
@@ -131,7 +188,7 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
     )
     .await?;
     let rollup_mode = match mode {
-        "views" | "views-backfill" => RollupMode::Views,
+        "views" | "views-backfill" | "daemon-views" => RollupMode::Views,
         _ => RollupMode::Pull,
     };
     let source = match mode {
@@ -144,8 +201,9 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
                     database: args.rollup_database.clone().context("--rollup-database")?,
                     overlap: Duration::from_secs(600),
                     cluster: None,
+                    cache,
                 },
-                &config,
+                config,
                 &database,
             )))
         }
@@ -155,7 +213,7 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
         let rollups = source.rollups().context("rollups")?;
         rollups
             .backfill(
-                window.since,
+                window.since - STEP * args.runs as u32,
                 window.until,
                 Duration::from_secs(3600),
                 &TelemetryNames::default(),
@@ -185,20 +243,17 @@ async fn child(args: Args, mode: &str) -> anyhow::Result<()> {
         .then(|| forewarn::evaluate::judge(rule, &frame, window))
         .transpose()?
         .map(|f| f.len());
-    let detect_s = findings.map(|_| judged.elapsed().as_secs_f64());
-    println!(
-        "{}",
-        serde_json::json!({
-            "wall_s": wall,
-            "server_s": stats.server_elapsed.map(|d| d.as_secs_f64()),
-            "rows": frame.height(),
-            "detect_s": detect_s,
-            "findings": findings,
-            "peak_rss_bytes": peak_rss_bytes(),
-        })
-    );
-    Ok(())
+    Ok(Run {
+        wall_s: wall,
+        server_s: stats.server_elapsed.map_or(f64::NAN, |d| d.as_secs_f64()),
+        rows: frame.height(),
+        detect_s: findings.map(|_| judged.elapsed().as_secs_f64()),
+        spliced_from: stats.spliced_from,
+    })
 }
+
+/// A CronJob's (and the daemon's) interval between runs.
+const STEP: Duration = Duration::from_secs(300);
 
 struct Measured {
     wall_s: f64,
@@ -323,7 +378,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         window_samples / 1e6,
         args.runs
     ));
-    let step = Duration::from_secs(300);
     for bucket in &args.buckets {
         let rollup_database = format!("bench_fw_{}s", bucket.as_secs());
         let mut naive = Vec::new();
@@ -339,7 +393,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             )?);
         }
         // A CronJob every 5 minutes: the first run fills the rollup, each later one adds 5 minutes.
-        let first_as_of = until - step * args.runs as u32;
+        let first_as_of = until - STEP * args.runs as u32;
         let first = measure(
             &server.url(),
             "rollup",
@@ -353,7 +407,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             steady.push(measure(
                 &server.url(),
                 "rollup",
-                first_as_of + step * i as u32,
+                first_as_of + STEP * i as u32,
                 &args,
                 *bucket,
                 &rollup_database,
@@ -381,6 +435,24 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 &views_database,
             )?);
         }
+        // The daemon: one process, its window cache kept from run to run (a first run reads
+        // the window whole, then each run every 5 minutes splices onto the previous window).
+        let daemon_pull = measure(
+            &server.url(),
+            "daemon-pull",
+            first_as_of,
+            &args,
+            *bucket,
+            &format!("bench_fwd_{}s", bucket.as_secs()),
+        )?;
+        let daemon_views = measure(
+            &server.url(),
+            "daemon-views",
+            first_as_of,
+            &args,
+            *bucket,
+            &views_database,
+        )?;
         let naive_s = median(naive.iter().map(|n| n.0).collect());
         let naive_rss = median(naive.iter().map(|n| n.1).collect());
         let row = |label: &str, m: &[Measured]| {
@@ -415,6 +487,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.push_str(&row(
             "forewarn steady run, views mode (read rollup only)",
             &views,
+        ));
+        report.push_str(&row(
+            "forewarn daemon run (pull; window spliced onto the previous: reads the last 15 min)",
+            &[daemon_pull],
+        ));
+        report.push_str(&row(
+            "forewarn daemon run, views mode (window spliced onto the previous)",
+            &[daemon_views],
         ));
     }
     report.push_str(

@@ -514,6 +514,7 @@ impl SourceArgs {
             database: self.rollup_database.clone(),
             overlap: self.rollup_overlap,
             cluster,
+            cache: None,
         }))
     }
 }

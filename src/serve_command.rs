@@ -50,6 +50,11 @@ pub(crate) struct ServeArgs {
     /// How long a Lease holds without renewal (renewed every third of it).
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     lease_duration: std::time::Duration,
+    /// Read every rollup window whole. By default the daemon keeps the memory window each
+    /// job read last and its next run reads from the rollup only the buckets since, plus
+    /// --rollup-overlap (at 10,000 containers and 1-minute buckets, ~120 MB held between runs).
+    #[arg(long, env = "FOREWARN_NO_WINDOW_CACHE")]
+    no_window_cache: bool,
 }
 
 /// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
@@ -84,7 +89,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         .map_err(|e| ConfigError::flag("rules/notify.yaml", "receivers", e.to_string()))?;
     let deadman = DeadmanPinger::from_env().context("FOREWARN_DEADMAN_URL")?;
     let store = crate::commands::open_store(&args.source, &args.state).await?;
-    let source = args.source.scheduled_settings()?.watching(&whole.rules);
+    let mut source = args.source.scheduled_settings()?.watching(&whole.rules);
+    if let Some(rollups) = source.rollups.as_mut().filter(|_| !args.no_window_cache) {
+        rollups.cache = Some(std::sync::Arc::new(
+            forewarn::rollup::cache::WindowCache::new(),
+        ));
+    }
     let lease = match &args.lease {
         Some(name) => {
             let client = forewarn::act::kube::connect(args.kube_context.as_deref())

@@ -6,9 +6,11 @@
 mod support;
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use forewarn::demo::generate::{generate, DemoParams};
+use forewarn::rollup::cache::WindowCache;
 use forewarn::rollup::{ClusterDdl, RollupCluster, RollupMode, RollupSettings, Rollups};
 use forewarn::source::introspect::Generation;
 use forewarn::source::queries::QuerySet;
@@ -76,7 +78,22 @@ async fn source(
     database: &str,
     overlap: Duration,
 ) -> Source {
-    source_on(config, mode, database, overlap, None).await
+    source_on(config, mode, database, overlap, None, None).await
+}
+
+/// A pull-rollup source of a long-lived process: it keeps each window it reads to splice the
+/// next one onto.
+async fn cached_source(config: &ClickHouseConfig, database: &str, overlap: Duration) -> Source {
+    let cache = Arc::new(WindowCache::new());
+    source_on(
+        config,
+        RollupMode::Pull,
+        database,
+        overlap,
+        None,
+        Some(cache),
+    )
+    .await
 }
 
 async fn source_on(
@@ -85,6 +102,7 @@ async fn source_on(
     database: &str,
     overlap: Duration,
     cluster: Option<RollupCluster>,
+    cache: Option<Arc<WindowCache>>,
 ) -> Source {
     let source = ClickHouseSource::connect(
         config.clone(),
@@ -101,6 +119,7 @@ async fn source_on(
                 database: database.into(),
                 overlap,
                 cluster,
+                cache,
             },
             config,
             &telemetry,
@@ -269,6 +288,82 @@ async fn pull_rollups_give_the_raw_windows_also_after_late_rows_and_miss_them_wi
     }
 }
 
+/// The window as `source` reads it from its rollup, and where it was spliced onto the window
+/// the source read before (`None`: read whole).
+async fn read_spliced(
+    source: &Source,
+    window: &WindowSpec,
+) -> (forewarn::window::WindowFrame, Option<OffsetDateTime>) {
+    let Source::ClickHouse(s) = source else {
+        unreachable!()
+    };
+    let (frame, stats) = s.fetch_with_stats(QueryKind::Memory, window).await.unwrap();
+    assert_eq!(stats.rollup, Some("memory"), "read from raw samples");
+    (frame, stats.spliced_from)
+}
+
+/// A long-lived process (the daemon) splices each memory window onto the one it read before:
+/// it reads from the rollup only the buckets since the overlap began, and its windows equal the
+/// raw ones run after run, also after late rows. The control: a process that keeps every
+/// bucket it read (no overlap) keeps the minutes the late rows changed as they were, though the
+/// rollup it reads has them, so its window differs from the raw one.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_reads_only_the_new_buckets_and_still_gets_the_raw_windows_after_late_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = with_late_rows(server(), dir.path(), 12).await;
+    let database = format!("{db}_fw");
+    let raw = source(&config, RollupMode::Off, "", MINUTE).await;
+    let daemon = cached_source(&config, &database, 10 * MINUTE).await;
+    let keeps_all = cached_source(&config, &database, Duration::ZERO).await;
+    let lookback = Duration::from_secs(3 * 3600);
+    let buckets = [MINUTE, 5 * MINUTE];
+
+    for bucket in buckets {
+        let window = WindowSpec::ending_at(FIRST, lookback, bucket);
+        let (first, spliced) = read_spliced(&daemon, &window).await;
+        assert_eq!(spliced, None, "the first read is whole");
+        assert!(first.equals_missing(&raw.fetch(QueryKind::Memory, &window).await.unwrap()));
+        read_spliced(&keeps_all, &window).await;
+    }
+    arrive_late(&config).await;
+    for bucket in buckets {
+        let window = WindowSpec::ending_at(SECOND, lookback, bucket);
+        let expected = raw.fetch(QueryKind::Memory, &window).await.unwrap();
+        let (got, spliced) = read_spliced(&daemon, &window).await;
+        assert_eq!(
+            spliced,
+            Some(FIRST - 10 * MINUTE),
+            "{bucket:?}: read from the overlap on"
+        );
+        assert!(
+            got.equals_missing(&expected),
+            "{bucket:?}: the spliced window differs from the raw one after late rows:\nspliced:\n{got}\nraw:\n{expected}"
+        );
+        let (stale, spliced) = read_spliced(&keeps_all, &window).await;
+        assert_eq!(spliced, Some(FIRST), "{bucket:?}");
+        assert!(
+            !stale.equals_missing(&expected),
+            "{bucket:?}: keeping the late minutes as first read must miss their late rows"
+        );
+    }
+    // Run after run as a 5-minute schedule moves the window on.
+    let mut as_of = SECOND;
+    while as_of < datetime!(2026-11-20 12:00 UTC) {
+        let previous = as_of;
+        as_of += 5 * MINUTE;
+        for bucket in buckets {
+            let window = WindowSpec::ending_at(as_of, lookback, bucket);
+            let (got, spliced) = read_spliced(&daemon, &window).await;
+            assert_eq!(spliced, Some(previous - 10 * MINUTE), "{as_of} {bucket:?}");
+            let expected = raw.fetch(QueryKind::Memory, &window).await.unwrap();
+            assert!(
+                got.equals_missing(&expected),
+                "{as_of} at {bucket:?}: the spliced window differs from the raw one"
+            );
+        }
+    }
+}
+
 /// The rollups spread over a cluster (here one shard: the test engine runs no distributed DDL
 /// and has no other node): every table is `Distributed` over its `_local` table, runs insert
 /// and read through it, and the windows equal the raw ones, also after late rows.
@@ -287,6 +382,7 @@ async fn rollups_on_a_cluster_are_distributed_tables_and_give_the_raw_windows() 
             name: TEST_CLUSTER.into(),
             ddl: ClusterDdl::Local,
         }),
+        None,
     )
     .await;
 

@@ -12,6 +12,6 @@
         if(sum(restart_samples) = 0, NULL, max(restart_last).2) AS restart_count,
         sum(spec_samples) > 0 AS matched
     FROM {{minutes}}
-    WHERE minute >= {since:DateTime64(9)} AND minute < {until:DateTime64(9)}
+    WHERE minute >= {rows_since:DateTime64(9)} AND minute < {until:DateTime64(9)}
     GROUP BY pod_uid, container, bucket_start
     HAVING sample_count > 0

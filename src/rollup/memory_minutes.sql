@@ -13,5 +13,5 @@
         if(restart_samples = 0, NULL, restart_last.2) AS restart_count,
         spec_samples > 0 AS matched
     FROM {{minutes}}
-    WHERE minute >= {since:DateTime64(9)} AND minute < {until:DateTime64(9)}
+    WHERE minute >= {rows_since:DateTime64(9)} AND minute < {until:DateTime64(9)}
       AND samples > 0

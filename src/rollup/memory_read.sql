@@ -7,6 +7,8 @@
 -- six strings, and whether its bucket had limit/request/restarts samples (`matched`: the raw
 -- query's join names a workload only then). The rows come in (rank, bucket) order, which is
 -- the window's order, so forewarn numbers them without sorting (or holding) them again.
+-- Rows are read from `rows_since` on: the window's start, or, where a long-lived process splices
+-- this window onto the one it read before (rollup/cache.rs), the first bucket it does not keep.
 WITH ranked AS (
 {{ranked}}
 )

@@ -18,14 +18,15 @@
 //! raw windows; any failure of a rollup for one window falls back to the raw query for it, so
 //! results are the same either way.
 
+pub mod cache;
 pub mod plan;
 pub mod tables;
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clickhouse::{Client, Row};
-use polars::prelude::{col, lit, when, DataFrame, DataType, IntoLazy, JoinArgs, JoinType};
+use polars::prelude::{col, lit, when, Column, DataFrame, DataType, IntoLazy, JoinArgs, JoinType};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -35,9 +36,11 @@ use crate::source::introspect::Generation;
 use crate::source::parameters::{window_parameters, Parameter, ParameterValue};
 use crate::source::queries::{logs_time_prune, QuerySet};
 use crate::source::{ClickHouseConfig, SourceError, TelemetryNames};
-use crate::window::timefmt::{floor_to, rfc3339};
+use crate::window::splice::{splice, Previous};
+use crate::window::timefmt::{self, floor_to, rfc3339};
 use crate::window::{self, FrameError, QueryKind, WindowFrame, WindowSpec};
 
+use self::cache::WindowCache;
 use self::plan::{Coverage, Fill};
 use self::tables::{Rollup, Table};
 
@@ -79,6 +82,9 @@ pub struct RollupSettings {
     pub overlap: Duration,
     /// Spread the rollups over a cluster's shards (pull mode).
     pub cluster: Option<RollupCluster>,
+    /// The previous windows of a long-lived process (the daemon): its next read of a window
+    /// reads only the buckets since, plus the overlap. `None` reads every window whole.
+    pub cache: Option<Arc<WindowCache>>,
 }
 
 /// A ClickHouse cluster the rollups are spread over: each table is a `Distributed` table of
@@ -120,6 +126,15 @@ pub struct Rollups {
     writer: Client,
     reader: Client,
     readiness: Mutex<Readiness>,
+}
+
+/// What extending a rollup over a window did.
+struct Extension {
+    coverage: Coverage,
+    /// The fingerprint the rollup's rows are built under.
+    fingerprint: String,
+    /// Where the earliest minute aggregated in this run begins (`None`: none were).
+    earliest_fill: Option<OffsetDateTime>,
 }
 
 /// What `forewarn rollup status` shows of one rollup.
@@ -669,8 +684,7 @@ impl Rollups {
         )
     }
 
-    /// Extends `rollup` over `[since, until)` as the mode requires, returning the coverage
-    /// afterwards and how many statements ran.
+    /// Extends `rollup` over `[since, until)` as the mode requires.
     #[allow(clippy::too_many_arguments)] // one call site per caller; a struct would only rename them
     async fn extend(
         &self,
@@ -681,7 +695,7 @@ impl Rollups {
         generation: Generation,
         chunk: Duration,
         mut progress: impl FnMut(usize, usize),
-    ) -> Result<Coverage, SourceError> {
+    ) -> Result<Extension, SourceError> {
         let fingerprint = self.fingerprint(rollup, names, generation);
         let held = self
             .current_coverage(rollup, &fingerprint, names, generation)
@@ -722,7 +736,11 @@ impl Rollups {
         if held != Some(coverage) {
             self.write_coverage(rollup, &fingerprint, coverage).await?;
         }
-        Ok(coverage)
+        Ok(Extension {
+            coverage,
+            earliest_fill: parts.iter().map(|p| p.since).min(),
+            fingerprint,
+        })
     }
 
     /// The window of `kind` read from its rollup, after extending the rollup over it.
@@ -736,16 +754,17 @@ impl Rollups {
         let rollup = tables::for_kind(kind).expect("serves() checked the kind");
         let started = Instant::now();
         self.ensure_ready().await?;
-        self.extend(
-            rollup,
-            window.since,
-            window.until,
-            names,
-            generation,
-            RUN_CHUNK,
-            |_, _| {},
-        )
-        .await?;
+        let extension = self
+            .extend(
+                rollup,
+                window.since,
+                window.until,
+                names,
+                generation,
+                RUN_CHUNK,
+                |_, _| {},
+            )
+            .await?;
         let bucket_s = window.bucket.as_secs();
         // FINAL keeps the latest aggregation of each re-aggregated minute (pull), and merges
         // the partial rows views feed where minutes are read without merging them.
@@ -763,7 +782,7 @@ impl Rollups {
             sql
         };
         let sql = with_tables(rollup.read_sql(bucket_s));
-        let parameters = window_parameters(names, window);
+        let mut parameters = window_parameters(names, window);
         let origin = format!("rollup {} ({})", rollup.name, self.settings.mode.name());
         let (frame, mut stats) = match rollup.names_read_sql() {
             None => {
@@ -781,17 +800,60 @@ impl Rollups {
                     &names_origin,
                 )
                 .await?;
-                let (rows, stats) =
+                // A window read before by this process keeps its rows up to `keep_until`; the
+                // read then sends only the rows from there on.
+                let previous = self.settings.cache.as_ref().and_then(|cache| {
+                    cache.take(
+                        kind,
+                        window,
+                        &extension.fingerprint,
+                        self.settings.overlap,
+                        extension.earliest_fill,
+                    )
+                });
+                let rows_since = previous.as_ref().map_or(window.since, |(_, keep)| *keep);
+                parameters.push(Parameter {
+                    name: "rows_since",
+                    sql_type: "DateTime64(9)",
+                    value: ParameterValue::Text(timefmt::clickhouse_datetime64(rows_since)),
+                });
+                let (rows, mut stats) =
                     run_arrow_query(&self.config, &self.reader, &sql, &parameters, &origin).await?;
-                let frame = match (rows, series) {
-                    (Some(rows), Some(series)) => {
-                        keyed_frame(kind, rows, series).map_err(|e| SourceError::Frame {
-                            query: origin.clone(),
-                            source: e,
-                        })?
-                    }
-                    _ => window::empty_frame(kind),
+                let frame_error = |e| SourceError::Frame {
+                    query: origin.clone(),
+                    source: e,
                 };
+                let (frame, carried) = match (rows, series, previous) {
+                    (rows, Some(series), Some((previous, keep_until))) => {
+                        stats.spliced_from = Some(keep_until);
+                        let rows = splice(
+                            kind,
+                            previous,
+                            window.since,
+                            keep_until,
+                            rows,
+                            &series,
+                            MATCHED,
+                        )
+                        .map_err(frame_error)?;
+                        keyed_frame(kind, rows, series).map_err(frame_error)?
+                    }
+                    (Some(rows), Some(series), None) => {
+                        keyed_frame(kind, rows, series).map_err(frame_error)?
+                    }
+                    _ => (window::empty_frame(kind), None),
+                };
+                if let (Some(cache), Some(carried)) = (&self.settings.cache, carried) {
+                    cache.keep(
+                        kind,
+                        *window,
+                        &extension.fingerprint,
+                        Previous {
+                            frame: frame.clone(),
+                            carried,
+                        },
+                    );
+                }
                 (frame, stats)
             }
         };
@@ -832,7 +894,8 @@ impl Rollups {
                     chunk,
                     |done, total| progress(rollup.name, done, total),
                 )
-                .await?;
+                .await?
+                .coverage;
             out.push((rollup.name, coverage));
         }
         Ok(out)
@@ -897,26 +960,34 @@ impl Rollups {
     }
 }
 
+/// The column of a memory rollup read's rows that says whether its bucket had
+/// limit/request/restarts samples.
+const MATCHED: &str = "matched";
+
 /// The series-keyed window from the rollup's rows and names: a series' workload is named only
 /// where one of its buckets had limit/request/restarts samples (`matched`), as in the raw
-/// query's join.
+/// query's join. `matched` comes back beside it, row for row (a splice needs it).
 fn keyed_frame(
     kind: QueryKind,
     rows: DataFrame,
     series: DataFrame,
-) -> Result<WindowFrame, FrameError> {
+) -> Result<(WindowFrame, Option<Column>), FrameError> {
     let polars = |source| FrameError::Polars {
         query: kind,
         source,
     };
+    // As a flag (ClickHouse sends UInt8), so the carried column and a splice's fresh rows agree.
+    let mut rows = rows;
+    let flags = rows
+        .column(MATCHED)
+        .and_then(|c| c.cast(&DataType::Boolean))
+        .map_err(polars)?;
+    rows.with_column(flags).map_err(polars)?;
     let matched = rows
         .clone()
         .lazy()
         .group_by([col("series_key")])
-        .agg([col("matched")
-            .cast(DataType::Boolean)
-            .any(true)
-            .alias("matched")]);
+        .agg([col(MATCHED).any(true).alias(MATCHED)]);
     let series = series
         .lazy()
         .join(
@@ -933,7 +1004,7 @@ fn keyed_frame(
         )
         .collect()
         .map_err(polars)?;
-    window::normalize_keyed(kind, rows, series)
+    window::normalize_keyed_carrying(kind, rows, series, Some(MATCHED))
 }
 
 #[cfg(test)]
@@ -983,6 +1054,7 @@ mod tests {
                 database: "forewarn".into(),
                 overlap: Duration::from_secs(600),
                 cluster,
+                cache: None,
             },
             &ClickHouseConfig::new("http://localhost:8123"),
             "otel",

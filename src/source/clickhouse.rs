@@ -126,6 +126,9 @@ pub struct QueryStats {
     pub wall: Duration,
     /// The rollup that served the window (`crate::rollup`); `None` when raw samples were read.
     pub rollup: Option<&'static str>,
+    /// Where a rollup read spliced onto the process's previous window began: it sent only the
+    /// rows from there on (`crate::rollup::cache`).
+    pub spliced_from: Option<time::OffsetDateTime>,
 }
 
 impl ClickHouseSource {
@@ -450,6 +453,7 @@ pub(crate) async fn run_arrow_query(
         received_bytes,
         wall: started.elapsed(),
         rollup: None,
+        spliced_from: None,
     };
     Ok((frame, stats))
 }

@@ -23,6 +23,7 @@ use std::time::Duration;
 use polars::prelude::*;
 use time::OffsetDateTime;
 
+pub mod splice;
 pub mod timefmt;
 pub mod vocabulary;
 
@@ -416,9 +417,21 @@ pub fn normalize(query: QueryKind, frame: DataFrame) -> Result<WindowFrame, Fram
 /// equals [`normalize`]'s of the same window read from raw samples.
 pub fn normalize_keyed(
     query: QueryKind,
-    mut rows: DataFrame,
+    rows: DataFrame,
     names: DataFrame,
 ) -> Result<WindowFrame, FrameError> {
+    normalize_keyed_carrying(query, rows, names, None).map(|(frame, _)| frame)
+}
+
+/// [`normalize_keyed`], carrying one more column of `rows` through it: the carried column comes
+/// back beside the frame, row for row with its rows (what a splice needs of a read that the
+/// window itself does not keep; see [`splice`]).
+pub fn normalize_keyed_carrying(
+    query: QueryKind,
+    mut rows: DataFrame,
+    names: DataFrame,
+    carry: Option<&str>,
+) -> Result<(WindowFrame, Option<Column>), FrameError> {
     let polars = |source| FrameError::Polars { query, source };
     let name_columns: Vec<(&str, ColumnType)> = SERIES_NAME_COLUMNS[1..]
         .iter()
@@ -479,6 +492,12 @@ pub fn normalize_keyed(
             .map_err(polars)?;
         typed.extend(one.into_columns());
     }
+    if let Some(carry) = carry {
+        let carried = rows
+            .drop_in_place(carry)
+            .map_err(|_| missing(query, carry, &SERIES_ROW_COLUMNS))?;
+        typed.push(carried);
+    }
     drop(rows);
     let rows = DataFrame::new_infer_height(typed).map_err(polars)?;
     // Rows of a series without names (none, unless the names table lost one) cannot be named.
@@ -494,11 +513,19 @@ pub fn normalize_keyed(
     } else {
         sorted_by_series(rows).map_err(polars)?
     };
+    let mut rows = rows;
+    let carried = carry
+        .map(|c| rows.drop_in_place(c))
+        .transpose()
+        .map_err(polars)?;
     let names = names.select(SERIES_NAME_COLUMNS).map_err(polars)?;
-    Ok(WindowFrame {
-        rows,
-        names: Some(names),
-    })
+    Ok((
+        WindowFrame {
+            rows,
+            names: Some(names),
+        },
+        carried,
+    ))
 }
 
 /// `column` is missing from `query`'s answer, which should have had `expected`.

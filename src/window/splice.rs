@@ -1,0 +1,407 @@
+//! Splicing a series-keyed window onto the previous one: a process that reads the same window
+//! every few minutes (the daemon) keeps the rows the new window still holds and reads only the
+//! buckets since, instead of the whole window again.
+//!
+//! The previous window's series were numbered in its own names; the new read keys its series
+//! by its own `series_key`. Series meet by identity (pod UID and container), so a series that
+//! left the window drops out and one that appeared arrives with the new rows.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use time::OffsetDateTime;
+
+use super::{column_exprs, timefmt, FrameError, QueryKind, WindowFrame, SERIES_ROW_COLUMNS};
+
+/// What identifies a series: (pod UID, container).
+type Identity = (String, String);
+
+/// A window kept for the next read to splice onto, with the one column of its read that the
+/// frame itself does not keep (`carried`, row for row with the frame's rows).
+#[derive(Debug, Clone)]
+pub struct Previous {
+    pub frame: WindowFrame,
+    pub carried: Column,
+}
+
+/// The rows of a series-keyed read — `series_key`, the row columns, then `carry` — in
+/// (`series_key`, bucket) order: `previous`'s rows whose bucket lies in `[since, keep_until)`,
+/// keyed as `names` keys their series, merged with `fresh`, the rows the new read sent from
+/// `keep_until` on (`None`: it sent none). `previous` is consumed a column at a time, so the
+/// window is never held twice.
+pub fn splice(
+    query: QueryKind,
+    previous: Previous,
+    since: OffsetDateTime,
+    keep_until: OffsetDateTime,
+    fresh: Option<DataFrame>,
+    names: &DataFrame,
+    carry: &str,
+) -> Result<DataFrame, FrameError> {
+    let polars = |source| FrameError::Polars { query, source };
+    let Previous {
+        frame: WindowFrame {
+            rows: mut old,
+            names: old_names,
+        },
+        carried,
+    } = previous;
+    let old_names = old_names.ok_or_else(|| FrameError::Polars {
+        query,
+        source: PolarsError::NoData("the previous window has no series names".into()),
+    })?;
+    // The new key of each previous series, by identity.
+    let new_key = keys_by_identity(names).map_err(polars)?;
+    let renamed: Vec<Option<u64>> = identities(&old_names)
+        .map_err(polars)?
+        .into_iter()
+        .map(|(series, identity)| (series, identity.and_then(|i| new_key.get(&i).copied())))
+        .fold(Vec::new(), |mut by_series, (series, key)| {
+            let series = series as usize;
+            if by_series.len() <= series {
+                by_series.resize(series + 1, None);
+            }
+            by_series[series] = key;
+            by_series
+        });
+
+    // (packed key, row) of every previous row kept, then of every fresh row.
+    let (since_ns, keep_ns) = (timefmt::to_nanos(since), timefmt::to_nanos(keep_until));
+    let old_series = old
+        .column("series")
+        .map_err(polars)?
+        .u32()
+        .map_err(polars)?;
+    let old_bucket = nanos(old.column("bucket").map_err(polars)?).map_err(polars)?;
+    let mut kept: Vec<(u64, IdxSize)> = old_series
+        .iter()
+        .zip(old_bucket.iter())
+        .enumerate()
+        .filter_map(|(row, (series, bucket))| {
+            let (series, bucket) = (series?, bucket?);
+            if bucket < since_ns || bucket >= keep_ns {
+                return None;
+            }
+            let key = renamed.get(series as usize).copied().flatten()?;
+            Some((pack(key, bucket), row as IdxSize))
+        })
+        .collect();
+    let offset = old.height() as IdxSize;
+    let fresh = typed_fresh(query, fresh, &old, carry)?;
+    let fresh_keys = fresh
+        .column("series_key")
+        .map_err(polars)?
+        .u64()
+        .map_err(polars)?;
+    let fresh_bucket = nanos(fresh.column("bucket").map_err(polars)?).map_err(polars)?;
+    let mut arriving: Vec<(u64, IdxSize)> = fresh_keys
+        .iter()
+        .zip(fresh_bucket.iter())
+        .enumerate()
+        .filter_map(|(row, (key, bucket))| Some((pack(key?, bucket?), offset + row as IdxSize)))
+        .collect();
+    drop(old_bucket);
+    // Both are in key order already unless a series' names changed its place: sort only then.
+    for part in [&mut kept, &mut arriving] {
+        if !part.windows(2).all(|w| w[0].0 < w[1].0) {
+            part.sort_unstable();
+        }
+    }
+    let order = merged(kept, arriving);
+    let take = IdxCa::from_vec("take".into(), order.iter().map(|(_, row)| *row).collect());
+    let keys = UInt64Chunked::from_vec(
+        "series_key".into(),
+        order.into_iter().map(|(packed, _)| packed >> 32).collect(),
+    );
+    // Column by column: the previous column, then the fresh one after it, in the merged order.
+    let mut columns = vec![keys.into_column()];
+    let mut fresh = fresh;
+    for name in SERIES_ROW_COLUMNS[1..]
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([carry])
+    {
+        let previous = if name == carry {
+            carried.clone()
+        } else {
+            old.drop_in_place(name).map_err(polars)?
+        };
+        let mut joined = previous.as_materialized_series().clone();
+        drop(previous);
+        let arrived = fresh.drop_in_place(name).map_err(polars)?;
+        joined
+            .append(arrived.as_materialized_series())
+            .map_err(polars)?;
+        columns.push(joined.take(&take).map_err(polars)?.into_column());
+    }
+    drop(old);
+    DataFrame::new_infer_height(columns).map_err(polars)
+}
+
+/// The new read's rows typed as the previous window's columns are (`series_key` as UInt64).
+fn typed_fresh(
+    query: QueryKind,
+    fresh: Option<DataFrame>,
+    old: &DataFrame,
+    carry: &str,
+) -> Result<DataFrame, FrameError> {
+    let polars = |source| FrameError::Polars { query, source };
+    let Some(fresh) = fresh else {
+        let mut columns = vec![Column::new_empty("series_key".into(), &DataType::UInt64)];
+        for (name, _) in &SERIES_ROW_COLUMNS[1..] {
+            let dtype = old.column(name).map_err(polars)?.dtype().clone();
+            columns.push(Column::new_empty((*name).into(), &dtype));
+        }
+        columns.push(Column::new_empty(carry.into(), &DataType::Boolean));
+        return DataFrame::new_infer_height(columns).map_err(polars);
+    };
+    let mut exprs = vec![col("series_key").cast(DataType::UInt64)];
+    exprs.extend(column_exprs(query, &fresh, &SERIES_ROW_COLUMNS[1..])?);
+    exprs.push(col(carry).cast(DataType::Boolean));
+    let typed = fresh.lazy().select(exprs).collect().map_err(polars)?;
+    // The previous window's columns went through the same typing: the dtypes agree (a column
+    // of nulls aside, which takes the previous one's).
+    let mut columns = Vec::with_capacity(typed.width());
+    for column in typed.into_columns() {
+        let dtype = match old.column(column.name()) {
+            Ok(previous) => previous.dtype().clone(),
+            Err(_) => column.dtype().clone(),
+        };
+        columns.push(column.cast(&dtype).map_err(polars)?);
+    }
+    DataFrame::new_infer_height(columns).map_err(polars)
+}
+
+/// A row's place in (series key, bucket) order as one integer: buckets are whole seconds of
+/// the epoch, which fit 32 bits until 2106.
+fn pack(key: u64, bucket_ns: i64) -> u64 {
+    (key << 32) | (bucket_ns.div_euclid(1_000_000_000) as u64 & 0xffff_ffff)
+}
+
+/// The two sorted runs merged into one (no (key, bucket) is in both: the previous rows end
+/// where the fresh ones begin).
+fn merged(kept: Vec<(u64, IdxSize)>, arriving: Vec<(u64, IdxSize)>) -> Vec<(u64, IdxSize)> {
+    let mut out = Vec::with_capacity(kept.len() + arriving.len());
+    let (mut a, mut b) = (kept.into_iter().peekable(), arriving.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 <= y.0 => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, Some(_)) => b.next(),
+            (None, None) => break,
+        };
+        out.extend(next);
+    }
+    out
+}
+
+fn nanos(column: &Column) -> PolarsResult<Int64Chunked> {
+    Ok(column
+        .as_materialized_series()
+        .to_physical_repr()
+        .i64()?
+        .clone())
+}
+
+/// (pod UID, container) → `series_key` of a read's names.
+fn keys_by_identity(names: &DataFrame) -> PolarsResult<HashMap<Identity, u64>> {
+    let keys = names.column("series_key")?.cast(&DataType::UInt64)?;
+    let pods = names.column("pod_uid")?.str()?.clone();
+    let containers = names.column("container")?.str()?.clone();
+    Ok(keys
+        .u64()?
+        .iter()
+        .zip(pods.iter().zip(containers.iter()))
+        .filter_map(|(key, (pod, container))| {
+            Some(((pod?.to_string(), container?.to_string()), key?))
+        })
+        .collect())
+}
+
+/// (series, its identity) of a window's names.
+fn identities(names: &DataFrame) -> PolarsResult<Vec<(u32, Option<Identity>)>> {
+    let series = names.column("series")?.u32()?.clone();
+    let pods = names.column("pod_uid")?.str()?.clone();
+    let containers = names.column("container")?.str()?.clone();
+    Ok(series
+        .iter()
+        .zip(pods.iter().zip(containers.iter()))
+        .filter_map(|(series, (pod, container))| {
+            Some((
+                series?,
+                pod.zip(container)
+                    .map(|(p, c)| (p.to_string(), c.to_string())),
+            ))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::{normalize_keyed_carrying, SERIES_NAME_COLUMNS};
+
+    const MIN: i64 = 60;
+
+    fn at(minute: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(minute * MIN).unwrap()
+    }
+
+    /// A rollup-style read: rows (series_key, minute, value) and names (series_key, pod UID).
+    fn read(rows: &[(u64, i64, f64, bool)], names: &[(u64, &str)]) -> (DataFrame, DataFrame) {
+        let buckets: Vec<i64> = rows.iter().map(|r| r.1 * MIN * 1_000_000_000).collect();
+        let rows = df!(
+            "series_key" => rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "bucket" => buckets,
+            "working_set_max_bytes" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "working_set_min_bytes" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "working_set_avg_bytes" => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            "samples" => rows.iter().map(|_| 4u64).collect::<Vec<_>>(),
+            "limit_bytes" => rows.iter().map(|_| Some(100.0)).collect::<Vec<_>>(),
+            "request_bytes" => rows.iter().map(|_| None::<f64>).collect::<Vec<_>>(),
+            "restart_count" => rows.iter().map(|_| Some(0.0)).collect::<Vec<_>>(),
+            "matched" => rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .lazy()
+        .with_column(col("bucket").cast(DataType::Datetime(
+            TimeUnit::Nanoseconds,
+            Some(TimeZone::UTC),
+        )))
+        .collect()
+        .unwrap();
+        let mut columns = vec![Column::new(
+            "series_key".into(),
+            names.iter().map(|n| n.0).collect::<Vec<_>>(),
+        )];
+        for name in &SERIES_NAME_COLUMNS[1..] {
+            let values: Vec<String> = names
+                .iter()
+                .map(|n| match *name {
+                    "pod_uid" | "pod" => n.1.to_string(),
+                    "container" => "app".to_string(),
+                    _ => String::new(),
+                })
+                .collect();
+            columns.push(Column::new((*name).into(), values));
+        }
+        (rows, DataFrame::new_infer_height(columns).unwrap())
+    }
+
+    fn window(rows: DataFrame, names: DataFrame) -> (WindowFrame, Column) {
+        let (frame, carried) =
+            normalize_keyed_carrying(QueryKind::Memory, rows, names, Some("matched")).unwrap();
+        (frame, carried.unwrap())
+    }
+
+    #[test]
+    fn a_spliced_window_equals_the_window_read_whole() {
+        // Series a and b over minutes 0..6; then the window moves to 2..8: c appears at 6, a
+        // leaves after 4, b goes on, and minute 5 of b arrived late (it changed).
+        let before = [
+            (1, 0, 10.0, true),
+            (1, 1, 11.0, false),
+            (1, 2, 12.0, false),
+            (1, 3, 13.0, false),
+            (1, 4, 14.0, false),
+            (2, 0, 20.0, false),
+            (2, 1, 21.0, false),
+            (2, 2, 22.0, true),
+            (2, 3, 23.0, false),
+            (2, 4, 24.0, false),
+            (2, 5, 25.0, false),
+        ];
+        let (rows, names) = read(&before, &[(1, "a"), (2, "b")]);
+        let (frame, carried) = window(rows, names);
+        // The new read ranks its series afresh: a=1, b=2, c=3.
+        let after_names = [(1, "a"), (2, "b"), (3, "c")];
+        let whole = [
+            (1, 2, 12.0, false),
+            (1, 3, 13.0, false),
+            (1, 4, 14.0, false),
+            (2, 2, 22.0, true),
+            (2, 3, 23.0, false),
+            (2, 4, 24.0, false),
+            (2, 5, 25.5, false),
+            (2, 6, 26.0, false),
+            (2, 7, 27.0, true),
+            (3, 6, 36.0, false),
+            (3, 7, 37.0, false),
+        ];
+        let (whole_rows, whole_names) = read(&whole, &after_names);
+        let (expected, expected_matched) = window(whole_rows, whole_names);
+        // The fresh rows: from minute 5 on (the overlap re-reads 5).
+        let fresh: Vec<_> = whole.iter().copied().filter(|r| r.1 >= 5).collect();
+        let (fresh_rows, new_names) = read(&fresh, &after_names);
+        let previous = Previous { frame, carried };
+        let spliced = splice(
+            QueryKind::Memory,
+            previous.clone(),
+            at(2),
+            at(5),
+            Some(fresh_rows),
+            &new_names,
+            "matched",
+        )
+        .unwrap();
+        let (got, got_matched) = window(spliced, new_names.clone());
+        assert!(
+            got.equals_missing(&expected),
+            "spliced:\n{got}\nread whole:\n{expected}"
+        );
+        assert!(got_matched
+            .as_materialized_series()
+            .equals(expected_matched.as_materialized_series()));
+        // Control: kept up to minute 6, the previous minute 5 of b stays, late row missed.
+        let later: Vec<_> = whole.iter().copied().filter(|r| r.1 >= 6).collect();
+        let (later_rows, _) = read(&later, &after_names);
+        let stale = splice(
+            QueryKind::Memory,
+            previous,
+            at(2),
+            at(6),
+            Some(later_rows),
+            &new_names,
+            "matched",
+        )
+        .unwrap();
+        let (stale, _) = window(stale, new_names);
+        assert_eq!(stale.height(), expected.height());
+        assert!(!stale.equals_missing(&expected));
+    }
+
+    #[test]
+    fn a_series_whose_place_in_name_order_changed_is_still_in_order() {
+        let (rows, names) = read(
+            &[(1, 0, 1.0, false), (1, 1, 1.0, false), (2, 0, 2.0, false)],
+            &[(1, "a"), (2, "b")],
+        );
+        let (frame, carried) = window(rows, names);
+        // Now "b" sorts first (its pod name became "0b"); keys: b=1, a=2.
+        let new_names = [(2, "a"), (1, "0b")];
+        let (fresh, mut names) = read(&[(1, 2, 2.5, false)], &new_names);
+        // b's identity (pod UID) is unchanged: only its pod name moved it.
+        names
+            .with_column(Column::new("pod_uid".into(), ["a", "b"]))
+            .unwrap();
+        let spliced = splice(
+            QueryKind::Memory,
+            Previous { frame, carried },
+            at(0),
+            at(2),
+            Some(fresh),
+            &names,
+            "matched",
+        )
+        .unwrap();
+        let keys: Vec<u64> = spliced
+            .column("series_key")
+            .unwrap()
+            .u64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(keys, vec![1, 1, 2, 2]);
+    }
+}
