@@ -65,26 +65,33 @@ pub fn splice(
             by_series
         });
 
-    // (packed key, row) of every previous row kept, then of every fresh row.
+    // The previous rows kept, in their order, and the fresh rows with their keys. Only row
+    // numbers are held (a kept row's key is looked up when merging): at 1.8 M rows, pairs of
+    // (key, row) for both sides and their merge had added 80 MB to a run's peak.
     let (since_ns, keep_ns) = (timefmt::to_nanos(since), timefmt::to_nanos(keep_until));
-    let old_series = old
+    let old_series: Vec<u32> = old
         .column("series")
         .map_err(polars)?
         .u32()
-        .map_err(polars)?;
-    let old_bucket = nanos(old.column("bucket").map_err(polars)?).map_err(polars)?;
-    let mut kept: Vec<(u64, IdxSize)> = old_series
+        .map_err(polars)?
         .iter()
-        .zip(old_bucket.iter())
+        .map(|s| s.unwrap_or(u32::MAX))
+        .collect();
+    let old_bucket = nanos(old.column("bucket").map_err(polars)?).map_err(polars)?;
+    let key_of = |row: IdxSize| -> Option<u64> {
+        renamed
+            .get(old_series[row as usize] as usize)
+            .copied()
+            .flatten()
+    };
+    let mut kept: Vec<IdxSize> = old_bucket
+        .iter()
         .enumerate()
-        .filter_map(|(row, (series, bucket))| {
-            let (series, bucket) = (series?, bucket?);
-            if bucket < since_ns || bucket >= keep_ns {
-                return None;
-            }
-            let key = renamed.get(series as usize).copied().flatten()?;
-            Some((pack(key, bucket), row as IdxSize))
+        .filter(|(row, bucket)| {
+            bucket.is_some_and(|b| b >= since_ns && b < keep_ns)
+                && key_of(*row as IdxSize).is_some()
         })
+        .map(|(row, _)| row as IdxSize)
         .collect();
     let offset = old.height() as IdxSize;
     let fresh = typed_fresh(query, fresh, &old, carry)?;
@@ -100,19 +107,39 @@ pub fn splice(
         .enumerate()
         .filter_map(|(row, (key, bucket))| Some((pack(key?, bucket?), offset + row as IdxSize)))
         .collect();
-    drop(old_bucket);
-    // Both are in key order already unless a series' names changed its place: sort only then.
-    for part in [&mut kept, &mut arriving] {
-        if !part.windows(2).all(|w| w[0].0 < w[1].0) {
-            part.sort_unstable();
+    // In key order already unless a series' names changed its place: sorted only then. All
+    // kept buckets come before all fresh ones, so within a series the kept rows go first.
+    let kept_key = |row: IdxSize| key_of(row).unwrap_or(u64::MAX);
+    if !kept.windows(2).all(|w| kept_key(w[0]) <= kept_key(w[1])) {
+        let bucket_of = |row: IdxSize| old_bucket.get(row as usize).unwrap_or(0);
+        kept.sort_by_key(|row| pack(kept_key(*row), bucket_of(*row)));
+    }
+    if !arriving.windows(2).all(|w| w[0].0 < w[1].0) {
+        arriving.sort_unstable();
+    }
+    let total = kept.len() + arriving.len();
+    let (mut take, mut keys) = (Vec::with_capacity(total), Vec::with_capacity(total));
+    let (mut a, mut b) = (kept.iter().peekable(), arriving.iter().peekable());
+    loop {
+        let from_kept = match (a.peek(), b.peek()) {
+            (Some(row), Some((packed, _))) => kept_key(**row) <= packed >> 32,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if from_kept {
+            let row = *a.next().expect("peeked");
+            take.push(row);
+            keys.push(kept_key(row));
+        } else {
+            let (packed, row) = *b.next().expect("peeked");
+            take.push(row);
+            keys.push(packed >> 32);
         }
     }
-    let order = merged(kept, arriving);
-    let take = IdxCa::from_vec("take".into(), order.iter().map(|(_, row)| *row).collect());
-    let keys = UInt64Chunked::from_vec(
-        "series_key".into(),
-        order.into_iter().map(|(packed, _)| packed >> 32).collect(),
-    );
+    drop((kept, arriving, old_series, old_bucket));
+    let take = IdxCa::from_vec("take".into(), take);
+    let keys = UInt64Chunked::from_vec("series_key".into(), keys);
     // Column by column: the previous column, then the fresh one after it, in the merged order.
     let mut columns = vec![keys.into_column()];
     let mut fresh = fresh;
@@ -176,24 +203,6 @@ fn typed_fresh(
 /// the epoch, which fit 32 bits until 2106.
 fn pack(key: u64, bucket_ns: i64) -> u64 {
     (key << 32) | (bucket_ns.div_euclid(1_000_000_000) as u64 & 0xffff_ffff)
-}
-
-/// The two sorted runs merged into one (no (key, bucket) is in both: the previous rows end
-/// where the fresh ones begin).
-fn merged(kept: Vec<(u64, IdxSize)>, arriving: Vec<(u64, IdxSize)>) -> Vec<(u64, IdxSize)> {
-    let mut out = Vec::with_capacity(kept.len() + arriving.len());
-    let (mut a, mut b) = (kept.into_iter().peekable(), arriving.into_iter().peekable());
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x.0 <= y.0 => a.next(),
-            (Some(_), Some(_)) => b.next(),
-            (Some(_), None) => a.next(),
-            (None, Some(_)) => b.next(),
-            (None, None) => break,
-        };
-        out.extend(next);
-    }
-    out
 }
 
 fn nanos(column: &Column) -> PolarsResult<Int64Chunked> {
