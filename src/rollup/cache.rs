@@ -76,15 +76,6 @@ impl WindowCache {
             );
         }
     }
-
-    /// How many windows are held.
-    pub fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Where the rows of `previous` that `window` keeps end: `overlap` before the previous window's

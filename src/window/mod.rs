@@ -553,17 +553,26 @@ fn rounds_to_itself(column: &Column) -> bool {
         .all(|v| v.fract() == 0.0 && v.abs() < 1e12)
 }
 
+/// A time column's instants as nanoseconds (its physical values; the buffers are shared).
+fn bucket_nanos(column: &Column) -> PolarsResult<Int64Chunked> {
+    Ok(column
+        .as_materialized_series()
+        .to_physical_repr()
+        .i64()?
+        .clone())
+}
+
+/// A row's place in (series, bucket) order as one integer: buckets are whole seconds of the
+/// epoch, which fit 32 bits until 2106.
+fn series_bucket_key(series: u64, bucket_ns: i64) -> u64 {
+    (series << 32) | (bucket_ns.div_euclid(1_000_000_000) as u64 & 0xffff_ffff)
+}
+
 fn is_sorted_by_series(rows: &DataFrame) -> bool {
     let (Ok(series), Ok(bucket)) = (rows.column("series"), rows.column("bucket")) else {
         return false;
     };
-    let (Ok(series), bucket) = (
-        series.u32(),
-        bucket.as_materialized_series().to_physical_repr(),
-    ) else {
-        return false;
-    };
-    let Ok(bucket) = bucket.i64() else {
+    let (Ok(series), Ok(bucket)) = (series.u32(), bucket_nanos(bucket)) else {
         return false;
     };
     let mut previous: Option<(u32, i64)> = None;
@@ -583,18 +592,13 @@ fn is_sorted_by_series(rows: &DataFrame) -> bool {
 /// would hold it twice).
 fn sorted_by_series(mut rows: DataFrame) -> PolarsResult<DataFrame> {
     let series = rows.column("series")?.u32()?.clone();
-    let bucket = rows
-        .column("bucket")?
-        .as_materialized_series()
-        .to_physical_repr()
-        .into_owned();
-    let bucket = bucket.i64()?;
-    // Buckets are whole seconds of the epoch; (series, second) packs into one sortable key.
+    let bucket = bucket_nanos(rows.column("bucket")?)?;
     let key: UInt64Chunked = UInt64Chunked::from_iter_values(
         "key".into(),
-        series.into_no_null_iter().zip(bucket.iter()).map(|(s, t)| {
-            ((s as u64) << 32) | (t.unwrap_or(0).div_euclid(1_000_000_000) as u64 & 0xffff_ffff)
-        }),
+        series
+            .into_no_null_iter()
+            .zip(bucket.iter())
+            .map(|(s, t)| series_bucket_key(s as u64, t.unwrap_or(0))),
     );
     let order = key.arg_sort(SortOptions::default());
     drop(key);
@@ -832,9 +836,7 @@ fn restarts_read_alone(rows: DataFrame) -> PolarsResult<DataFrame> {
 pub fn rows_in_window(frame: &DataFrame, window: &WindowSpec) -> PolarsResult<DataFrame> {
     let since = timefmt::to_nanos(window.since);
     let until = timefmt::to_nanos(window.until);
-    let bucket = frame.column("bucket")?.as_materialized_series().clone();
-    let ns = bucket.to_physical_repr().into_owned();
-    let ns = ns.i64()?;
+    let ns = bucket_nanos(frame.column("bucket")?)?;
     let mask: BooleanChunked = ns
         .iter()
         .map(|v| v.map(|t| t >= since && t < until))

@@ -11,7 +11,10 @@ use std::collections::HashMap;
 use polars::prelude::*;
 use time::OffsetDateTime;
 
-use super::{column_exprs, timefmt, FrameError, QueryKind, WindowFrame, SERIES_ROW_COLUMNS};
+use super::{
+    bucket_nanos, column_exprs, series_bucket_key, timefmt, FrameError, QueryKind, WindowFrame,
+    SERIES_ROW_COLUMNS,
+};
 
 /// What identifies a series: (pod UID, container).
 type Identity = (String, String);
@@ -51,19 +54,19 @@ pub fn splice(
         source: PolarsError::NoData("the previous window has no series names".into()),
     })?;
     // The new key of each previous series, by identity.
-    let new_key = keys_by_identity(names).map_err(polars)?;
-    let renamed: Vec<Option<u64>> = identities(&old_names)
+    let new_key: HashMap<Identity, u64> = identities(names, "series_key")
         .map_err(polars)?
         .into_iter()
-        .map(|(series, identity)| (series, identity.and_then(|i| new_key.get(&i).copied())))
-        .fold(Vec::new(), |mut by_series, (series, key)| {
-            let series = series as usize;
-            if by_series.len() <= series {
-                by_series.resize(series + 1, None);
-            }
-            by_series[series] = key;
-            by_series
-        });
+        .map(|(key, identity)| (identity, key))
+        .collect();
+    let mut renamed: Vec<Option<u64>> = Vec::new();
+    for (series, identity) in identities(&old_names, "series").map_err(polars)? {
+        let series = series as usize;
+        if renamed.len() <= series {
+            renamed.resize(series + 1, None);
+        }
+        renamed[series] = new_key.get(&identity).copied();
+    }
 
     // The previous rows kept, in their order, and the fresh rows with their keys. Only row
     // numbers are held (a kept row's key is looked up when merging): at 1.8 M rows, pairs of
@@ -77,7 +80,7 @@ pub fn splice(
         .iter()
         .map(|s| s.unwrap_or(u32::MAX))
         .collect();
-    let old_bucket = nanos(old.column("bucket").map_err(polars)?).map_err(polars)?;
+    let old_bucket = bucket_nanos(old.column("bucket").map_err(polars)?).map_err(polars)?;
     let key_of = |row: IdxSize| -> Option<u64> {
         renamed
             .get(old_series[row as usize] as usize)
@@ -100,19 +103,21 @@ pub fn splice(
         .map_err(polars)?
         .u64()
         .map_err(polars)?;
-    let fresh_bucket = nanos(fresh.column("bucket").map_err(polars)?).map_err(polars)?;
+    let fresh_bucket = bucket_nanos(fresh.column("bucket").map_err(polars)?).map_err(polars)?;
     let mut arriving: Vec<(u64, IdxSize)> = fresh_keys
         .iter()
         .zip(fresh_bucket.iter())
         .enumerate()
-        .filter_map(|(row, (key, bucket))| Some((pack(key?, bucket?), offset + row as IdxSize)))
+        .filter_map(|(row, (key, bucket))| {
+            Some((series_bucket_key(key?, bucket?), offset + row as IdxSize))
+        })
         .collect();
     // In key order already unless a series' names changed its place: sorted only then. All
     // kept buckets come before all fresh ones, so within a series the kept rows go first.
     let kept_key = |row: IdxSize| key_of(row).unwrap_or(u64::MAX);
     if !kept.windows(2).all(|w| kept_key(w[0]) <= kept_key(w[1])) {
         let bucket_of = |row: IdxSize| old_bucket.get(row as usize).unwrap_or(0);
-        kept.sort_by_key(|row| pack(kept_key(*row), bucket_of(*row)));
+        kept.sort_by_key(|row| series_bucket_key(kept_key(*row), bucket_of(*row)));
     }
     if !arriving.windows(2).all(|w| w[0].0 < w[1].0) {
         arriving.sort_unstable();
@@ -199,23 +204,10 @@ fn typed_fresh(
     DataFrame::new_infer_height(columns).map_err(polars)
 }
 
-/// A row's place in (series key, bucket) order as one integer: buckets are whole seconds of
-/// the epoch, which fit 32 bits until 2106.
-fn pack(key: u64, bucket_ns: i64) -> u64 {
-    (key << 32) | (bucket_ns.div_euclid(1_000_000_000) as u64 & 0xffff_ffff)
-}
-
-fn nanos(column: &Column) -> PolarsResult<Int64Chunked> {
-    Ok(column
-        .as_materialized_series()
-        .to_physical_repr()
-        .i64()?
-        .clone())
-}
-
-/// (pod UID, container) → `series_key` of a read's names.
-fn keys_by_identity(names: &DataFrame) -> PolarsResult<HashMap<Identity, u64>> {
-    let keys = names.column("series_key")?.cast(&DataType::UInt64)?;
+/// (key, identity) of each named series of a read's or a window's names, the key being the
+/// integer column `key` (`series_key` of a read, `series` of a window).
+fn identities(names: &DataFrame, key: &str) -> PolarsResult<Vec<(u64, Identity)>> {
+    let keys = names.column(key)?.cast(&DataType::UInt64)?;
     let pods = names.column("pod_uid")?.str()?.clone();
     let containers = names.column("container")?.str()?.clone();
     Ok(keys
@@ -223,25 +215,7 @@ fn keys_by_identity(names: &DataFrame) -> PolarsResult<HashMap<Identity, u64>> {
         .iter()
         .zip(pods.iter().zip(containers.iter()))
         .filter_map(|(key, (pod, container))| {
-            Some(((pod?.to_string(), container?.to_string()), key?))
-        })
-        .collect())
-}
-
-/// (series, its identity) of a window's names.
-fn identities(names: &DataFrame) -> PolarsResult<Vec<(u32, Option<Identity>)>> {
-    let series = names.column("series")?.u32()?.clone();
-    let pods = names.column("pod_uid")?.str()?.clone();
-    let containers = names.column("container")?.str()?.clone();
-    Ok(series
-        .iter()
-        .zip(pods.iter().zip(containers.iter()))
-        .filter_map(|(series, (pod, container))| {
-            Some((
-                series?,
-                pod.zip(container)
-                    .map(|(p, c)| (p.to_string(), c.to_string())),
-            ))
+            Some((key?, (pod?.to_string(), container?.to_string())))
         })
         .collect())
 }
