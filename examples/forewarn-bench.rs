@@ -45,7 +45,7 @@ use time::OffsetDateTime;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[export_name = "_rjem_malloc_conf"]
-pub static JEMALLOC_CONF: &[u8; 43] = b"background_thread:true,dirty_decay_ms:1000\0";
+pub static JEMALLOC_CONF: &[u8; 57] = b"background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0\0";
 
 #[derive(Parser)]
 #[command(about = "Benchmark forewarn's memory-window reads against the naive Python pull")]

@@ -16,10 +16,14 @@ use forewarn::error::ConfigError;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// jemalloc's options, read as it starts: a background thread gives freed pages back to the
-/// system after a second instead of ten (the 24 h backtest: 1,195 -> 776 MiB peak, +4 % time).
+/// jemalloc's options, read as it starts: freed pages go back to the system at once. A window
+/// is decoded in small batches in per-thread arenas and then rebuilt column by column; pages
+/// kept for reuse (decay) held both copies at once: the daemon's first splice peaked at 340 MiB
+/// with a 1 s decay and 208 MiB with none, a steady views run 219 -> 172 MiB, for about 10 %
+/// more time on a read (bench/report.md). A 1 s decay had already taken the 24 h backtest from
+/// 1,195 to 776 MiB against jemalloc's default 10 s.
 #[export_name = "_rjem_malloc_conf"]
-pub static JEMALLOC_CONF: &[u8; 43] = b"background_thread:true,dirty_decay_ms:1000\0";
+pub static JEMALLOC_CONF: &[u8; 57] = b"background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0\0";
 use forewarn::evaluate::{self, select_rules, RunReport, Windows};
 use forewarn::findings::Severity;
 use forewarn::output::{FindingsFormat, FrameFormat};

@@ -57,7 +57,10 @@ impl<'a> Columns<'a> {
     pub fn series(&self, name: &str) -> Result<Vec<u32>, DetectError> {
         let column = self.frame.column(name).map_err(|_| self.error(name))?;
         let ca = column.u32().map_err(|_| self.error(name))?;
-        Ok(ca.iter().map(|v| v.unwrap_or(0)).collect())
+        Ok(match crate::window::plain_values(ca) {
+            Some(plain) => plain.collect(),
+            None => ca.iter().map(|v| v.unwrap_or(0)).collect(),
+        })
     }
 
     /// The names of a series-keyed window's series, read as columns like its rows.
@@ -71,6 +74,18 @@ impl<'a> Columns<'a> {
             rule: self.rule,
             query: self.query,
         })
+    }
+
+    /// A timestamp column's value at one row as seconds since the epoch (NaN where null),
+    /// without reading the column into a vector.
+    pub fn seconds_at(&self, name: &str) -> Result<impl Fn(usize) -> f64 + 'a, DetectError> {
+        let column = self.frame.column(name).map_err(|_| self.error(name))?;
+        let physical = column
+            .as_materialized_series()
+            .to_physical_repr()
+            .into_owned();
+        let ca = physical.i64().map_err(|_| self.error(name))?.clone();
+        Ok(move |row: usize| ca.get(row).map_or(f64::NAN, |ns| ns as f64 / 1e9))
     }
 
     /// A timestamp column as seconds since the epoch.

@@ -218,9 +218,15 @@ impl Detector for MemoryDetector {
         // How high each workload's finished incarnations went (as a fraction of their limit)
         // without a restart: the workload's own history within the window.
         let mut precedents: HashMap<(&str, &str, &str, &str), Precedent> = HashMap::new();
+        let last_bucket_s = columns.seconds_at("bucket")?;
         for rows in &series {
             let owner = workload[series_at(rows)];
             if owner.is_empty() {
+                continue;
+            }
+            // Most series are still running: only ended ones are read whole.
+            let ended = last_bucket_s(rows.end - 1) + 2.5 * bucket_s < as_of_s;
+            if !ended {
                 continue;
             }
             let SeriesRows {
@@ -230,10 +236,6 @@ impl Detector for MemoryDetector {
                 restart_count,
                 ..
             } = read(rows)?;
-            let ended = bucket[bucket.len() - 1] + 2.5 * bucket_s < as_of_s;
-            if !ended {
-                continue;
-            }
             let restarted = {
                 let counts: Vec<f64> = restart_count.iter().flatten().copied().collect();
                 counts.windows(2).any(|w| w[1] > w[0])

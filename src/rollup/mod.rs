@@ -26,7 +26,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clickhouse::{Client, Row};
-use polars::prelude::{col, lit, when, Column, DataFrame, DataType, IntoLazy, JoinArgs, JoinType};
+use polars::prelude::{
+    col, lit, when, BooleanChunked, Column, DataFrame, DataType, IntoColumn, IntoLazy,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -836,10 +838,10 @@ impl Rollups {
                             MATCHED,
                         )
                         .map_err(frame_error)?;
-                        keyed_frame(kind, rows, series).map_err(frame_error)?
+                        keyed_frame(kind, rows, series, true).map_err(frame_error)?
                     }
                     (Some(rows), Some(series), None) => {
-                        keyed_frame(kind, rows, series).map_err(frame_error)?
+                        keyed_frame(kind, rows, series, false).map_err(frame_error)?
                     }
                     _ => (window::empty_frame(kind), None),
                 };
@@ -966,11 +968,13 @@ const MATCHED: &str = "matched";
 
 /// The series-keyed window from the rollup's rows and names: a series' workload is named only
 /// where one of its buckets had limit/request/restarts samples (`matched`), as in the raw
-/// query's join. `matched` comes back beside it, row for row (a splice needs it).
+/// query's join. `matched` comes back beside it, row for row (a splice needs it). `typed`: the
+/// rows come typed already (a splice's).
 fn keyed_frame(
     kind: QueryKind,
     rows: DataFrame,
     series: DataFrame,
+    typed: bool,
 ) -> Result<(WindowFrame, Option<Column>), FrameError> {
     let polars = |source| FrameError::Polars {
         query: kind,
@@ -982,29 +986,38 @@ fn keyed_frame(
         .column(MATCHED)
         .and_then(|c| c.cast(&DataType::Boolean))
         .map_err(polars)?;
-    rows.with_column(flags).map_err(polars)?;
-    let matched = rows
-        .clone()
-        .lazy()
-        .group_by([col("series_key")])
-        .agg([col(MATCHED).any(true).alias(MATCHED)]);
+    rows.with_column(flags.clone()).map_err(polars)?;
+    let keys = rows
+        .column("series_key")
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .map_err(polars)?;
+    let matched = window::flagged_keys(keys.u64().map_err(polars)?, flags.bool().map_err(polars)?);
+    drop(keys);
+    let series_keys = series
+        .column("series_key")
+        .and_then(|c| c.cast(&DataType::UInt64))
+        .map_err(polars)?;
+    let named: BooleanChunked = series_keys
+        .u64()
+        .map_err(polars)?
+        .iter()
+        .map(|k| k.is_some_and(|k| matched.binary_search(&k).is_ok()))
+        .collect();
+    let mut series = series;
+    series
+        .with_column(named.with_name(MATCHED.into()).into_column())
+        .map_err(polars)?;
     let series = series
         .lazy()
-        .join(
-            matched,
-            [col("series_key")],
-            [col("series_key")],
-            JoinArgs::new(JoinType::Left),
-        )
         .with_column(
-            when(col("matched").fill_null(lit(false)))
+            when(col(MATCHED))
                 .then(col("workload"))
                 .otherwise(lit(""))
                 .alias("workload"),
         )
         .collect()
         .map_err(polars)?;
-    window::normalize_keyed_carrying(kind, rows, series, Some(MATCHED))
+    window::normalize_keyed_carrying(kind, rows, series, Some(MATCHED), typed)
 }
 
 #[cfg(test)]

@@ -23,9 +23,12 @@ use std::time::Duration;
 use polars::prelude::*;
 use time::OffsetDateTime;
 
+mod keys;
 pub mod splice;
 pub mod timefmt;
 pub mod vocabulary;
+
+pub(crate) use keys::{flagged as flagged_keys, values as plain_values};
 
 /// One window query. `PodEvents` is fetched alongside `Restarts` and joined into it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -420,18 +423,21 @@ pub fn normalize_keyed(
     rows: DataFrame,
     names: DataFrame,
 ) -> Result<WindowFrame, FrameError> {
-    normalize_keyed_carrying(query, rows, names, None).map(|(frame, _)| frame)
+    normalize_keyed_carrying(query, rows, names, None, false).map(|(frame, _)| frame)
 }
 
 /// [`normalize_keyed`], carrying one more column of `rows` through it: the carried column comes
 /// back beside the frame, row for row with its rows (what a splice needs of a read that the
-/// window itself does not keep; see [`splice`]).
+/// window itself does not keep; see [`splice`]). `typed`: the row columns have their window
+/// types already (a splice's rows: both sides were typed), so they are not typed again.
 pub fn normalize_keyed_carrying(
     query: QueryKind,
     mut rows: DataFrame,
     names: DataFrame,
     carry: Option<&str>,
+    typed: bool,
 ) -> Result<(WindowFrame, Option<Column>), FrameError> {
+    let already_typed = typed;
     let polars = |source| FrameError::Polars { query, source };
     let name_columns: Vec<(&str, ColumnType)> = SERIES_NAME_COLUMNS[1..]
         .iter()
@@ -439,15 +445,19 @@ pub fn normalize_keyed_carrying(
         .collect();
     let mut name_exprs = column_exprs(query, &names, &name_columns)?;
     name_exprs.insert(0, col("series_key").cast(DataType::UInt64));
-    let keys = rows
+    let key_column = rows
         .column("series_key")
         .map_err(|_| missing(query, "series_key", &SERIES_ROW_COLUMNS))?
         .cast(&DataType::UInt64)
         .map_err(polars)?;
-    let present = DataFrame::new_infer_height(vec![keys.clone()])
-        .map_err(polars)?
-        .lazy()
-        .unique(None, UniqueKeepStrategy::Any);
+    let keys = key_column.u64().map_err(polars)?;
+    let present = DataFrame::new_infer_height(vec![UInt64Chunked::from_vec(
+        "series_key".into(),
+        keys::distinct(keys),
+    )
+    .into_column()])
+    .map_err(polars)?
+    .lazy();
     let names = names.lazy().select(name_exprs).join(
         present,
         [col("series_key")],
@@ -455,26 +465,25 @@ pub fn normalize_keyed_carrying(
         JoinArgs::new(JoinType::Inner),
     );
     let names = numbered(names).collect().map_err(polars)?;
-    let number: std::collections::HashMap<u64, u32> = names
-        .column("series_key")
-        .and_then(|c| c.u64().cloned())
-        .map_err(polars)?
-        .into_no_null_iter()
-        .zip(
-            names
-                .column("series")
-                .and_then(|c| c.u32().cloned())
-                .map_err(polars)?
-                .into_no_null_iter(),
-        )
-        .collect();
-    let series: UInt32Chunked = keys
-        .u64()
-        .map_err(polars)?
-        .iter()
-        .map(|k| k.and_then(|k| number.get(&k).copied()))
-        .collect();
-    drop(keys);
+    let number = keys::KeyTable::new(
+        names
+            .column("series_key")
+            .and_then(|c| c.u64().cloned())
+            .map_err(polars)?
+            .into_no_null_iter()
+            .zip(
+                names
+                    .column("series")
+                    .and_then(|c| c.u32().cloned())
+                    .map_err(polars)?
+                    .into_no_null_iter(),
+            ),
+    );
+    let series: UInt32Chunked = match keys::values(keys) {
+        Some(plain) => plain.map(|k| number.get(k)).collect(),
+        None => keys.iter().map(|k| k.and_then(|k| number.get(k))).collect(),
+    };
+    drop(key_column);
     let _ = rows.drop_in_place("series_key");
     // Column by column, each dropped from the answer once typed: a 1.8 M-row window is never
     // held twice (the answer is most of a run's memory).
@@ -483,7 +492,7 @@ pub fn normalize_keyed_carrying(
         let expr = column_exprs(query, &rows, &[(name, *ty)])?.remove(0);
         let column = rows.drop_in_place(name).map_err(polars)?;
         // Rounding a column of whole bytes changes nothing: keep it instead of a copy.
-        if *ty == ColumnType::Float && rounds_to_itself(&column) {
+        if already_typed || (*ty == ColumnType::Float && rounds_to_itself(&column)) {
             typed.push(column);
             continue;
         }
@@ -547,10 +556,11 @@ fn rounds_to_itself(column: &Column) -> bool {
     let Ok(values) = column.f64() else {
         return false;
     };
-    values
-        .iter()
-        .flatten()
-        .all(|v| v.fract() == 0.0 && v.abs() < 1e12)
+    let whole = |v: f64| v.fract() == 0.0 && v.abs() < 1e12;
+    match keys::values(values) {
+        Some(mut plain) => plain.all(whole),
+        None => values.iter().flatten().all(whole),
+    }
 }
 
 /// A time column's instants as nanoseconds (its physical values; the buffers are shared).
@@ -575,15 +585,16 @@ fn is_sorted_by_series(rows: &DataFrame) -> bool {
     let (Ok(series), Ok(bucket)) = (series.u32(), bucket_nanos(bucket)) else {
         return false;
     };
+    // Rows with a null series or bucket are not in order.
+    let (Some(series), Some(bucket)) = (keys::values(series), keys::values(&bucket)) else {
+        return false;
+    };
     let mut previous: Option<(u32, i64)> = None;
-    for pair in series.iter().zip(bucket.iter()) {
-        let (Some(s), Some(t)) = pair else {
-            return false;
-        };
-        if previous.is_some_and(|p| p >= (s, t)) {
+    for pair in series.zip(bucket) {
+        if previous.is_some_and(|p| p >= pair) {
             return false;
         }
-        previous = Some((s, t));
+        previous = Some(pair);
     }
     true
 }

@@ -12,8 +12,8 @@ use polars::prelude::*;
 use time::OffsetDateTime;
 
 use super::{
-    bucket_nanos, column_exprs, series_bucket_key, timefmt, FrameError, QueryKind, WindowFrame,
-    SERIES_ROW_COLUMNS,
+    bucket_nanos, column_exprs, keys, series_bucket_key, timefmt, FrameError, QueryKind,
+    WindowFrame, SERIES_ROW_COLUMNS,
 };
 
 /// What identifies a series: (pod UID, container).
@@ -72,14 +72,15 @@ pub fn splice(
     // numbers are held (a kept row's key is looked up when merging): at 1.8 M rows, pairs of
     // (key, row) for both sides and their merge had added 80 MB to a run's peak.
     let (since_ns, keep_ns) = (timefmt::to_nanos(since), timefmt::to_nanos(keep_until));
-    let old_series: Vec<u32> = old
+    let old_series = old
         .column("series")
         .map_err(polars)?
         .u32()
-        .map_err(polars)?
-        .iter()
-        .map(|s| s.unwrap_or(u32::MAX))
-        .collect();
+        .map_err(polars)?;
+    let old_series: Vec<u32> = match keys::values(old_series) {
+        Some(plain) => plain.collect(),
+        None => old_series.iter().map(|s| s.unwrap_or(u32::MAX)).collect(),
+    };
     let old_bucket = bucket_nanos(old.column("bucket").map_err(polars)?).map_err(polars)?;
     let key_of = |row: IdxSize| -> Option<u64> {
         renamed
@@ -87,15 +88,22 @@ pub fn splice(
             .copied()
             .flatten()
     };
-    let mut kept: Vec<IdxSize> = old_bucket
-        .iter()
-        .enumerate()
-        .filter(|(row, bucket)| {
-            bucket.is_some_and(|b| b >= since_ns && b < keep_ns)
-                && key_of(*row as IdxSize).is_some()
-        })
-        .map(|(row, _)| row as IdxSize)
-        .collect();
+    let keeps = |row: usize, bucket: i64| {
+        bucket >= since_ns && bucket < keep_ns && key_of(row as IdxSize).is_some()
+    };
+    let mut kept: Vec<IdxSize> = match keys::values(&old_bucket) {
+        Some(plain) => plain
+            .enumerate()
+            .filter(|(row, bucket)| keeps(*row, *bucket))
+            .map(|(row, _)| row as IdxSize)
+            .collect(),
+        None => old_bucket
+            .iter()
+            .enumerate()
+            .filter(|(row, bucket)| bucket.is_some_and(|b| keeps(*row, b)))
+            .map(|(row, _)| row as IdxSize)
+            .collect(),
+    };
     let offset = old.height() as IdxSize;
     let fresh = typed_fresh(query, fresh, &old, carry)?;
     let fresh_keys = fresh
@@ -272,9 +280,11 @@ mod tests {
         (rows, DataFrame::new_infer_height(columns).unwrap())
     }
 
-    fn window(rows: DataFrame, names: DataFrame) -> (WindowFrame, Column) {
+    /// The window of a read's rows (`typed`: a splice's, as the rollup reads them).
+    fn window(rows: DataFrame, names: DataFrame, typed: bool) -> (WindowFrame, Column) {
         let (frame, carried) =
-            normalize_keyed_carrying(QueryKind::Memory, rows, names, Some("matched")).unwrap();
+            normalize_keyed_carrying(QueryKind::Memory, rows, names, Some("matched"), typed)
+                .unwrap();
         (frame, carried.unwrap())
     }
 
@@ -296,7 +306,7 @@ mod tests {
             (2, 5, 25.0, false),
         ];
         let (rows, names) = read(&before, &[(1, "a"), (2, "b")]);
-        let (frame, carried) = window(rows, names);
+        let (frame, carried) = window(rows, names, false);
         // The new read ranks its series afresh: a=1, b=2, c=3.
         let after_names = [(1, "a"), (2, "b"), (3, "c")];
         let whole = [
@@ -313,7 +323,7 @@ mod tests {
             (3, 7, 37.0, false),
         ];
         let (whole_rows, whole_names) = read(&whole, &after_names);
-        let (expected, expected_matched) = window(whole_rows, whole_names);
+        let (expected, expected_matched) = window(whole_rows, whole_names, false);
         // The fresh rows: from minute 5 on (the overlap re-reads 5).
         let fresh: Vec<_> = whole.iter().copied().filter(|r| r.1 >= 5).collect();
         let (fresh_rows, new_names) = read(&fresh, &after_names);
@@ -328,7 +338,7 @@ mod tests {
             "matched",
         )
         .unwrap();
-        let (got, got_matched) = window(spliced, new_names.clone());
+        let (got, got_matched) = window(spliced, new_names.clone(), true);
         assert!(
             got.equals_missing(&expected),
             "spliced:\n{got}\nread whole:\n{expected}"
@@ -349,7 +359,7 @@ mod tests {
             "matched",
         )
         .unwrap();
-        let (stale, _) = window(stale, new_names);
+        let (stale, _) = window(stale, new_names, true);
         assert_eq!(stale.height(), expected.height());
         assert!(!stale.equals_missing(&expected));
     }
@@ -360,7 +370,7 @@ mod tests {
             &[(1, 0, 1.0, false), (1, 1, 1.0, false), (2, 0, 2.0, false)],
             &[(1, "a"), (2, "b")],
         );
-        let (frame, carried) = window(rows, names);
+        let (frame, carried) = window(rows, names, false);
         // Now "b" sorts first (its pod name became "0b"); keys: b=1, a=2.
         let new_names = [(2, "a"), (1, "0b")];
         let (fresh, mut names) = read(&[(1, 2, 2.5, false)], &new_names);
