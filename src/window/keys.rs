@@ -22,51 +22,41 @@ pub(crate) fn values<T: PolarsNumericType>(
 
 /// The distinct non-null keys of `keys`, ascending.
 pub(crate) fn distinct(keys: &UInt64Chunked) -> Vec<u64> {
-    fn runs(keys: impl Iterator<Item = u64>) -> Vec<u64> {
-        let mut out: Vec<u64> = Vec::new();
-        for key in keys {
-            // Rows of one series are adjacent in a read: one entry per run, not per row.
-            if out.last() != Some(&key) {
-                out.push(key);
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
     match values(keys) {
-        Some(plain) => runs(plain),
-        None => runs(keys.iter().flatten()),
+        Some(plain) => distinct_runs(plain),
+        None => distinct_runs(keys.iter().flatten()),
     }
 }
 
 /// The distinct keys of the rows whose `flag` is set, ascending (a null flag is not set).
 pub(crate) fn flagged(keys: &UInt64Chunked, flags: &BooleanChunked) -> Vec<u64> {
-    fn runs(pairs: impl Iterator<Item = (Option<u64>, Option<bool>)>) -> Vec<u64> {
-        let mut out: Vec<u64> = Vec::new();
-        for pair in pairs {
-            if let (Some(key), Some(true)) = pair {
-                if out.last() != Some(&key) {
-                    out.push(key);
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
+    let set = |(key, flag): (Option<u64>, Option<bool>)| key.filter(|_| flag == Some(true));
     match values(keys) {
-        Some(plain) if flags.null_count() == 0 => runs(
+        Some(plain) if flags.null_count() == 0 => distinct_runs(
             plain
                 .zip(
                     flags
                         .downcast_iter()
                         .flat_map(|chunk| chunk.values().iter()),
                 )
-                .map(|(key, flag)| (Some(key), Some(flag))),
+                .filter_map(|(key, flag)| flag.then_some(key)),
         ),
-        _ => runs(keys.iter().zip(flags.iter())),
+        _ => distinct_runs(keys.iter().zip(flags.iter()).filter_map(set)),
     }
+}
+
+/// `keys` distinct and ascending. Rows of one series are adjacent in a read: one entry per run
+/// is kept before sorting, not one per row.
+fn distinct_runs(keys: impl Iterator<Item = u64>) -> Vec<u64> {
+    let mut out: Vec<u64> = Vec::new();
+    for key in keys {
+        if out.last() != Some(&key) {
+            out.push(key);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// A value per key, looked up by indexing where the keys are small (ranks), in a map otherwise
