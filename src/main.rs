@@ -20,8 +20,8 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// is decoded in small batches in per-thread arenas and then rebuilt column by column; pages
 /// kept for reuse (decay) held both copies at once: the daemon's first splice peaked at 340 MiB
 /// with a 1 s decay and 208 MiB with none, a steady views run 219 -> 172 MiB, for about 10 %
-/// more time on a read (bench/report.md). A 1 s decay had already taken the 24 h backtest from
-/// 1,195 to 776 MiB against jemalloc's default 10 s.
+/// more time on a read. The 24 h backtest pays more: 34 s / 778 MiB with a 1 s decay, 53 s /
+/// 621 MiB with none (bench/report.md; jemalloc's default 10 s had peaked at 1,195 MiB).
 #[export_name = "_rjem_malloc_conf"]
 pub static JEMALLOC_CONF: &[u8; 57] = b"background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0\0";
 use forewarn::evaluate::{self, select_rules, RunReport, Windows};
