@@ -20,10 +20,51 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// is decoded in small batches in per-thread arenas and then rebuilt column by column; pages
 /// kept for reuse (decay) held both copies at once: the daemon's first splice peaked at 340 MiB
 /// with a 1 s decay and 208 MiB with none, a steady views run 219 -> 172 MiB, for about 10 %
-/// more time on a read. The 24 h backtest pays more: 34 s / 778 MiB with a 1 s decay, 53 s /
-/// 621 MiB with none (bench/report.md; jemalloc's default 10 s had peaked at 1,195 MiB).
+/// more time on a read. The backtest sets a 1 s decay for itself ([`keep_freed_pages_for`]);
+/// jemalloc's default 10 s had peaked at 1,195 MiB there (bench/report.md).
 #[export_name = "_rjem_malloc_conf"]
 pub static JEMALLOC_CONF: &[u8; 57] = b"background_thread:true,dirty_decay_ms:0,muzzy_decay_ms:0\0";
+
+/// Has jemalloc keep freed pages for `ms` before returning them, in every arena and in those
+/// created later. The backtest allocates and frees the same large buffers over and over:
+/// returning them at once (the binary's setting) cost it 56 % more time (53 s against 34 s for
+/// the 24 h demo backtest, bench/report.md). A failure leaves the setting as it was.
+fn keep_freed_pages_for(ms: isize) {
+    use std::ffi::c_void;
+    use tikv_jemalloc_sys::mallctl;
+    let write = |name: &str| {
+        let name = format!("{name}\0");
+        let mut value = ms;
+        // SAFETY: a NUL-terminated name and a ssize_t value, as these mallctl names take.
+        unsafe {
+            mallctl(
+                name.as_ptr().cast(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                (&mut value as *mut isize).cast::<c_void>(),
+                std::mem::size_of::<isize>(),
+            )
+        }
+    };
+    let mut arenas: u32 = 0;
+    let mut len = std::mem::size_of::<u32>();
+    // SAFETY: "arenas.narenas" reads an unsigned int into `arenas`.
+    let read = unsafe {
+        mallctl(
+            c"arenas.narenas".as_ptr(),
+            (&mut arenas as *mut u32).cast::<c_void>(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if read == 0 {
+        for arena in 0..arenas {
+            write(&format!("arena.{arena}.dirty_decay_ms"));
+        }
+    }
+    write("arenas.dirty_decay_ms");
+}
 use forewarn::evaluate::{self, select_rules, RunReport, Windows};
 use forewarn::findings::Severity;
 use forewarn::output::{FindingsFormat, FrameFormat};
@@ -1072,6 +1113,7 @@ pub(crate) fn progress_bar(label: &str, unit: &str) -> Option<indicatif::Progres
 }
 
 async fn backtest(args: BacktestArgs) -> anyhow::Result<Outcome> {
+    keep_freed_pages_for(1000);
     let set = evaluate::load_rules(args.rules.rules.as_deref()).map_err(ConfigError::from)?;
     let rules = select_rules(&set, &args.rules.jobs, &args.rules.rule_names)?;
     let from = time_flag("--from", &args.from)?;
