@@ -527,8 +527,45 @@ async fn views_feed_the_rollups_at_insert_time_and_give_the_raw_windows() {
     )
     .await;
     assert!(fed > 1000, "the views fed {fed} rows at insert time");
+    // One pod carries the opt-out label for ten minutes (its working-set samples sent again
+    // with it): a series opts out where any minute of its window does, from the views' partial
+    // rows as from raw samples.
+    let (from, to) = (
+        forewarn::window::timefmt::clickhouse_datetime64(end - Duration::from_secs(90 * 60)),
+        forewarn::window::timefmt::clickhouse_datetime64(end - Duration::from_secs(80 * 60)),
+    );
+    admin(
+        &config,
+        &format!(
+            "INSERT INTO otel_metrics_gauge SELECT * REPLACE (mapUpdate(ResourceAttributes, \
+             map('{}', 'true')) AS ResourceAttributes) FROM otel_metrics_gauge \
+             WHERE MetricName = 'container.memory.working_set' \
+               AND ResourceAttributes['k8s.pod.uid'] = (SELECT min(ResourceAttributes['k8s.pod.uid']) \
+                   FROM otel_metrics_gauge WHERE MetricName = 'container.memory.working_set') \
+               AND TimeUnix >= toDateTime64('{from}', 9, 'UTC') AND TimeUnix < toDateTime64('{to}', 9, 'UTC')",
+            names.opt_out_attribute
+        ),
+    )
+    .await;
     let raw = source(&config, RollupMode::Off, "", MINUTE).await;
     assert_same_windows(&raw, &viewed, end, "views").await;
+    // The control: the label reached the window, on one series.
+    let window = WindowSpec::ending_at(end, Duration::from_secs(3 * 3600), MINUTE);
+    let series = raw
+        .fetch(QueryKind::Memory, &window)
+        .await
+        .unwrap()
+        .names
+        .unwrap();
+    let opted_out = series
+        .column("opt_out")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .filter(|label| *label == Some("true"))
+        .count();
+    assert_eq!(opted_out, 1, "{series}");
     let status = rollups(&viewed)
         .status(&names, |_| Ok(Generation::G1), end)
         .await

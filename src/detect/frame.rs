@@ -34,13 +34,7 @@ impl<'a> Columns<'a> {
     }
 
     pub fn float(&self, name: &str) -> Result<Vec<Option<f64>>, DetectError> {
-        let column = self.frame.column(name).map_err(|_| self.error(name))?;
-        let series = column
-            .as_materialized_series()
-            .cast(&DataType::Float64)
-            .map_err(|_| self.error(name))?;
-        let ca = series.f64().map_err(|_| self.error(name))?;
-        Ok(ca.iter().collect())
+        Ok(self.float_rows(name)?.rows(0..self.frame.height()))
     }
 
     pub fn count(&self, name: &str) -> Result<Vec<u64>, DetectError> {
@@ -76,30 +70,106 @@ impl<'a> Columns<'a> {
         })
     }
 
-    /// A timestamp column's value at one row as seconds since the epoch (NaN where null),
-    /// without reading the column into a vector.
-    pub fn seconds_at(&self, name: &str) -> Result<impl Fn(usize) -> f64 + 'a, DetectError> {
+    /// A float column held whole, each series' values copied out of it alone.
+    pub fn float_rows(&self, name: &str) -> Result<RowValues<Float64Type>, DetectError> {
         let column = self.frame.column(name).map_err(|_| self.error(name))?;
-        let physical = column
+        let series = column
             .as_materialized_series()
-            .to_physical_repr()
-            .into_owned();
-        let ca = physical.i64().map_err(|_| self.error(name))?.clone();
-        Ok(move |row: usize| ca.get(row).map_or(f64::NAN, |ns| ns as f64 / 1e9))
+            .cast(&DataType::Float64)
+            .map_err(|_| self.error(name))?;
+        let ca = series.f64().map_err(|_| self.error(name))?;
+        Ok(RowValues::new(ca.clone()))
     }
 
-    /// A timestamp column as seconds since the epoch.
-    pub fn seconds(&self, name: &str) -> Result<Vec<f64>, DetectError> {
+    /// A timestamp column held whole, as nanoseconds since the epoch; see [`RowValues::seconds`].
+    pub fn nanos_rows(&self, name: &str) -> Result<RowValues<Int64Type>, DetectError> {
         let column = self.frame.column(name).map_err(|_| self.error(name))?;
         let physical = column
             .as_materialized_series()
             .to_physical_repr()
             .into_owned();
         let ca = physical.i64().map_err(|_| self.error(name))?;
-        Ok(ca
-            .iter()
-            .map(|v| v.map(|ns| ns as f64 / 1e9).unwrap_or(f64::NAN))
-            .collect())
+        Ok(RowValues::new(ca.clone()))
+    }
+
+    /// A timestamp column as seconds since the epoch (NaN where null).
+    pub fn seconds(&self, name: &str) -> Result<Vec<f64>, DetectError> {
+        Ok(self.nanos_rows(name)?.seconds(0..self.frame.height()))
+    }
+}
+
+/// A numeric column read in place, chunk by chunk, from which a series' rows are copied out
+/// alone. Reading them through a frame slice instead (a slice, a cast and a chunked iterator
+/// per column and series) took the memory detector most of its time on a 10,000-series
+/// window; a window decoded batch by batch has many chunks, which are not copied into one.
+pub struct RowValues<T: PolarsNumericType> {
+    chunks: Vec<T::Array>,
+    /// The first row of each chunk.
+    starts: Vec<usize>,
+}
+
+impl<T: PolarsNumericType> RowValues<T> {
+    fn new(column: ChunkedArray<T>) -> RowValues<T> {
+        let starts = column
+            .chunk_lengths()
+            .scan(0, |start, len| {
+                let first = *start;
+                *start += len;
+                Some(first)
+            })
+            .collect();
+        let chunks = column.downcast_iter().cloned().collect();
+        RowValues { chunks, starts }
+    }
+
+    /// The values of `rows` (None where null).
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Vec<Option<T::Native>> {
+        let mut out = Vec::with_capacity(rows.len());
+        let mut row = rows.start;
+        let mut index = self
+            .starts
+            .partition_point(|&start| start <= row)
+            .saturating_sub(1);
+        while row < rows.end {
+            let Some(chunk) = self.chunks.get(index) else {
+                break;
+            };
+            let from = row - self.starts[index];
+            let to = (rows.end - self.starts[index]).min(chunk.len());
+            let values = &chunk.values()[from..to];
+            match chunk.validity() {
+                None => out.extend(values.iter().map(|v| Some(*v))),
+                Some(valid) => out.extend(
+                    values
+                        .iter()
+                        .zip(from..to)
+                        .map(|(v, i)| valid.get_bit(i).then_some(*v)),
+                ),
+            }
+            row += to - from;
+            index += 1;
+        }
+        out
+    }
+
+    /// The value at one row (None where null).
+    pub fn at(&self, row: usize) -> Option<T::Native> {
+        self.rows(row..row + 1).pop().flatten()
+    }
+}
+
+impl RowValues<Int64Type> {
+    /// Nanosecond timestamps of `rows` as seconds since the epoch (NaN where null).
+    pub fn seconds(&self, rows: std::ops::Range<usize>) -> Vec<f64> {
+        self.rows(rows)
+            .into_iter()
+            .map(|ns| ns.map_or(f64::NAN, |ns| ns as f64 / 1e9))
+            .collect()
+    }
+
+    /// The timestamp at one row as seconds since the epoch (NaN where null).
+    pub fn seconds_at(&self, row: usize) -> f64 {
+        self.at(row).map_or(f64::NAN, |ns| ns as f64 / 1e9)
     }
 }
 
@@ -133,4 +203,27 @@ pub fn groups<K: PartialEq>(len: usize, key: impl Fn(usize) -> K) -> Vec<std::op
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_values_read_ranges_across_chunks_and_nulls() {
+        let mut column =
+            Float64Chunked::from_slice_options("v".into(), &[Some(1.0), None, Some(3.0)]);
+        column
+            .append(&Float64Chunked::from_slice("v".into(), &[4.0, 5.0]))
+            .unwrap();
+        assert_eq!(column.chunks().len(), 2);
+        let whole: Vec<Option<f64>> = column.iter().collect();
+        let values = RowValues::new(column);
+        assert_eq!(values.rows(0..5), whole);
+        assert_eq!(values.rows(1..4), vec![None, Some(3.0), Some(4.0)]);
+        assert_eq!(values.rows(3..5), vec![Some(4.0), Some(5.0)]);
+        assert_eq!(values.rows(2..2), Vec::<Option<f64>>::new());
+        assert_eq!(values.at(1), None);
+        assert_eq!(values.at(4), Some(5.0));
+    }
 }

@@ -198,16 +198,17 @@ impl Detector for MemoryDetector {
         let series_at = |rows: &std::ops::Range<usize>| series_of[rows.start] as usize;
         // A series' values are read for that series alone: a whole one-minute window's columns
         // as vectors would take more memory than the window itself.
-        let read = |rows: &std::ops::Range<usize>| -> Result<SeriesRows, DetectError> {
-            let slice = frame.slice(rows.start as i64, rows.len());
-            let c = Columns::new(&slice, &rule.name, QueryKind::Memory);
-            Ok(SeriesRows {
-                bucket: c.seconds("bucket")?,
-                peak: c.float("working_set_max_bytes")?,
-                floor: c.float("working_set_min_bytes")?,
-                limit: c.float("limit_bytes")?,
-                restart_count: c.float("restart_count")?,
-            })
+        let bucket_of = columns.nanos_rows("bucket")?;
+        let peak_of = columns.float_rows("working_set_max_bytes")?;
+        let floor_of = columns.float_rows("working_set_min_bytes")?;
+        let limit_of = columns.float_rows("limit_bytes")?;
+        let restart_count_of = columns.float_rows("restart_count")?;
+        let read = |rows: &std::ops::Range<usize>| SeriesRows {
+            bucket: bucket_of.seconds(rows.clone()),
+            peak: peak_of.rows(rows.clone()),
+            floor: floor_of.rows(rows.clone()),
+            limit: limit_of.rows(rows.clone()),
+            restart_count: restart_count_of.rows(rows.clone()),
         };
 
         let bucket_s = ctx.window.bucket.as_secs_f64();
@@ -218,14 +219,13 @@ impl Detector for MemoryDetector {
         // How high each workload's finished incarnations went (as a fraction of their limit)
         // without a restart: the workload's own history within the window.
         let mut precedents: HashMap<(&str, &str, &str, &str), Precedent> = HashMap::new();
-        let last_bucket_s = columns.seconds_at("bucket")?;
         for rows in &series {
             let owner = workload[series_at(rows)];
             if owner.is_empty() {
                 continue;
             }
             // Most series are still running: only ended ones are read whole.
-            let ended = last_bucket_s(rows.end - 1) + 2.5 * bucket_s < as_of_s;
+            let ended = bucket_of.seconds_at(rows.end - 1) + 2.5 * bucket_s < as_of_s;
             if !ended {
                 continue;
             }
@@ -235,7 +235,7 @@ impl Detector for MemoryDetector {
                 limit,
                 restart_count,
                 ..
-            } = read(rows)?;
+            } = read(rows);
             let restarted = {
                 let counts: Vec<f64> = restart_count.iter().flatten().copied().collect();
                 counts.windows(2).any(|w| w[1] > w[0])
@@ -277,7 +277,7 @@ impl Detector for MemoryDetector {
                 floor,
                 limit,
                 restart_count,
-            } = read(&range)?;
+            } = read(&range);
             // A series that stopped reporting (completed batch pod, replaced pod) is gone.
             let last_bucket = bucket[bucket.len() - 1];
             if last_bucket + 2.5 * bucket_s < as_of_s {
