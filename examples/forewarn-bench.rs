@@ -392,6 +392,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 *bucket,
             )?);
         }
+        // The least any raw memory window costs the engine: every working-set and limit/request
+        // sample's identity (two map keys) grouped by bucket, nothing else computed or sent.
+        let mut floor = Vec::new();
+        for _ in 0..args.runs {
+            floor.push(least_raw_aggregation(&config, until - args.window, until, *bucket).await?);
+        }
         // A CronJob every 5 minutes: the first run fills the rollup, each later one adds 5 minutes.
         let first_as_of = until - STEP * args.runs as u32;
         let first = measure(
@@ -475,6 +481,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
             humantime::format_duration(*bucket),
             mib(naive_rss)
         ));
+        let floor_s = median(floor);
+        report.push_str(&format!(
+            "| {} | ClickHouse's least raw aggregation (identity × bucket of every working-set and \
+             limit/request sample, FORMAT Null): a cold pull's floor | {floor_s:.2} | | {floor_s:.2} | | | {:.1}× |\n",
+            humantime::format_duration(*bucket),
+            naive_s / floor_s
+        ));
         report.push_str(&row("forewarn cold pull (raw window query)", &raw));
         report.push_str(&row(
             "forewarn first rollup run (aggregate window, read)",
@@ -527,6 +540,40 @@ async fn admin_query(
         .execute()
         .await?;
     Ok(())
+}
+
+/// Seconds the engine takes for the least aggregation a raw memory window needs: the series
+/// identity of every working-set and limit/request sample of `[since, until)`, grouped by
+/// bucket, with the working set's peak — what any cold pull must have ClickHouse do.
+async fn least_raw_aggregation(
+    config: &ClickHouseConfig,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+    bucket: Duration,
+) -> anyhow::Result<f64> {
+    let sql = format!(
+        "SELECT ResourceAttributes['k8s.pod.uid'] AS pod_uid, \
+                ResourceAttributes['k8s.container.name'] AS container, \
+                toStartOfInterval(TimeUnix, toIntervalSecond({bucket_s})) AS bucket, \
+                maxIf(Value, MetricName = 'container.memory.working_set') AS peak, count() AS samples \
+         FROM otel_metrics_gauge \
+         WHERE MetricName IN ('container.memory.working_set', 'k8s.container.memory_limit', \
+                              'k8s.container.memory_request') \
+           AND TimeUnix >= toDateTime64('{since}', 9, 'UTC') AND TimeUnix < toDateTime64('{until}', 9, 'UTC') \
+         GROUP BY pod_uid, container, bucket FORMAT Null",
+        bucket_s = bucket.as_secs(),
+        since = timefmt::clickhouse_datetime64(since),
+        until = timefmt::clickhouse_datetime64(until),
+    );
+    let started = Instant::now();
+    config
+        .writable_client()
+        .query_raw(&sql)
+        .with_setting("max_execution_time", "0")
+        .execute()
+        .await
+        .context("the least raw aggregation")?;
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// Runs the naive script; (total seconds, peak RSS bytes).

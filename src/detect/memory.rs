@@ -44,6 +44,7 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::config::validate::is_probability;
@@ -257,10 +258,7 @@ impl Detector for MemoryDetector {
             entry.height = entry.height.max(height);
             entry.lifetime_s = entry.lifetime_s.max(lifetime_s);
         }
-        for Selected {
-            rows: range,
-            entity,
-        } in selected_series(rule, series, |rows| {
+        let selected = selected_series(rule, series, |rows| {
             let id = series_at(rows);
             let entity = entity(&[
                 ("cluster", cluster[id]),
@@ -270,382 +268,409 @@ impl Detector for MemoryDetector {
             ])
             .with_workload(frame_workload(workload[id]));
             (entity, vec![opt_out[id]])
-        }) {
-            let SeriesRows {
-                bucket,
-                peak,
-                floor,
-                limit,
-                restart_count,
-            } = read(&range);
-            // A series that stopped reporting (completed batch pod, replaced pod) is gone.
-            let last_bucket = bucket[bucket.len() - 1];
-            if last_bucket + 2.5 * bucket_s < as_of_s {
-                continue;
-            }
-            let limit_bytes = limit.iter().rev().flatten().copied().find(|l| *l > 0.0);
-            if limit_bytes.is_none() && !params.include_unlimited {
-                continue;
-            }
-            let points: Vec<Point> = (0..bucket.len())
-                .filter_map(|i| {
-                    Some(Point {
-                        t: bucket[i] + bucket_s / 2.0,
-                        floor: floor[i]?,
-                        peak: peak[i]?,
-                        restarts: restart_count[i],
-                    })
-                })
-                .collect();
-            let segment = current_segment(&points, params.reset_fraction);
-            let after_a_kill = limit_bytes.is_some_and(|limit| {
-                let before = &points[..points.len() - segment.len()];
-                before[before.len().saturating_sub(5)..]
-                    .iter()
-                    .any(|p| p.peak >= KILLED_AT * limit)
-                    && segment.len() < points.len()
-            });
-            let short_path = params
-                .short_window
-                .filter(|_| segment.len() >= params.short_min_points);
-            // Right after a kill the container's earlier climbs can judge a segment younger
-            // than any fit span's (see `relapse`).
-            let relapse_may_judge = after_a_kill && segment.len() >= relapse::MIN_POINTS;
-            if segment.len() < params.min_points && short_path.is_none() && !relapse_may_judge {
-                continue;
-            }
-            // The working set that meets the limit next is the top of the recent GC cycles, not
-            // wherever the current cycle happens to be: the highest peak over the tail span.
-            let tail_from = as_of_s - params.tail.as_secs_f64();
-            let current_peak = segment
-                .iter()
-                .filter(|p| p.t >= tail_from)
-                .map(|p| p.peak)
-                .fold(segment[segment.len() - 1].peak, f64::max);
-            let recent = &segment[segment.len().saturating_sub(5)..];
-            let current_floor = recent.iter().map(|p| p.floor).fold(f64::MAX, f64::min);
-            let reference = limit_bytes.unwrap_or(current_peak.max(1.0));
-            let min_slope = params.min_growth_fraction_per_hour * reference / 3600.0;
-
-            // Been this high before and collected without a restart: a slow GC cycle, not a leak.
-            // Without a restart counter the segment starts at a deep drop, which may be a full
-            // collection as well as a restart: the collections are then looked for over the
-            // whole series, and only a drop from the limit counts as a kill.
-            let counted = points.iter().any(|p| p.restarts.is_some());
-            let history = if counted { segment } else { &points[..] };
-            let killed_at = limit_bytes.map(|limit| KILLED_AT * limit);
-            if managed_by_collections(
-                history,
-                current_peak,
-                reference,
-                min_slope,
-                killed_at,
-                bucket_s,
-            ) {
-                continue;
-            }
-
-            // This workload has been here before and finished without being killed (an
-            // earlier run of the same CronJob, an earlier pod of the same ReplicaSet): a climb
-            // to the height its predecessors reached is its normal shape, not a leak.
-            let id = series_at(&range);
-            let key = (cluster[id], namespace[id], workload[id], container[id]);
-            let precedent = precedents.get(&key).copied();
-            if let (Some(limit), Some(p)) = (limit_bytes, precedent) {
-                if current_peak / limit <= p.height + PRECEDENT_MARGIN {
-                    continue;
-                }
-            }
-            // How long this incarnation may still run, by its predecessors' lifetimes: a
-            // batch run that will have finished before the limit is not going to be killed.
-            let age_s = as_of_s - points[0].t + bucket_s / 2.0;
-            let expected_remaining_s = precedent.map(|p| p.lifetime_s - age_s);
-
-            let regular = Strictness {
-                min_points: params.min_points,
-                significance: params.significance,
-                within_at_lower_bound: None,
-                after_a_kill,
-            };
-            let mut spans: Vec<(f64, Strictness)> = params
-                .fit_windows
-                .iter()
-                .map(|w| (w.as_secs_f64(), regular))
-                .collect();
-            spans.push((f64::INFINITY, regular));
-            if let Some(short) = short_path {
-                spans.push((
-                    short.as_secs_f64(),
-                    Strictness {
-                        min_points: params.short_min_points,
-                        significance: params.short_significance,
-                        within_at_lower_bound: Some(params.short_within.as_secs_f64()),
-                        after_a_kill,
-                    },
-                ));
-            }
-            let mut best: Option<TrendFit> = None;
-            for (span, strictness) in spans {
-                let Some(fit) = fit_span(
-                    segment,
-                    span,
-                    bucket_s,
-                    &params,
-                    strictness,
-                    min_slope,
-                    limit_bytes,
-                    current_peak,
-                ) else {
-                    continue;
-                };
-                if best
-                    .as_ref()
-                    .is_none_or(|b| fit.seconds_to_limit < b.seconds_to_limit)
-                {
-                    best = Some(fit);
-                }
-            }
-            // Killed at its limit right before this incarnation: the course the container's
-            // earlier climbs took to their kills is this climb's forecast (and warns where a
-            // trend fitted to a young climb cannot yet).
-            let relapse = limit_bytes
-                .filter(|_| after_a_kill && counted)
-                .and_then(|limit| {
-                    // A pod created in the window: its first incarnation's start was seen.
-                    let began_in_window = points[0].t - bucket_s / 2.0 > since_s + bucket_s;
-                    relapse::forecast(
-                        &points,
-                        segment,
-                        began_in_window,
+        });
+        // Each series is judged alone, so the series are judged in parallel (the window's
+        // order is kept): the fits are most of a 10,000-series run.
+        let judged = selected
+            .into_par_iter()
+            .map(
+                |Selected {
+                     rows: range,
+                     entity,
+                 }|
+                 -> Result<Option<Finding>, DetectError> {
+                    let SeriesRows {
+                        bucket,
+                        peak,
+                        floor,
                         limit,
-                        bucket_s,
-                        params.significance,
-                    )
-                });
-            let fit = match (best, relapse) {
-                (Some(fit), _) => fit,
-                (None, Some(_)) => match segment_trend(segment, bucket_s) {
-                    Some(fit) => fit,
-                    None => continue,
-                },
-                (None, None) => continue,
-            };
-            // Forecast with the current rate: the newest `tail` span's slope where it is lower than
-            // the span's. A leak keeps its rate; a warm-up after a (re)start decelerates toward
-            // its normal level and a stopped leak flattens, and a straight line over the whole
-            // span would overstate how fast either is still growing.
-            // Only the rise counts: where the fit found "flat, then rising", the flat part
-            // before the hinge is not the current rate.
-            let rise_from = fit.rise.first().map_or(f64::MIN, |(t, _)| *t);
-            let tail_start = (as_of_s - params.tail.as_secs_f64()).max(rise_from);
-            let (tx, ty): (Vec<f64>, Vec<f64>) = segment
-                .iter()
-                .filter(|p| p.t >= tail_start)
-                .map(|p| (p.t, p.floor))
-                .unzip();
-            let mut fit = fit;
-            if tx.len() >= 4 {
-                let Some(tail) = stats::theil_sen(&tx, &ty) else {
-                    continue;
-                };
-                if tail.slope <= 0.0 {
-                    continue;
-                }
-                if tail.slope < fit.slope_per_s {
-                    // The forecast's interval is the interval of the slope it uses: the tail's
-                    // own (widened by its residuals' autocorrelation, as the span's is). The
-                    // span's interval may lie wholly above the tail's rate, and its upper
-                    // bound would then make the earliest time (and the severity) out of a rate
-                    // the newest points contradict.
-                    let residuals = residuals(&tx, &ty, &tail);
-                    let inflation =
-                        shape::autocorrelation_inflation(shape::autocorrelation(&residuals, 1));
-                    (fit.slope_low_per_s, fit.slope_high_per_s) =
-                        widened_interval(&tail, inflation);
-                    fit.slope_per_s = tail.slope;
-                    if let Some(limit) = limit_bytes {
-                        fit.seconds_to_limit =
-                            stats::forecast_crossing(tail.slope, current_peak, limit)
-                                .unwrap_or(f64::INFINITY);
+                        restart_count,
+                    } = read(&range);
+                    // A series that stopped reporting (completed batch pod, replaced pod) is gone.
+                    let last_bucket = bucket[bucket.len() - 1];
+                    if last_bucket + 2.5 * bucket_s < as_of_s {
+                        return Ok(None);
                     }
-                }
-            }
-            if let Some(relapse) = relapse {
-                fit.seconds_to_limit = relapse.expected_s;
-            }
-            let name = entity.get("container").unwrap_or_default().to_string();
-            let mut evidence = Evidence::new()
-                .num("working_set_bytes", current_peak)
-                .num("working_set_floor_bytes", current_floor)
-                .num("slope_bytes_per_s", fit.slope_per_s)
-                .num("slope_ci_low_bytes_per_s", fit.slope_low_per_s)
-                .num("slope_ci_high_bytes_per_s", fit.slope_high_per_s)
-                .num("p_value", fit.p_value)
-                .num("fit_window_s", fit.span_s)
-                .int("points", fit.points as u64);
-            let (severity, summary) = match limit_bytes {
-                Some(limit_bytes) => {
-                    if fit.seconds_to_limit > params.warning_within.as_secs_f64() {
-                        continue;
+                    let limit_bytes = limit.iter().rev().flatten().copied().find(|l| *l > 0.0);
+                    if limit_bytes.is_none() && !params.include_unlimited {
+                        return Ok(None);
                     }
-                    // The range to plan for: the slope's confidence interval and the floor's
-                    // noise around the trend (two robust standard deviations).
-                    let interval = stats::forecast_crossing_interval(
-                        fit.slope_per_s,
-                        fit.slope_low_per_s,
-                        fit.slope_high_per_s,
-                        current_peak,
-                        2.0 * fit.noise_bytes,
-                        limit_bytes,
-                    )
-                    .unwrap_or(stats::CrossingInterval {
-                        earliest_s: fit.seconds_to_limit,
-                        expected_s: fit.seconds_to_limit,
-                        latest_s: f64::INFINITY,
+                    let points: Vec<Point> = (0..bucket.len())
+                        .filter_map(|i| {
+                            Some(Point {
+                                t: bucket[i] + bucket_s / 2.0,
+                                floor: floor[i]?,
+                                peak: peak[i]?,
+                                restarts: restart_count[i],
+                            })
+                        })
+                        .collect();
+                    let segment = current_segment(&points, params.reset_fraction);
+                    let after_a_kill = limit_bytes.is_some_and(|limit| {
+                        let before = &points[..points.len() - segment.len()];
+                        before[before.len().saturating_sub(5)..]
+                            .iter()
+                            .any(|p| p.peak >= KILLED_AT * limit)
+                            && segment.len() < points.len()
                     });
-                    // The limit is met by the peak, and the peak is no lower than the floor:
-                    // the floor rising at the slope's lower bound reaches the limit no earlier
-                    // than the kill can come at the latest.
-                    let interval = stats::CrossingInterval {
-                        latest_s: stats::forecast_crossing(
-                            fit.slope_low_per_s.min(fit.slope_per_s),
-                            current_floor,
-                            limit_bytes,
-                        )
-                        .unwrap_or(f64::INFINITY)
-                        .max(interval.latest_s),
-                        ..interval
-                    };
-                    // The kill comes when the top of a GC cycle meets the limit. A cycle's top
-                    // seen a few minutes ago has risen with the trend since, and the newest
-                    // bucket may sit in a trough: each recent peak carried forward at the
-                    // slope's upper bound is a height the series may already stand at (plus
-                    // the noise margin the line's interval uses).
-                    let interval = stats::CrossingInterval {
-                        earliest_s: stats::forecast_crossing(
-                            fit.slope_high_per_s,
-                            projected_peak(segment, tail_from, as_of_s, fit.slope_high_per_s)
-                                + 2.0 * fit.noise_bytes,
-                            limit_bytes,
-                        )
-                        .map_or(interval.earliest_s, |e| e.min(interval.earliest_s)),
-                        ..interval
-                    };
-                    let interval = widened_by_bends(
-                        interval,
-                        &fit,
-                        as_of_s,
+                    let short_path = params
+                        .short_window
+                        .filter(|_| segment.len() >= params.short_min_points);
+                    // Right after a kill the container's earlier climbs can judge a segment younger
+                    // than any fit span's (see `relapse`).
+                    let relapse_may_judge = after_a_kill && segment.len() >= relapse::MIN_POINTS;
+                    if segment.len() < params.min_points
+                        && short_path.is_none()
+                        && !relapse_may_judge
+                    {
+                        return Ok(None);
+                    }
+                    // The working set that meets the limit next is the top of the recent GC cycles, not
+                    // wherever the current cycle happens to be: the highest peak over the tail span.
+                    let tail_from = as_of_s - params.tail.as_secs_f64();
+                    let current_peak = segment
+                        .iter()
+                        .filter(|p| p.t >= tail_from)
+                        .map(|p| p.peak)
+                        .fold(segment[segment.len() - 1].peak, f64::max);
+                    let recent = &segment[segment.len().saturating_sub(5)..];
+                    let current_floor = recent.iter().map(|p| p.floor).fold(f64::MAX, f64::min);
+                    let reference = limit_bytes.unwrap_or(current_peak.max(1.0));
+                    let min_slope = params.min_growth_fraction_per_hour * reference / 3600.0;
+
+                    // Been this high before and collected without a restart: a slow GC cycle, not a leak.
+                    // Without a restart counter the segment starts at a deep drop, which may be a full
+                    // collection as well as a restart: the collections are then looked for over the
+                    // whole series, and only a drop from the limit counts as a kill.
+                    let counted = points.iter().any(|p| p.restarts.is_some());
+                    let history = if counted { segment } else { &points[..] };
+                    let killed_at = limit_bytes.map(|limit| KILLED_AT * limit);
+                    if managed_by_collections(
+                        history,
                         current_peak,
-                        limit_bytes,
-                        &params,
+                        reference,
+                        min_slope,
+                        killed_at,
                         bucket_s,
-                    );
-                    let interval = match &fit.curve {
-                        Some(curve) => widened_by_curve(
-                            interval,
-                            curve,
-                            as_of_s,
-                            current_peak,
-                            limit_bytes,
-                            2.0 * fit.noise_bytes,
-                            &params,
-                            bucket_s,
-                        ),
-                        None => interval,
+                    ) {
+                        return Ok(None);
+                    }
+
+                    // This workload has been here before and finished without being killed (an
+                    // earlier run of the same CronJob, an earlier pod of the same ReplicaSet): a climb
+                    // to the height its predecessors reached is its normal shape, not a leak.
+                    let id = series_at(&range);
+                    let key = (cluster[id], namespace[id], workload[id], container[id]);
+                    let precedent = precedents.get(&key).copied();
+                    if let (Some(limit), Some(p)) = (limit_bytes, precedent) {
+                        if current_peak / limit <= p.height + PRECEDENT_MARGIN {
+                            return Ok(None);
+                        }
+                    }
+                    // How long this incarnation may still run, by its predecessors' lifetimes: a
+                    // batch run that will have finished before the limit is not going to be killed.
+                    let age_s = as_of_s - points[0].t + bucket_s / 2.0;
+                    let expected_remaining_s = precedent.map(|p| p.lifetime_s - age_s);
+
+                    let regular = Strictness {
+                        min_points: params.min_points,
+                        significance: params.significance,
+                        within_at_lower_bound: None,
+                        after_a_kill,
                     };
-                    // The earlier kills' range joins the trend's: either may be the course.
-                    let interval = match relapse {
-                        Some(relapse) => {
-                            evidence = evidence
-                                .int("earlier_kills", relapse.kills as u64)
-                                .num("relapse_pace", relapse.pace);
-                            stats::CrossingInterval {
-                                earliest_s: interval.earliest_s.min(relapse.earliest_s),
-                                expected_s: relapse.expected_s,
-                                latest_s: interval.latest_s.max(relapse.latest_s),
+                    let mut spans: Vec<(f64, Strictness)> = params
+                        .fit_windows
+                        .iter()
+                        .map(|w| (w.as_secs_f64(), regular))
+                        .collect();
+                    spans.push((f64::INFINITY, regular));
+                    if let Some(short) = short_path {
+                        spans.push((
+                            short.as_secs_f64(),
+                            Strictness {
+                                min_points: params.short_min_points,
+                                significance: params.short_significance,
+                                within_at_lower_bound: Some(params.short_within.as_secs_f64()),
+                                after_a_kill,
+                            },
+                        ));
+                    }
+                    let mut best: Option<TrendFit> = None;
+                    for (span, strictness) in spans {
+                        let Some(fit) = fit_span(
+                            segment,
+                            span,
+                            bucket_s,
+                            &params,
+                            strictness,
+                            min_slope,
+                            limit_bytes,
+                            current_peak,
+                        ) else {
+                            continue;
+                        };
+                        if best
+                            .as_ref()
+                            .is_none_or(|b| fit.seconds_to_limit < b.seconds_to_limit)
+                        {
+                            best = Some(fit);
+                        }
+                    }
+                    // Killed at its limit right before this incarnation: the course the container's
+                    // earlier climbs took to their kills is this climb's forecast (and warns where a
+                    // trend fitted to a young climb cannot yet).
+                    let relapse =
+                        limit_bytes
+                            .filter(|_| after_a_kill && counted)
+                            .and_then(|limit| {
+                                // A pod created in the window: its first incarnation's start was seen.
+                                let began_in_window =
+                                    points[0].t - bucket_s / 2.0 > since_s + bucket_s;
+                                relapse::forecast(
+                                    &points,
+                                    segment,
+                                    began_in_window,
+                                    limit,
+                                    bucket_s,
+                                    params.significance,
+                                )
+                            });
+                    let fit = match (best, relapse) {
+                        (Some(fit), _) => fit,
+                        (None, Some(_)) => match segment_trend(segment, bucket_s) {
+                            Some(fit) => fit,
+                            None => return Ok(None),
+                        },
+                        (None, None) => return Ok(None),
+                    };
+                    // Forecast with the current rate: the newest `tail` span's slope where it is lower than
+                    // the span's. A leak keeps its rate; a warm-up after a (re)start decelerates toward
+                    // its normal level and a stopped leak flattens, and a straight line over the whole
+                    // span would overstate how fast either is still growing.
+                    // Only the rise counts: where the fit found "flat, then rising", the flat part
+                    // before the hinge is not the current rate.
+                    let rise_from = fit.rise.first().map_or(f64::MIN, |(t, _)| *t);
+                    let tail_start = (as_of_s - params.tail.as_secs_f64()).max(rise_from);
+                    let (tx, ty): (Vec<f64>, Vec<f64>) = segment
+                        .iter()
+                        .filter(|p| p.t >= tail_start)
+                        .map(|p| (p.t, p.floor))
+                        .unzip();
+                    let mut fit = fit;
+                    if tx.len() >= 4 {
+                        let Some(tail) = stats::theil_sen(&tx, &ty) else {
+                            return Ok(None);
+                        };
+                        if tail.slope <= 0.0 {
+                            return Ok(None);
+                        }
+                        if tail.slope < fit.slope_per_s {
+                            // The forecast's interval is the interval of the slope it uses: the tail's
+                            // own (widened by its residuals' autocorrelation, as the span's is). The
+                            // span's interval may lie wholly above the tail's rate, and its upper
+                            // bound would then make the earliest time (and the severity) out of a rate
+                            // the newest points contradict.
+                            let residuals = residuals(&tx, &ty, &tail);
+                            let inflation = shape::autocorrelation_inflation(
+                                shape::autocorrelation(&residuals, 1),
+                            );
+                            (fit.slope_low_per_s, fit.slope_high_per_s) =
+                                widened_interval(&tail, inflation);
+                            fit.slope_per_s = tail.slope;
+                            if let Some(limit) = limit_bytes {
+                                fit.seconds_to_limit =
+                                    stats::forecast_crossing(tail.slope, current_peak, limit)
+                                        .unwrap_or(f64::INFINITY);
                             }
                         }
-                        None => interval,
-                    };
-                    // Its predecessors finished by now-plus-this: judged by them, it ends
-                    // before even the earliest plausible crossing (with a quarter to spare).
-                    if expected_remaining_s.is_some_and(|remaining| {
-                        1.25 * remaining.max(0.0) + bucket_s < interval.earliest_s
-                    }) {
-                        continue;
                     }
-                    let at = |s: f64| ctx.as_of() + time::Duration::seconds_f64(s);
-                    evidence = evidence
-                        .num("limit_bytes", limit_bytes)
-                        .num("usage_ratio", current_peak / limit_bytes)
-                        .num("time_to_exhaustion_s", fit.seconds_to_limit)
-                        .num("noise_bytes", fit.noise_bytes)
-                        .time("exhaustion_at", at(fit.seconds_to_limit))
-                        .time("exhaustion_earliest_at", at(interval.earliest_s));
-                    // An open interval (the slope may be zero) has no latest time: the
-                    // evidence then says so by the latest seconds being absent.
-                    if interval.latest_s.is_finite() {
-                        evidence = evidence
-                            .num("time_to_exhaustion_latest_s", interval.latest_s)
-                            .time("exhaustion_latest_at", at(interval.latest_s));
-                    }
-                    evidence = evidence.num("time_to_exhaustion_earliest_s", interval.earliest_s);
-                    // Severity follows the earliest plausible time: a person must act when the
-                    // limit *may* be reached within the critical horizon.
-                    let severity = if interval.earliest_s <= params.critical_within.as_secs_f64() {
-                        Severity::Critical
-                    } else {
-                        Severity::Warning
-                    };
-                    let mut when = if fit.seconds_to_limit <= 0.0 {
-                        "at the limit now".to_string()
-                    } else {
-                        format!(
-                            "limit reached in {} (likely ~{})",
-                            range_text(interval.earliest_s, interval.latest_s),
-                            duration_text(fit.seconds_to_limit)
-                        )
-                    };
                     if let Some(relapse) = relapse {
-                        let times = match relapse.kills {
-                            1 => "once".to_string(),
-                            n => format!("{n}×"),
-                        };
-                        when.push_str(&format!(", as it climbed before it was OOM-killed {times}"));
+                        fit.seconds_to_limit = relapse.expected_s;
                     }
-                    (
-                        severity,
-                        format!(
-                            "{name}: working set {} of {} ({:.0}%), +{}/min, {when}",
-                            bytes_text(current_peak),
-                            bytes_text(limit_bytes),
-                            100.0 * current_peak / limit_bytes,
-                            bytes_text(fit.slope_per_s * 60.0),
+                    let name = entity.get("container").unwrap_or_default().to_string();
+                    let mut evidence = Evidence::new()
+                        .num("working_set_bytes", current_peak)
+                        .num("working_set_floor_bytes", current_floor)
+                        .num("slope_bytes_per_s", fit.slope_per_s)
+                        .num("slope_ci_low_bytes_per_s", fit.slope_low_per_s)
+                        .num("slope_ci_high_bytes_per_s", fit.slope_high_per_s)
+                        .num("p_value", fit.p_value)
+                        .num("fit_window_s", fit.span_s)
+                        .int("points", fit.points as u64);
+                    let (severity, summary) = match limit_bytes {
+                        Some(limit_bytes) => {
+                            if fit.seconds_to_limit > params.warning_within.as_secs_f64() {
+                                return Ok(None);
+                            }
+                            // The range to plan for: the slope's confidence interval and the floor's
+                            // noise around the trend (two robust standard deviations).
+                            let interval = stats::forecast_crossing_interval(
+                                fit.slope_per_s,
+                                fit.slope_low_per_s,
+                                fit.slope_high_per_s,
+                                current_peak,
+                                2.0 * fit.noise_bytes,
+                                limit_bytes,
+                            )
+                            .unwrap_or(stats::CrossingInterval {
+                                earliest_s: fit.seconds_to_limit,
+                                expected_s: fit.seconds_to_limit,
+                                latest_s: f64::INFINITY,
+                            });
+                            // The limit is met by the peak, and the peak is no lower than the floor:
+                            // the floor rising at the slope's lower bound reaches the limit no earlier
+                            // than the kill can come at the latest.
+                            let interval = stats::CrossingInterval {
+                                latest_s: stats::forecast_crossing(
+                                    fit.slope_low_per_s.min(fit.slope_per_s),
+                                    current_floor,
+                                    limit_bytes,
+                                )
+                                .unwrap_or(f64::INFINITY)
+                                .max(interval.latest_s),
+                                ..interval
+                            };
+                            // The kill comes when the top of a GC cycle meets the limit. A cycle's top
+                            // seen a few minutes ago has risen with the trend since, and the newest
+                            // bucket may sit in a trough: each recent peak carried forward at the
+                            // slope's upper bound is a height the series may already stand at (plus
+                            // the noise margin the line's interval uses).
+                            let interval = stats::CrossingInterval {
+                                earliest_s: stats::forecast_crossing(
+                                    fit.slope_high_per_s,
+                                    projected_peak(
+                                        segment,
+                                        tail_from,
+                                        as_of_s,
+                                        fit.slope_high_per_s,
+                                    ) + 2.0 * fit.noise_bytes,
+                                    limit_bytes,
+                                )
+                                .map_or(interval.earliest_s, |e| e.min(interval.earliest_s)),
+                                ..interval
+                            };
+                            let interval = widened_by_bends(
+                                interval,
+                                &fit,
+                                as_of_s,
+                                current_peak,
+                                limit_bytes,
+                                &params,
+                                bucket_s,
+                            );
+                            let interval = match &fit.curve {
+                                Some(curve) => widened_by_curve(
+                                    interval,
+                                    curve,
+                                    as_of_s,
+                                    current_peak,
+                                    limit_bytes,
+                                    2.0 * fit.noise_bytes,
+                                    &params,
+                                    bucket_s,
+                                ),
+                                None => interval,
+                            };
+                            // The earlier kills' range joins the trend's: either may be the course.
+                            let interval = match relapse {
+                                Some(relapse) => {
+                                    evidence = evidence
+                                        .int("earlier_kills", relapse.kills as u64)
+                                        .num("relapse_pace", relapse.pace);
+                                    stats::CrossingInterval {
+                                        earliest_s: interval.earliest_s.min(relapse.earliest_s),
+                                        expected_s: relapse.expected_s,
+                                        latest_s: interval.latest_s.max(relapse.latest_s),
+                                    }
+                                }
+                                None => interval,
+                            };
+                            // Its predecessors finished by now-plus-this: judged by them, it ends
+                            // before even the earliest plausible crossing (with a quarter to spare).
+                            if expected_remaining_s.is_some_and(|remaining| {
+                                1.25 * remaining.max(0.0) + bucket_s < interval.earliest_s
+                            }) {
+                                return Ok(None);
+                            }
+                            let at = |s: f64| ctx.as_of() + time::Duration::seconds_f64(s);
+                            evidence = evidence
+                                .num("limit_bytes", limit_bytes)
+                                .num("usage_ratio", current_peak / limit_bytes)
+                                .num("time_to_exhaustion_s", fit.seconds_to_limit)
+                                .num("noise_bytes", fit.noise_bytes)
+                                .time("exhaustion_at", at(fit.seconds_to_limit))
+                                .time("exhaustion_earliest_at", at(interval.earliest_s));
+                            // An open interval (the slope may be zero) has no latest time: the
+                            // evidence then says so by the latest seconds being absent.
+                            if interval.latest_s.is_finite() {
+                                evidence = evidence
+                                    .num("time_to_exhaustion_latest_s", interval.latest_s)
+                                    .time("exhaustion_latest_at", at(interval.latest_s));
+                            }
+                            evidence =
+                                evidence.num("time_to_exhaustion_earliest_s", interval.earliest_s);
+                            // Severity follows the earliest plausible time: a person must act when the
+                            // limit *may* be reached within the critical horizon.
+                            let severity =
+                                if interval.earliest_s <= params.critical_within.as_secs_f64() {
+                                    Severity::Critical
+                                } else {
+                                    Severity::Warning
+                                };
+                            let mut when = if fit.seconds_to_limit <= 0.0 {
+                                "at the limit now".to_string()
+                            } else {
+                                format!(
+                                    "limit reached in {} (likely ~{})",
+                                    range_text(interval.earliest_s, interval.latest_s),
+                                    duration_text(fit.seconds_to_limit)
+                                )
+                            };
+                            if let Some(relapse) = relapse {
+                                let times = match relapse.kills {
+                                    1 => "once".to_string(),
+                                    n => format!("{n}×"),
+                                };
+                                when.push_str(&format!(
+                                    ", as it climbed before it was OOM-killed {times}"
+                                ));
+                            }
+                            (
+                                severity,
+                                format!(
+                                    "{name}: working set {} of {} ({:.0}%), +{}/min, {when}",
+                                    bytes_text(current_peak),
+                                    bytes_text(limit_bytes),
+                                    100.0 * current_peak / limit_bytes,
+                                    bytes_text(fit.slope_per_s * 60.0),
+                                ),
+                            )
+                        }
+                        None => (
+                            Severity::Info,
+                            format!(
+                                "{name}: working set {} and growing +{}/min with no memory limit",
+                                bytes_text(current_peak),
+                                bytes_text(fit.slope_per_s * 60.0)
+                            ),
                         ),
-                    )
-                }
-                None => (
-                    Severity::Info,
-                    format!(
-                        "{name}: working set {} and growing +{}/min with no memory limit",
-                        bytes_text(current_peak),
-                        bytes_text(fit.slope_per_s * 60.0)
-                    ),
-                ),
-            };
-            findings.push(Finding::new(
-                &rule.name,
-                Signal::MemoryPressure,
-                severity,
-                Status::Firing,
-                entity,
-                ctx.as_of(),
-                ctx.finding_window(),
-                summary,
-                evidence.build(),
-                rule.runbook.clone(),
-            ));
-        }
+                    };
+                    Ok(Some(Finding::new(
+                        &rule.name,
+                        Signal::MemoryPressure,
+                        severity,
+                        Status::Firing,
+                        entity,
+                        ctx.as_of(),
+                        ctx.finding_window(),
+                        summary,
+                        evidence.build(),
+                        rule.runbook.clone(),
+                    )))
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()?;
+        findings.extend(judged.into_iter().flatten());
         Ok(findings)
     }
 }
