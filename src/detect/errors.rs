@@ -29,7 +29,7 @@ use crate::detect::frame::{entity, groups, Columns};
 use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{duration_text, Entity, Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{duration_text, Entity, Evidence, Finding, Severity, Signal};
 use crate::window::{QueryKind, WindowFrame};
 
 mod trend;
@@ -262,17 +262,12 @@ impl Detector for ErrorRateDetector {
                     judgement.recent_ratio / judgement.baseline_ratio,
                 );
             }
-            findings.push(Finding::new(
-                &rule.name,
+            findings.push(ctx.firing(
                 Signal::ErrorRate,
                 judgement.severity,
-                Status::Firing,
                 entity,
-                ctx.as_of(),
-                ctx.finding_window(),
                 summary,
-                evidence.build(),
-                rule.runbook.clone(),
+                evidence,
             ));
         }
         Ok(findings)

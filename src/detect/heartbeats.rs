@@ -158,14 +158,10 @@ impl Detector for HeartbeatDetector {
                     .num("grace_s", grace)
                     .int("beats_in_window", 0)
                     .text("state", "down");
-                findings.push(Finding::new(
-                    &rule.name,
+                findings.push(ctx.firing(
                     Signal::HeartbeatMissing,
                     Severity::Critical,
-                    Status::Firing,
                     entity,
-                    ctx.as_of(),
-                    ctx.finding_window(),
                     format!(
                         "canary {}: no heartbeat in the last {} (expected every {})",
                         declared.name,
@@ -175,8 +171,7 @@ impl Detector for HeartbeatDetector {
                         ),
                         duration_text(period)
                     ),
-                    evidence.build(),
-                    rule.runbook.clone(),
+                    evidence,
                 ));
                 continue;
             }
@@ -305,20 +300,15 @@ fn nothing_seen(params: &HeartbeatParams, ctx: &EvalContext) -> Option<Finding> 
         .num("window_s", window_s)
         .text("matched", &matched)
         .text("state", "none_seen");
-    Some(Finding::new(
-        &ctx.rule.name,
+    Some(ctx.firing(
         Signal::HeartbeatMissing,
         Severity::Critical,
-        Status::Firing,
         entity,
-        ctx.as_of(),
-        ctx.finding_window(),
         format!(
             "no canary seen in the last {}: check the pipeline or the matcher ({matched})",
             duration_text(window_s)
         ),
-        evidence.build(),
-        ctx.rule.runbook.clone(),
+        evidence,
     ))
 }
 

@@ -53,7 +53,7 @@ use crate::detect::frame::{entity, groups, workload as frame_workload, Columns};
 use crate::detect::select::{selected_series, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{bytes_text, duration_text, Evidence, Finding, Severity, Signal};
 use crate::window::{QueryKind, WindowFrame};
 
 mod curvature;
@@ -655,17 +655,12 @@ impl Detector for MemoryDetector {
                             ),
                         ),
                     };
-                    Ok(Some(Finding::new(
-                        &rule.name,
+                    Ok(Some(ctx.firing(
                         Signal::MemoryPressure,
                         severity,
-                        Status::Firing,
                         entity,
-                        ctx.as_of(),
-                        ctx.finding_window(),
                         summary,
-                        evidence.build(),
-                        rule.runbook.clone(),
+                        evidence,
                     )))
                 },
             )

@@ -25,7 +25,7 @@ pub mod stats;
 use time::OffsetDateTime;
 
 use crate::config::Rule;
-use crate::findings::{Finding, FindingWindow, Signal};
+use crate::findings::{Entity, Evidence, Finding, FindingWindow, Severity, Signal, Status};
 use crate::window::{QueryKind, WindowFrame, WindowSpec};
 
 /// What a detector is judging: the rule and the window (its `until` is the as-of time).
@@ -44,6 +44,30 @@ impl EvalContext<'_> {
             from: self.window.since,
             to: self.window.until,
         }
+    }
+
+    /// A firing finding of this context's rule about `entity`, as of the window's end, with
+    /// the rule's runbook.
+    pub fn firing(
+        &self,
+        signal: Signal,
+        severity: Severity,
+        entity: Entity,
+        summary: String,
+        evidence: Evidence,
+    ) -> Finding {
+        Finding::new(
+            &self.rule.name,
+            signal,
+            severity,
+            Status::Firing,
+            entity,
+            self.as_of(),
+            self.finding_window(),
+            summary,
+            evidence.build(),
+            self.rule.runbook.clone(),
+        )
     }
 }
 

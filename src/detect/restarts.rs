@@ -21,7 +21,7 @@ use crate::detect::frame::{entity, first_non_empty, groups, workload as frame_wo
 use crate::detect::select::{selected_groups, Selected};
 use crate::detect::stats;
 use crate::detect::{DetectError, Detector, EvalContext};
-use crate::findings::{duration_text, Evidence, Finding, Severity, Signal, Status};
+use crate::findings::{duration_text, Evidence, Finding, Severity, Signal};
 use crate::window::{QueryKind, WindowFrame};
 
 pub struct RestartDetector;
@@ -215,17 +215,12 @@ impl Detector for RestartDetector {
             for (label, n) in &reasons {
                 evidence = evidence.int(&format!("{}_events", label.to_lowercase()), *n);
             }
-            findings.push(Finding::new(
-                &rule.name,
+            findings.push(ctx.firing(
                 Signal::RestartFrequency,
                 severity,
-                Status::Firing,
                 entity,
-                ctx.as_of(),
-                ctx.finding_window(),
                 summary,
-                evidence.build(),
-                rule.runbook.clone(),
+                evidence,
             ));
         }
         Ok(findings)
