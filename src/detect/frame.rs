@@ -37,12 +37,17 @@ impl<'a> Columns<'a> {
         Ok(self.float_rows(name)?.rows(0..self.frame.height()))
     }
 
-    pub fn count(&self, name: &str) -> Result<Vec<u64>, DetectError> {
+    /// A column cast to `dtype` (a no-op where it has that type already).
+    fn cast(&self, name: &str, dtype: &DataType) -> Result<Series, DetectError> {
         let column = self.frame.column(name).map_err(|_| self.error(name))?;
-        let series = column
+        column
             .as_materialized_series()
-            .cast(&DataType::UInt64)
-            .map_err(|_| self.error(name))?;
+            .cast(dtype)
+            .map_err(|_| self.error(name))
+    }
+
+    pub fn count(&self, name: &str) -> Result<Vec<u64>, DetectError> {
+        let series = self.cast(name, &DataType::UInt64)?;
         let ca = series.u64().map_err(|_| self.error(name))?;
         Ok(ca.iter().map(|v| v.unwrap_or(0)).collect())
     }
@@ -72,11 +77,7 @@ impl<'a> Columns<'a> {
 
     /// A float column held whole, each series' values copied out of it alone.
     pub fn float_rows(&self, name: &str) -> Result<RowValues<Float64Type>, DetectError> {
-        let column = self.frame.column(name).map_err(|_| self.error(name))?;
-        let series = column
-            .as_materialized_series()
-            .cast(&DataType::Float64)
-            .map_err(|_| self.error(name))?;
+        let series = self.cast(name, &DataType::Float64)?;
         let ca = series.f64().map_err(|_| self.error(name))?;
         Ok(RowValues::new(ca.clone()))
     }
